@@ -1,0 +1,150 @@
+"""Atomic, verified downloads with the standard library.
+
+``download`` fetches an ``http://``, ``https://`` or ``file://`` URL into a temporary file in the
+destination folder, checks its size and sha256 where they are given, and only then renames it onto
+the destination. On any failure the temporary file is removed and a :class:`DataSourceError` says
+which URL failed, what went wrong and how to fix it; the destination is never left half-written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import http.client
+import os
+import tempfile
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+__all__ = ["DataSourceError", "download", "sha256_of"]
+
+_CHUNK = 1 << 20
+
+
+class DataSourceError(RuntimeError):
+    """A data source is unreachable, incomplete or does not match its expected checksum."""
+
+
+def sha256_of(path: Path | str) -> str:
+    """Return the lowercase hex sha256 digest of the file at ``path``."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _open_url(url: str, timeout: float):
+    """Open ``url`` for reading, translating every failure into a DataSourceError."""
+    try:
+        return urllib.request.urlopen(url, timeout=timeout)
+    except urllib.error.HTTPError as exc:
+        raise DataSourceError(
+            f"download of {url} failed: HTTP {exc.code} {exc.reason}. "
+            "Check that the URL (base URL and file name) is correct and the file exists there."
+        ) from exc
+    except urllib.error.URLError as exc:
+        raise DataSourceError(
+            f"download of {url} failed: source unreachable ({exc.reason}). "
+            "Check the network connection and the host name, or use an offline source."
+        ) from exc
+    except TimeoutError as exc:
+        raise DataSourceError(
+            f"download of {url} failed: no answer within {timeout} s. "
+            "Retry later, raise the timeout, or use another mirror or an offline source."
+        ) from exc
+    except ValueError as exc:  # unknown URL type, malformed URL
+        raise DataSourceError(
+            f"download of {url} failed: invalid URL ({exc}). "
+            "Use an http://, https:// or file:// URL."
+        ) from exc
+
+
+def _stream_to(response, url: str, fh, timeout: float) -> tuple[int, str]:
+    """Copy ``response`` into ``fh``; return (bytes written, sha256 hex digest)."""
+    digest = hashlib.sha256()
+    n_bytes = 0
+    try:
+        while chunk := response.read(_CHUNK):
+            fh.write(chunk)
+            digest.update(chunk)
+            n_bytes += len(chunk)
+    except TimeoutError as exc:
+        raise DataSourceError(
+            f"download of {url} failed: transfer stalled for {timeout} s after {n_bytes} bytes. "
+            "Retry, or use another mirror or an offline source."
+        ) from exc
+    except (OSError, http.client.HTTPException) as exc:  # connection reset, incomplete read
+        raise DataSourceError(
+            f"download of {url} failed after {n_bytes} bytes: {exc}. "
+            "Retry, or use another mirror or an offline source."
+        ) from exc
+    return n_bytes, digest.hexdigest()
+
+
+def _verify(
+    url: str,
+    n_bytes: int,
+    got_sha256: str,
+    *,
+    announced: int | None,
+    size: int | None,
+    sha256: str | None,
+) -> None:
+    """Raise DataSourceError if the received bytes do not match what was announced or expected."""
+    if announced is not None and n_bytes != announced:
+        raise DataSourceError(
+            f"download of {url} is incomplete: the server announced {announced} bytes, "
+            f"received {n_bytes}. Retry, or use another mirror."
+        )
+    if size is not None and n_bytes != size:
+        raise DataSourceError(
+            f"size mismatch for {url}: expected {size} bytes, got {n_bytes}. "
+            "The file at the source differs from the one configured; check the URL, "
+            "or update the expected size if the new file is trusted."
+        )
+    if sha256 is not None and got_sha256 != sha256.strip().lower():
+        raise DataSourceError(
+            f"checksum mismatch for {url}: expected sha256 {sha256.strip().lower()}, "
+            f"got {got_sha256} ({n_bytes} bytes). The file was corrupted in transit or changed "
+            "at the source; retry or pick another mirror, or update the sha256 in the config "
+            "if the new file is trusted."
+        )
+
+
+def download(
+    url: str,
+    dest: Path | str,
+    *,
+    sha256: str | None = None,
+    size: int | None = None,
+    timeout: float = 60,
+) -> Path:
+    """Download ``url`` to ``dest`` atomically and return ``dest`` as a Path.
+
+    The bytes go to a temporary file in ``dest``'s folder (created if needed); the size (when
+    ``size`` is given, and the Content-Length the server announced) and the sha256 (when
+    ``sha256`` is given) are checked before ``os.replace`` moves it onto ``dest``. Raises
+    :class:`DataSourceError` on HTTP errors, unreachable hosts, timeouts, truncated transfers
+    and size or checksum mismatches; no file is left behind in that case.
+    """
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            with _open_url(url, timeout) as response:
+                length = response.headers.get("Content-Length") if response.headers else None
+                announced = int(length) if length and length.isdigit() else None
+                n_bytes, got = _stream_to(response, url, fh, timeout)
+            fh.flush()
+            os.fsync(fh.fileno())
+        _verify(url, n_bytes, got, announced=announced, size=size, sha256=sha256)
+        os.replace(tmp, dest)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+    return dest
