@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import minimize_scalar
 
 __all__ = [
     "CriticalTemperature",
@@ -226,6 +225,8 @@ def critical_beta(
     negative second difference of the mean entropy against log β (grid resolution, refined
     by a parabola through the three neighbouring second differences).
     """
+    from scipy.optimize import minimize_scalar  # imported here: scipy is slow to import
+
     probes = memory if probes is None else np.asarray(probes, dtype=memory.dtype)
     probes, _ = _as_matrix(probes)
     _check_shapes(memory, probes)

@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from stochastic_attention.arrays import read_npz
 from stochastic_attention.download import DataSourceError, download, sha256_of
 
 __all__ = [
@@ -352,8 +353,8 @@ def fetch(source: dict | None, out_path: Path | str) -> dict:
 
 def load(npz_path: Path | str) -> tuple[np.ndarray, np.ndarray]:
     """Read an npz written by :func:`fetch` → (images (n, 784) uint8, labels (n,) int64)."""
-    with np.load(npz_path, allow_pickle=False) as data:
-        return data["images"], data["labels"]
+    data = read_npz(npz_path, ("images", "labels"), "MNIST raw data")
+    return data["images"], data["labels"]
 
 
 def build_memory(

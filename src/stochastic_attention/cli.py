@@ -1,0 +1,183 @@
+"""The ``stochastic-attention`` console command: one sub-command per pipeline step.
+
+Every step has the same shape, so a Snakemake rule is one line of glue::
+
+    stochastic-attention STEP --params '{"beta": 200, ...}' --seed 7 --threads 1 \\
+        --input memory=results/memory/mnist/digit3.npz \\
+        --output samples=results/samples/mnist/digit3/sa_beta200.npz
+
+A step is a function ``step(params, inputs, outputs, seed, threads) -> dict`` registered
+with :func:`step`; ``inputs`` and ``outputs`` map names to paths. The runner
+
+* validates that every input exists (a clear message otherwise),
+* hands the step temporary output paths and renames them into place only when the step
+  succeeded, so a failed or killed job never leaves a partial result,
+* sets BLAS and torch threads to ``--threads``,
+* writes ``<first output>.provenance.json`` with step, parameters, seed, library version,
+  wall time, peak memory and whatever the step returned.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import resource
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+
+__all__ = ["STEPS", "StepError", "main", "step"]
+
+StepFunction = Callable[[dict, dict[str, Path], dict[str, Path], int, int], dict | None]
+STEPS: dict[str, StepFunction] = {}
+log = logging.getLogger("stochastic_attention")
+
+
+class StepError(RuntimeError):
+    """A user-facing failure of a step: bad parameters, missing or bad data."""
+
+
+def step(name: str) -> Callable[[StepFunction], StepFunction]:
+    """Register a pipeline step under ``name``."""
+
+    def register(function: StepFunction) -> StepFunction:
+        STEPS[name] = function
+        return function
+
+    return register
+
+
+def _named_paths(pairs: list[str], what: str) -> dict[str, Path]:
+    named = {}
+    for pair in pairs:
+        name, sep, path = pair.partition("=")
+        if not sep or not name or not path:
+            raise StepError(f"--{what} expects name=path pairs, got {pair!r}")
+        named[name] = Path(path)
+    return named
+
+
+def _temporary(path: Path) -> Path:
+    return path.with_name(f".{path.stem}.partial-{os.getpid()}{path.suffix}")
+
+
+def _set_threads(threads: int) -> None:
+    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[variable] = str(threads)
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(threads)
+    except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
+        pass
+
+
+def run_step(
+    name: str,
+    params: dict[str, Any],
+    inputs: dict[str, Path],
+    outputs: dict[str, Path],
+    seed: int = 0,
+    threads: int = 1,
+) -> dict[str, Any]:
+    """Run one registered step with atomic outputs and a provenance record."""
+    _load_steps()
+    if name not in STEPS:
+        raise StepError(f"unknown step {name!r}; known steps: {', '.join(sorted(STEPS))}")
+    missing = [f"{key}={path}" for key, path in inputs.items() if not path.exists()]
+    if missing:
+        raise StepError(f"step {name}: input file(s) not found: {', '.join(missing)}")
+    _set_threads(threads)
+    temporary = {key: _temporary(path) for key, path in outputs.items()}
+    for path in outputs.values():
+        path.parent.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    try:
+        extra = STEPS[name](params, inputs, temporary, seed, threads) or {}
+        for key, path in outputs.items():
+            if not temporary[key].exists():
+                raise StepError(f"step {name} did not write its output {key}={path}")
+        for key, path in outputs.items():
+            os.replace(temporary[key], path)
+    finally:
+        for path in temporary.values():
+            path.unlink(missing_ok=True)
+    record = {
+        "step": name,
+        "params": params,
+        "seed": seed,
+        "threads": threads,
+        "inputs": {key: str(path) for key, path in inputs.items()},
+        "outputs": {key: str(path) for key, path in outputs.items()},
+        "library_version": __version__,
+        "wall_seconds": round(time.perf_counter() - start, 3),
+        "peak_memory_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        **extra,
+    }
+    if outputs:
+        first = next(iter(outputs.values()))
+        provenance = first.with_name(first.name + ".provenance.json")
+        provenance.write_text(json.dumps(record, indent=2, default=str) + "\n")
+    log.info("step %s finished in %.1f s", name, record["wall_seconds"])
+    return record
+
+
+def _load_steps() -> None:
+    """Import the modules that register steps (kept lazy so --help stays fast)."""
+    from . import steps  # noqa: F401
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the console command."""
+    parser = argparse.ArgumentParser(
+        prog="stochastic-attention",
+        description="Run one step of the stochastic-attention pipeline.",
+    )
+    parser.add_argument("step", help="the step to run (see 'stochastic-attention list')")
+    parser.add_argument("--params", default="{}", help="parameters as a JSON object")
+    parser.add_argument("--seed", type=int, default=0, help="the job's random seed")
+    parser.add_argument("--threads", type=int, default=1, help="BLAS/torch threads")
+    parser.add_argument("--input", nargs="*", default=[], help="name=path pairs")
+    parser.add_argument("--output", nargs="*", default=[], help="name=path pairs")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: parse, run, report errors as one clear line with exit status 1."""
+    arguments = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
+    )
+    if arguments.step == "list":
+        _load_steps()
+        print("\n".join(sorted(STEPS)))
+        return 0
+    try:
+        params = json.loads(arguments.params)
+        if not isinstance(params, dict):
+            raise StepError("--params must be a JSON object")
+        run_step(
+            arguments.step,
+            params,
+            _named_paths(arguments.input, "input"),
+            _named_paths(arguments.output, "output"),
+            seed=arguments.seed,
+            threads=arguments.threads,
+        )
+    except json.JSONDecodeError as error:
+        log.error("--params is not valid JSON: %s", error)
+        return 1
+    except (RuntimeError, ValueError, KeyError, OSError) as error:  # user-facing failures
+        log.error("%s: %s", type(error).__name__, error)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

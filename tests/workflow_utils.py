@@ -1,0 +1,75 @@
+"""Run the real Snakemake workflow in a scratch copy of the repository's workflow files."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+WORKFLOW_FILES = ("Snakefile", "workflow", "config", "profiles")
+
+
+def copy_workflow(destination: Path) -> Path:
+    """Copy the Snakefile, rules, schemas, configs and profiles into ``destination``."""
+    destination.mkdir(parents=True, exist_ok=True)
+    for name in WORKFLOW_FILES:
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, destination / name, dirs_exist_ok=True)
+        elif source.exists():
+            shutil.copy2(source, destination / name)
+    return destination
+
+
+def environment() -> dict[str, str]:
+    """The current environment with this interpreter's scripts first on PATH."""
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    return env
+
+
+def snakemake(workdir: Path, *arguments: str, check: bool = True, timeout: int = 600):
+    """Run ``snakemake`` in ``workdir``; returns the CompletedProcess (text output)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", *arguments],
+        cwd=workdir,
+        env=environment(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"snakemake {' '.join(arguments)} failed ({result.returncode}):\n"
+            f"{result.stdout[-4000:]}\n{result.stderr[-6000:]}"
+        )
+    return result
+
+
+def load_config(workdir: Path, name: str = "smoke.yaml") -> dict:
+    return yaml.safe_load((workdir / "config" / name).read_text())
+
+
+def write_config(workdir: Path, config: dict, name: str) -> Path:
+    path = workdir / "config" / name
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def planned_jobs(output: str) -> dict[str, int]:
+    """Rule → job count from the 'Job stats' table of a dry run."""
+    counts: dict[str, int] = {}
+    lines = output.splitlines()
+    if "Job stats:" not in lines:
+        return counts
+    for line in lines[lines.index("Job stats:") + 3 :]:
+        parts = line.split()
+        if len(parts) != 2 or parts[0] == "total":
+            break
+        counts[parts[0]] = int(parts[1])
+    return counts

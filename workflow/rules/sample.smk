@@ -1,0 +1,20 @@
+rule sample:
+    input:
+        unpack(get_sample_inputs),
+    output:
+        "results/samples/{domain}/{dataset}/{method}.npz",
+    log:
+        "results/logs/sample/{domain}/{dataset}/{method}.log",
+    params:
+        spec=get_method_params,
+        seed=lambda w: get_seed(w.dataset, w.method),
+        inputs=lambda w, input: named(dict(input.items())),
+    benchmark:
+        "results/benchmarks/sample/{domain}/{dataset}/{method}.tsv"
+    threads: get_method_threads
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    shell:
+        "stochastic-attention sample --params {params.spec:q} --seed {params.seed}"
+        " --threads {threads} --input {params.inputs} --output samples={output:q} > {log:q} 2>&1"
