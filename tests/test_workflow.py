@@ -25,36 +25,49 @@ def smoke_run(tmp_path_factory):
     return workdir
 
 
+def _comparisons(config: dict) -> dict:
+    return {k: v for k, v in config["experiments"].items() if "methods" in v}
+
+
+def _has_learned(config: dict, experiment: dict) -> bool:
+    kinds = {config["methods"][m]["kind"] for m in experiment["methods"]}
+    return bool(kinds & {"gmm_pca", "vae", "ddpm"})
+
+
 def test_dry_run_of_the_default_config_plans_every_job(tmp_path):
     workdir = copy_workflow(tmp_path)
     result = snakemake(workdir, "-n", "--quiet", "rules")
     jobs = planned_jobs(result.stdout)
     config = load_config(workdir, "config.yaml")
-    comparisons = {k: v for k, v in config["experiments"].items() if "methods" in v}
+    comparisons = _comparisons(config)
     pairs = {(d, m) for e in comparisons.values() for d in e["datasets"] for m in e["methods"]}
+    trained_on = {config["methods"][m].get("train_dataset") for _, m in pairs} - {None}
     assert jobs["fetch"] == 1
-    assert jobs["memory"] == len({d for d, _ in pairs})
+    assert jobs["memory"] == len({d for d, _ in pairs} | trained_on)
     assert jobs["sample"] == len(pairs)
     assert jobs["metrics"] == len(pairs)
     assert jobs["comparison_table"] == len(comparisons)
     assert jobs["sample_grids"] == sum(len(e["datasets"]) for e in comparisons.values())
+    assert jobs["training_curves"] == sum(
+        len(e["datasets"]) for e in comparisons.values() if _has_learned(config, e)
+    )
     assert jobs["summary"] == 1
 
 
 def test_smoke_run_produces_the_e4_table(smoke_run):
     table = pd.read_csv(smoke_run / "results/tables/E4.csv").set_index("method")
-    assert list(table.index) == [
-        "bootstrap",
-        "gaussian",
-        "convex",
-        "mala_retrieval",
-        "sa_retrieval",
-        "sa_generation",
-    ]
+    assert list(table.index) == load_config(smoke_run)["experiments"]["E4"]["methods"]
     assert table.loc["bootstrap", "novelty"] == pytest.approx(0.0, abs=1e-12)
     assert table.loc["sa_generation", "novelty"] > table.loc["sa_retrieval", "novelty"]
     assert table.loc["mala_retrieval", "acceptance"] > 0.9
     assert np.isnan(table.loc["sa_retrieval", "acceptance"])
+    # learned baselines ran, logged their losses, and E15 states the training-set size
+    assert (smoke_run / "results/figures/E4_mnist_digit3_training.png").exists()
+    e15 = pd.read_csv(smoke_run / "results/tables/E15.csv").set_index("method")
+    sizes = load_config(smoke_run)["datasets"]
+    assert (
+        e15.loc["vae_all_digits_latent32", "train_size"] == sizes["mnist_all_digits"]["n_patterns"]
+    )
     for name in ("E4.md", "E5.md"):
         assert "± " in (smoke_run / "results/tables" / name).read_text()
     assert (smoke_run / "results/figures/E4_mnist_digit3_samples.png").stat().st_size > 10_000
@@ -74,13 +87,13 @@ def test_changing_generation_beta_reruns_only_its_downstream_jobs(smoke_run):
     config["methods"]["sa_generation"]["beta"] = 300
     write_config(smoke_run, config, "changed.yaml")
     result = snakemake(smoke_run, "-n", "--quiet", "rules", "--configfile", "config/changed.yaml")
-    jobs = planned_jobs(result.stdout)
-    n_datasets = len(config["datasets"])
-    assert jobs == {
-        "sample": n_datasets,
-        "metrics": n_datasets,
-        "comparison_table": 2,
-        "sample_grids": n_datasets,
+    using = {k: e for k, e in _comparisons(config).items() if "sa_generation" in e["methods"]}
+    datasets = {d for e in using.values() for d in e["datasets"]}
+    assert planned_jobs(result.stdout) == {
+        "sample": len(datasets),
+        "metrics": len(datasets),
+        "comparison_table": len(using),
+        "sample_grids": sum(len(e["datasets"]) for e in using.values()),
         "summary": 1,
         "all": 1,
     }

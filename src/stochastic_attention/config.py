@@ -26,6 +26,14 @@ def _check_method(name: str, method: dict[str, Any], config: dict[str, Any]) -> 
             raise ConfigError(f"{where}.protocol: no protocol {protocol!r} under 'protocols'")
     elif "n_samples" not in method:
         raise ConfigError(f"{where}: baseline kind {kind} needs 'n_samples'")
+    learned = kind in ("gmm_pca", "vae", "ddpm")
+    for key in ("train_dataset", "select_top_of"):
+        if key in method and not learned:
+            raise ConfigError(f"{where}.{key}: only learned baselines (gmm_pca, vae, ddpm) use it")
+    if method.get("train_dataset", next(iter(config["datasets"]))) not in config["datasets"]:
+        raise ConfigError(f"{where}.train_dataset: unknown dataset {method['train_dataset']!r}")
+    if method.get("select_top_of", method.get("n_samples", 0)) < method.get("n_samples", 0):
+        raise ConfigError(f"{where}.select_top_of must be ≥ n_samples")
     if kind in ("matched_gaussian", "isotropic_gaussian"):
         reference = method.get("reference")
         if reference not in config["methods"]:

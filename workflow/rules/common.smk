@@ -31,8 +31,12 @@ def get_source(domain):
     return config["sources"].get(domain, {"kind": "offline"})
 
 
+def get_memory_path(dataset):
+    return f"results/memory/{DATASETS[dataset]['domain']}/{dataset}.npz"
+
+
 def get_memory(wildcards):
-    return f"results/memory/{DATASETS[wildcards.dataset]['domain']}/{wildcards.dataset}.npz"
+    return get_memory_path(wildcards.dataset)
 
 
 def get_samples_path(dataset, method):
@@ -42,8 +46,8 @@ def get_samples_path(dataset, method):
 def get_method_params(wildcards):
     """Everything the sample job depends on, as one JSON object (a change re-runs it)."""
     method = dict(METHODS[wildcards.method])
-    method.pop("threads", None)
-    method.pop("reference", None)
+    for key in ("threads", "reference", "train_dataset"):  # inputs and resources, not params
+        method.pop(key, None)
     if method["kind"] in ("sa", "mala"):
         protocol = method.get("protocol", "multi_chain")
         method["protocol"] = protocol
@@ -56,6 +60,9 @@ def get_sample_inputs(wildcards):
     reference = METHODS[wildcards.method].get("reference")
     if reference:
         inputs["reference"] = get_samples_path(wildcards.dataset, reference)
+    train_dataset = METHODS[wildcards.method].get("train_dataset")
+    if train_dataset:
+        inputs["train_memory"] = get_memory_path(train_dataset)
     return inputs
 
 
@@ -100,7 +107,13 @@ def get_grid_params(wildcards):
 
 
 def get_table_params(wildcards):
-    return json.dumps({"title": COMPARISONS[wildcards.experiment].get("title", wildcards.experiment)})
+    experiment = COMPARISONS[wildcards.experiment]
+    return json.dumps(
+        {
+            "title": experiment.get("title", wildcards.experiment),
+            "extra_columns": experiment.get("extra_columns", []),
+        }
+    )
 
 
 def named(paths):
@@ -112,8 +125,25 @@ def get_comparison_outputs():
     targets = []
     for name, experiment in COMPARISONS.items():
         targets += [f"results/tables/{name}.csv", f"results/tables/{name}.md"]
-        targets += [f"results/figures/{name}_{dataset}_samples.png" for dataset in experiment["datasets"]]
+        for dataset in experiment["datasets"]:
+            targets.append(f"results/figures/{name}_{dataset}_samples.png")
+            if get_learned_methods(name):
+                targets.append(f"results/figures/{name}_{dataset}_training.png")
     return targets
+
+
+LEARNED_KINDS = ("gmm_pca", "vae", "ddpm")
+
+
+def get_learned_methods(experiment):
+    return [m for m in COMPARISONS[experiment]["methods"] if METHODS[m]["kind"] in LEARNED_KINDS]
+
+
+def get_training_inputs(wildcards):
+    return {
+        method: get_samples_path(wildcards.dataset, method)
+        for method in get_learned_methods(wildcards.experiment)
+    }
 
 
 def get_table_markdowns():

@@ -42,6 +42,30 @@ rule sample_grids:
         " --output figure={output:q} > {log:q} 2>&1"
 
 
+rule training_curves:
+    input:
+        unpack(get_training_inputs),
+    output:
+        report(
+            "results/figures/{experiment}_{dataset}_training.png",
+            caption="../report/training_curves.rst",
+            category="Training losses",
+            subcategory="{experiment}",
+        ),
+    log:
+        "results/logs/figures/{experiment}_{dataset}_training.log",
+    params:
+        spec=lambda w: json.dumps({"title": f"{w.experiment}: training losses on {w.dataset}"}),
+        inputs=lambda w, input: named(dict(input.items())),
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    shell:
+        "stochastic-attention training-curves --params {params.spec:q} --input {params.inputs}"
+        " --output figure={output:q} > {log:q} 2>&1"
+
+
 rule summary:
     input:
         **get_table_markdowns(),

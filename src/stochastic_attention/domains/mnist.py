@@ -362,14 +362,19 @@ def build_memory(
 ) -> tuple[np.ndarray, dict]:
     """Memory ``(784, K)`` of the first ``n_patterns`` images of ``digit``, in source order.
 
+    ``digit="all"`` takes images of every digit, interleaved digit by digit (balanced).
+
     ``images`` is ``(n, 784)`` (or ``(n, 28, 28)``), ``labels`` ``(n,)``. Each image is
     flattened row-major, cast to float64 and scaled to unit Euclidean norm; column ``k`` is
     image ``indices[k]``. Returns ``(memory, meta)`` with ``meta`` = ``{"digit", "n_patterns",
     "d", "indices"}``. Raises ValueError for a digit outside 0–9, ``n_patterns`` < 1, too few
     images of the digit (the message says how many there are) or an all-zero image.
     """
-    if isinstance(digit, bool) or not isinstance(digit, int | np.integer) or not 0 <= digit <= 9:
-        raise ValueError(f"mnist: digit must be an integer 0-9, got {digit!r}")
+    every_digit = digit == "all"
+    if not every_digit and (
+        isinstance(digit, bool) or not isinstance(digit, int | np.integer) or not 0 <= digit <= 9
+    ):
+        raise ValueError(f'mnist: digit must be an integer 0-9 or "all", got {digit!r}')
     if isinstance(n_patterns, bool) or not isinstance(n_patterns, int | np.integer):
         raise ValueError(f"mnist: n_patterns must be an integer, got {n_patterns!r}")
     if n_patterns < 1:
@@ -382,7 +387,7 @@ def build_memory(
             f"mnist: expected images (n, 784) and labels (n,), got {images.shape} and "
             f"{labels.shape}"
         )
-    matches = np.flatnonzero(labels == digit)
+    matches = _round_robin(labels) if every_digit else np.flatnonzero(labels == digit)
     if matches.size < n_patterns:
         raise ValueError(
             f"mnist: the source holds {matches.size} images of digit {digit}, fewer than the "
@@ -397,12 +402,24 @@ def build_memory(
         raise ValueError(f"mnist: images {bad} are all zero and cannot be unit-normalised")
     memory = np.ascontiguousarray(memory / norms)
     meta = {
-        "digit": int(digit),
+        "digit": "all" if every_digit else int(digit),
         "n_patterns": int(n_patterns),
         "d": N_PIXELS,
         "indices": [int(i) for i in indices],
     }
     return memory, meta
+
+
+def _round_robin(labels: np.ndarray) -> np.ndarray:
+    """Indices of all images, interleaved by digit (0, 1, …, 9, 0, 1, …) in source order.
+
+    The first n of them are then balanced across digits even when the source is sorted.
+    """
+    rank = np.empty(labels.size, dtype=np.int64)
+    for value in np.unique(labels):
+        members = np.flatnonzero(labels == value)
+        rank[members] = np.arange(members.size)
+    return np.lexsort((labels, rank))
 
 
 def to_images(states: np.ndarray) -> np.ndarray:

@@ -12,6 +12,8 @@ __all__ = ["format_markdown", "write_table"]
 
 def _cell(value: object, digits: int) -> str:
     """Fixed-point for ordinary magnitudes, general format for very small or large ones."""
+    if value is None:
+        return "–"
     if isinstance(value, float):
         if math.isnan(value):
             return "–"

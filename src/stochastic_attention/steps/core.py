@@ -28,7 +28,8 @@ __all__ = ["load_memory", "load_samples"]
 
 SAMPLER_KINDS = ("sa", "mala")
 SIMPLE_KINDS = ("bootstrap", "gaussian", "convex", "matched_gaussian", "isotropic_gaussian")
-LEARNED_KINDS = ("gmm_pca", "vae", "ddpm")
+LEARNED_PARAMS = {"gmm_pca": "GmmPcaParams", "vae": "VaeParams", "ddpm": "DdpmParams"}
+LEARNED_KINDS = tuple(LEARNED_PARAMS)
 DOMAINS = {"mnist": mnist}
 
 
@@ -139,19 +140,30 @@ def _run_simple(memory, spec, rng, reference: np.ndarray | None) -> dict[str, An
     return {"samples": samples, "groups": consecutive_groups(n)}
 
 
-def _run_learned(memory, spec, rng, seed: int, threads: int) -> dict[str, Any]:
+def _run_learned(memory, spec, rng, seed: int, threads: int, train_memory=None) -> dict:
+    """Fit a learned baseline (on ``train_memory`` when given) and draw its samples.
+
+    With ``select_top_of`` it draws that many and keeps the ``n_samples`` closest to
+    ``memory`` by max-cos (E15's filtering of an all-digit model).
+    """
     from importlib import import_module
 
+    from ..baselines._common import top_by_max_cos
+
     module = import_module(f"..baselines.{spec['kind']}", __package__)
-    params_class = next(v for k, v in vars(module).items() if k.endswith("Params"))
-    params = params_class.from_config(spec.get("train", {}))
-    fitted = module.fit(memory, params, seed, threads=threads)
+    params = getattr(module, LEARNED_PARAMS[spec["kind"]]).from_config(spec.get("train", {}))
+    training = memory if train_memory is None else train_memory
+    fitted = module.fit(training, params, seed, threads=threads)
     n = int(spec["n_samples"])
+    samples = fitted.sample(int(spec.get("select_top_of", n)), rng)
+    if samples.shape[1] > n:
+        samples = top_by_max_cos(samples, memory, n)
     arrays = {f"loss_{key}": np.asarray(values) for key, values in fitted.history.items()}
     return {
-        "samples": fitted.sample(n, rng),
+        "samples": samples,
         "groups": consecutive_groups(n),
         "train_seconds": fitted.train_seconds,
+        "train_size": int(training.shape[1]),
         **arrays,
     }
 
@@ -168,11 +180,13 @@ def sample(params, inputs, outputs, seed, threads):
         reference = load_samples(inputs["reference"])["samples"] if "reference" in inputs else None
         result = _run_simple(memory, params, rng, reference)
     elif kind in LEARNED_KINDS:
-        result = _run_learned(memory, params, rng, seed, threads)
+        train = load_memory(inputs["train_memory"])[0] if "train_memory" in inputs else None
+        result = _run_learned(memory, params, rng, seed, threads, train)
     else:
         known = ", ".join(SAMPLER_KINDS + SIMPLE_KINDS + LEARNED_KINDS)
         raise StepError(f"unknown method kind {kind!r}; known kinds: {known}")
-    timings = {k: result.pop(k) for k in ("sampling_seconds", "train_seconds") if k in result}
+    scalars = ("sampling_seconds", "train_seconds", "train_size")
+    timings = {key: result.pop(key) for key in scalars if key in result}
     metadata = {"params": params, "seed": seed, **timings}
     _save_npz(outputs["samples"], metadata=_json_array(metadata), **result)
     acceptance = result.get("acceptance")
@@ -207,6 +221,7 @@ def compute_metrics(params, inputs, outputs, seed, threads):
         "seconds": loaded["metadata"].get(
             "sampling_seconds", loaded["metadata"].get("train_seconds")
         ),
+        "train_size": loaded["metadata"].get("train_size"),
     }
     outputs["metrics"].write_text(json.dumps(record, indent=2) + "\n")
 
