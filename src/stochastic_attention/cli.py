@@ -152,7 +152,10 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: parse, run, report errors as one clear line with exit status 1."""
     arguments = build_parser().parse_args(argv)
     logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(message)s",
+        stream=sys.stderr,
+        force=True,
     )
     if arguments.step == "list":
         _load_steps()
