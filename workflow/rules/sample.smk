@@ -9,6 +9,9 @@ rule sample:
         spec=get_method_params,
         seed=lambda w: get_seed(w.dataset, w.method),
         inputs=lambda w, input: named(dict(input.items())),
+        # the configured thread count, not Snakemake's (which --cores may scale down):
+        # torch's float reductions depend on it, and tables must not depend on --cores
+        threads=get_method_threads,
     benchmark:
         "results/benchmarks/sample/{domain}/{dataset}/{method}.tsv"
     threads: get_method_threads
@@ -17,4 +20,4 @@ rule sample:
         runtime=60,
     shell:
         "stochastic-attention sample --params {params.spec:q} --seed {params.seed}"
-        " --threads {threads} --input {params.inputs} --output samples={output:q} > {log:q} 2>&1"
+        " --threads {params.threads} --input {params.inputs} --output samples={output:q} > {log:q} 2>&1"

@@ -1,0 +1,195 @@
+"""The workflow under a real (single-node, throw-away) SLURM cluster with profiles/slurm.
+
+Needs root on Linux: the cluster runs munged, slurmctld and slurmd as root and installs Debian's
+slurm-wlm and munge when missing (tests/slurm_cluster.py). Run with ``pytest -m slurm``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from slurm_cluster import SlurmInfo, local_slurm
+from workflow_utils import copy_workflow
+
+pytestmark = [pytest.mark.slurm, pytest.mark.slow]
+
+REPO = Path(__file__).resolve().parents[1]
+PROFILE = REPO / "profiles" / "slurm"
+# Fast polling for tests; the profile keeps the plugin's defaults for real clusters.
+FAST_POLL = [
+    "--slurm-init-seconds-before-status-checks",
+    "2",
+    "--seconds-between-status-checks",
+    "2",
+]
+
+
+@pytest.fixture(scope="session")
+def slurm(tmp_path_factory) -> SlurmInfo:
+    if sys.platform != "linux" or os.geteuid() != 0:
+        pytest.skip("the local SLURM cluster needs root on Linux")
+    with local_slurm(tmp_path_factory.mktemp("slurm")) as info:
+        yield info
+
+
+def _env(slurm: SlurmInfo | None = None) -> dict[str, str]:
+    env = dict(slurm.env) if slurm else dict(os.environ)
+    env.pop("SNAKEMAKE_SLURM_PARTITION", None)  # use the cluster's default partition
+    # console scripts of this venv (stochastic-attention) on PATH, also inside SLURM jobs
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    return env
+
+
+def _snakemake(
+    workdir: Path, args: list[str], env: dict[str, str], timeout: float
+) -> subprocess.CompletedProcess:
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", *args],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert proc.returncode == 0, (
+        f"snakemake {' '.join(args)} failed ({proc.returncode}):\n"
+        f"{proc.stdout[-5000:]}\n{proc.stderr[-10000:]}"
+    )
+    return proc
+
+
+def _slurm_snakemake(
+    workdir: Path,
+    slurm: SlurmInfo,
+    extra: list[str],
+    profile: str | Path = PROFILE,
+    timeout: float = 300,
+) -> subprocess.CompletedProcess:
+    # --max-threads: rules asking for more threads than the node has would never be scheduled
+    args = ["--profile", str(profile), *FAST_POLL, "--max-threads", str(slurm.cpus), *extra]
+    return _snakemake(workdir, args, _env(slurm), timeout)
+
+
+def _jobs_by_comment(slurm: SlurmInfo) -> list[tuple[str, str, str]]:
+    """(comment, state, memory) of every job slurmctld still remembers (MinJobAge=600 s)."""
+    out = subprocess.run(
+        ["squeue", "--states=all", "-h", "-o", "%k|%T|%m"],
+        env=slurm.env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return [tuple(line.split("|")) for line in out.splitlines() if line]
+
+
+# --------------------------------------------------------------------------- toy workflows
+
+TOY = """
+N = [1, 2, 3]
+
+rule all:
+    input: "results/total.txt"
+
+rule number:
+    output: "results/numbers/{n}.txt"
+    log: "logs/number/{n}.log"
+    resources: mem_mb=200, runtime=5
+    shell: "echo $(({wildcards.n} * 10)) > {output}; echo job=$SLURM_JOB_ID > {log}"
+
+rule total:
+    input: expand("results/numbers/{n}.txt", n=N)
+    output: "results/total.txt"
+    log: "logs/total.log"
+    threads: 2
+    resources: mem_mb=300
+    shell:
+        "awk '{{s += $1 * $1}} END {{print s}}' {input} > {output};"
+        " echo job=$SLURM_JOB_ID cpus=$SLURM_CPUS_PER_TASK > {log}"
+"""
+
+FLAKY = """
+rule flaky:
+    output: "flaky.txt"
+    log: "logs/flaky.log"
+    resources:
+        mem_mb=lambda wildcards, attempt: 100 * attempt,
+        tries=lambda wildcards, attempt: attempt,
+    shell:
+        "echo attempt {resources.tries} job $SLURM_JOB_ID >> attempts.txt;"
+        " test {resources.tries} -ge 2 || {{ echo failing on purpose > {log}; exit 3; }};"
+        " echo {resources.tries} > {output}"
+"""
+
+
+def test_toy_workflow_runs_on_slurm(slurm, tmp_path):
+    (tmp_path / "Snakefile").write_text(textwrap.dedent(TOY))
+    _slurm_snakemake(tmp_path, slurm, [])
+    assert (tmp_path / "results/total.txt").read_text().split() == ["1400"]  # 100+400+900
+    for n in (1, 2, 3):
+        assert (tmp_path / f"results/numbers/{n}.txt").read_text().strip() == str(10 * n)
+        assert (tmp_path / f"logs/number/{n}.log").read_text().startswith("job=")
+    assert "cpus=2" in (tmp_path / "logs/total.log").read_text()
+    # one SLURM log per job (profile keeps logs of successful jobs)
+    logs = list((tmp_path / ".snakemake/slurm_logs").rglob("*.log"))
+    assert len(logs) == 4, logs
+    states = [
+        s for c, s, _ in _jobs_by_comment(slurm) if c.startswith(("rule_number", "rule_total"))
+    ]
+    assert states.count("COMPLETED") >= 4
+
+
+def test_failed_job_is_retried_on_slurm(slurm, tmp_path):
+    (tmp_path / "Snakefile").write_text(textwrap.dedent(FLAKY))
+    _slurm_snakemake(tmp_path, slurm, [])
+    assert (tmp_path / "flaky.txt").read_text().strip() == "2"
+    attempts = (tmp_path / "attempts.txt").read_text().splitlines()
+    assert [a.split()[1] for a in attempts] == ["1", "2"]
+    assert attempts[0].split()[3] != attempts[1].split()[3]  # two distinct SLURM jobs
+    # the failed attempt's SLURM log is kept
+    assert any((tmp_path / ".snakemake/slurm_logs/rule_flaky").rglob("*.log"))
+    # slurmctld saw one failed and one completed job, the retry with more memory
+    jobs = [(s, m) for c, s, m in _jobs_by_comment(slurm) if c == "rule_flaky"]
+    assert ("FAILED", "100M") in jobs and ("COMPLETED", "200M") in jobs, jobs
+
+
+# --------------------------------------------------------------------------- the real pipeline
+
+
+def test_smoke_pipeline_on_slurm_matches_local_run(slurm, tmp_path):
+    if not (REPO / "Snakefile").is_file():
+        pytest.skip("no Snakefile in the repository yet")
+    if not (REPO / "config/smoke.yaml").is_file():
+        pytest.skip("no config/smoke.yaml in the repository yet")
+    pd = pytest.importorskip("pandas")
+    table = Path("results/tables/E4.csv")
+
+    # E4's table and everything upstream of it (about 20 jobs): each SLURM job costs seconds
+    # of scheduling, so the whole smoke DAG would take minutes without testing anything more
+    local = copy_workflow(tmp_path / "local")
+    _snakemake(
+        local,
+        [str(table), "--cores", "2", "--configfile", "config/smoke.yaml"],
+        _env(),
+        timeout=1800,
+    )
+    remote = copy_workflow(tmp_path / "slurm")
+    _slurm_snakemake(
+        remote,
+        slurm,
+        [str(table), "--configfile", "config/smoke.yaml"],
+        profile="profiles/slurm",
+        timeout=1800,
+    )
+
+    assert any((remote / ".snakemake/slurm_logs").rglob("*.log")), "no job went through SLURM"
+    a, b = local / table, remote / table
+    assert a.is_file() and b.is_file()
+    if a.read_bytes() != b.read_bytes():
+        pd.testing.assert_frame_equal(pd.read_csv(b), pd.read_csv(a), check_exact=False, rtol=1e-9)
