@@ -22,6 +22,7 @@ include: "workflow/rules/fetch.smk"
 include: "workflow/rules/memory.smk"
 include: "workflow/rules/sample.smk"
 include: "workflow/rules/metrics.smk"
+include: "workflow/rules/synthetic.smk"
 include: "workflow/rules/report.smk"
 
 

@@ -122,7 +122,13 @@ def gradient(memory: np.ndarray, states: np.ndarray, beta: float) -> np.ndarray:
 def _entropy_and_variance(
     memory: np.ndarray, states: np.ndarray, beta: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    similarities = memory.T @ states
+    return _entropy_and_variance_of(memory.T @ states, beta)
+
+
+def _entropy_and_variance_of(
+    similarities: np.ndarray, beta: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Attention entropy (C,) and ``Var_a(e)`` (C,) from the logits ``e`` (K, C)."""
     weights, lse = _log_softmax_parts(similarities, beta)
     mean = np.einsum("kc,kc->c", weights, similarities)
     # H = −Σ a log a with log a = β e − lse, so H = lse − β Σ a e (no log of tiny weights).
@@ -205,8 +211,8 @@ class CriticalTemperature:
         return snr(alpha, self.beta_star, d)
 
 
-def _mean_slope_magnitude(memory: np.ndarray, probes: np.ndarray, beta: float) -> float:
-    return float(np.mean(beta * _entropy_and_variance(memory, probes, beta)[1]))
+def _mean_slope_magnitude(similarities: np.ndarray, beta: float) -> float:
+    return float(np.mean(beta * _entropy_and_variance_of(similarities, beta)[1]))
 
 
 def critical_beta(
@@ -235,17 +241,18 @@ def critical_beta(
     if n_grid < 5:
         raise ValueError("n_grid must be at least 5")
     betas = np.logspace(np.log10(beta_min), np.log10(beta_max), n_grid)
+    similarities = memory.T @ probes  # (K, P): the logits do not depend on β
     entropies = np.empty(n_grid)
     slopes = np.empty(n_grid)
     for i, beta in enumerate(betas):
-        entropy, variance = _entropy_and_variance(memory, probes, beta)
+        entropy, variance = _entropy_and_variance_of(similarities, beta)
         entropies[i] = entropy.mean()
         slopes[i] = np.mean(beta * variance)
 
     best = int(np.argmax(slopes))
     lo, hi = np.log(betas[max(best - 1, 0)]), np.log(betas[min(best + 1, n_grid - 1)])
     refined = minimize_scalar(
-        lambda log_beta: -_mean_slope_magnitude(memory, probes, float(np.exp(log_beta))),
+        lambda log_beta: -_mean_slope_magnitude(similarities, float(np.exp(log_beta))),
         bounds=(lo, hi),
         method="bounded",
         options={"xatol": 1e-6},

@@ -146,9 +146,33 @@ def get_training_inputs(wildcards):
     }
 
 
+def get_params(experiment, exclude=(), **extra):
+    """An experiment's config block (minus `exclude`, plus `extra`) as JSON for --params."""
+    block = {k: v for k, v in config["experiments"][experiment].items() if k not in exclude}
+    return json.dumps(block | extra, sort_keys=True)
+
+
+SYNTHETIC = [name for name in ("E1", "E2", "E3", "critical_law") if name in config["experiments"]]
+
+
+def get_e3_load_ratios():
+    """E3 load ratios as wildcard values ('0.05', '1', …): one e3_cell job each."""
+    return [f"{float(r):g}" for r in config["experiments"]["E3"]["load_ratios"]]
+
+
+def get_synthetic_outputs():
+    """Targets of the synthetic experiments present in the config."""
+    return [
+        f"results/{kind}/{name}.{suffix}"
+        for name in SYNTHETIC
+        for kind, suffix in (("tables", "csv"), ("tables", "md"), ("figures", "png"))
+    ]
+
+
 def get_table_markdowns():
-    return {name: f"results/tables/{name}.md" for name in COMPARISONS}
+    names = list(COMPARISONS) + SYNTHETIC
+    return {name: f"results/tables/{name}.md" for name in names}
 
 
 def get_final_outputs():
-    return get_comparison_outputs() + ["results/summary.md"]
+    return get_synthetic_outputs() + get_comparison_outputs() + ["results/summary.md"]

@@ -1,3 +1,3 @@
 """Pipeline steps for the console command; importing a module registers its steps."""
 
-from . import core  # noqa: F401
+from . import core, synthetic  # noqa: F401

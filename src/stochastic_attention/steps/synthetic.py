@@ -1,0 +1,306 @@
+"""Pipeline steps of the synthetic experiments: ``e1``, ``e2``, ``e3-cell``,
+``e3-aggregate`` and ``critical-law``.
+
+Parameters are the keyword arguments of the library functions in
+:mod:`stochastic_attention.synthetic` (their defaults are the SPEC values) plus ``title``;
+an unknown key is a ``ValueError`` naming it. Outputs are named: ``table`` (CSV) and
+``figure`` (PNG) are required, ``markdown`` (the table as Markdown) and the extra tables
+listed per step are written when named.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .. import synthetic as sy
+from ..cli import step
+
+__all__ = ["markdown_table"]
+
+
+def _figures():
+    """The figure module, imported on demand (matplotlib costs ~1 s of start-up per job)."""
+    from ..report import synthetic_figures
+
+    return synthetic_figures
+
+
+_NOT_PARAMS = {"seed", "memory"}
+
+
+def _allowed(function: Callable[..., Any], extra: Iterable[str] = ()) -> set[str]:
+    names = {
+        name
+        for name, parameter in inspect.signature(function).parameters.items()
+        if parameter.kind is inspect.Parameter.KEYWORD_ONLY and name not in _NOT_PARAMS
+    }
+    return names | set(extra)
+
+
+def _check_params(name: str, params: dict, allowed: set[str]) -> None:
+    unknown = sorted(set(params) - allowed)
+    if unknown:
+        raise ValueError(
+            f"step {name}: unknown parameter(s) {', '.join(map(repr, unknown))}; "
+            f"allowed: {', '.join(sorted(allowed))}"
+        )
+
+
+def _check_outputs(name: str, outputs: dict[str, Path], required: set[str], optional: set[str]):
+    missing = sorted(required - set(outputs))
+    unknown = sorted(set(outputs) - required - optional)
+    if missing or unknown:
+        raise ValueError(
+            f"step {name}: outputs must name {sorted(required)} (optional {sorted(optional)}); "
+            f"missing {missing}, unknown {unknown}"
+        )
+
+
+def _pick(params: dict, function: Callable[..., Any]) -> dict:
+    allowed = _allowed(function)
+    return {key: value for key, value in params.items() if key in allowed}
+
+
+def _format_number(value: Any) -> str:
+    if isinstance(value, bool | np.bool_):
+        return str(bool(value))
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    if isinstance(value, float | np.floating):
+        if math.isnan(value):
+            return ""
+        if float(value).is_integer() and abs(value) < 1e12:
+            return str(int(value))
+        return f"{value:.4g}"
+    return str(value)
+
+
+def markdown_table(table: pd.DataFrame) -> str:
+    """The table as GitHub Markdown, numbers to 4 significant digits."""
+    text = table.map(_format_number)
+    try:
+        import tabulate  # noqa: F401
+    except ImportError:  # pragma: no cover - tabulate is installed with the workflow extras
+        header = "| " + " | ".join(map(str, text.columns)) + " |"
+        rule = "|" + "|".join("---" for _ in text.columns) + "|"
+        body = ["| " + " | ".join(row) + " |" for row in text.itertuples(index=False)]
+        return "\n".join([header, rule, *body])
+    return text.to_markdown(index=False, disable_numparse=True)
+
+
+def _write_markdown(outputs: dict[str, Path], heading: str, sections: list[tuple[str, Any]]):
+    if "markdown" not in outputs:
+        return
+    parts = [f"# {heading}", ""]
+    for label, content in sections:
+        if label:
+            parts += [f"## {label}", ""]
+        parts += [markdown_table(content) if isinstance(content, pd.DataFrame) else content, ""]
+    outputs["markdown"].write_text("\n".join(parts))
+
+
+def _write_csv(table: pd.DataFrame, path: Path) -> None:
+    table.to_csv(path, index=False)
+
+
+# --------------------------------------------------------------------------------- E1
+
+
+@step("e1")
+def e1(params: dict, inputs: dict[str, Path], outputs: dict[str, Path], seed: int, threads: int):
+    """E1 temperature spectrum → table, figure (and markdown)."""
+    _check_params("e1", params, _allowed(sy.temperature_spectrum, {"title"}))
+    _check_outputs("e1", outputs, {"table", "figure"}, {"markdown"})
+    result = sy.temperature_spectrum(
+        **_pick(params, sy.temperature_spectrum), seed=np.random.default_rng(seed)
+    )
+    _write_csv(result.table, outputs["table"])
+    _figures().temperature_spectrum_figure(
+        result.table,
+        outputs["figure"],
+        beta_star=result.critical.beta_star,
+        beta_knee=result.critical.beta_knee,
+        band=result.band,
+        beta_empirical=result.beta_empirical,
+        title=params.get("title"),
+    )
+    summary = result.summary()
+    shown = result.table[
+        [
+            "beta",
+            "snr",
+            "max_cos_mean",
+            "max_cos_std",
+            "entropy_ratio_mean",
+            "entropy_ratio_std",
+            "concentration_mean",
+            "energy_mean",
+            "max_cos_sanity_law",
+        ]
+    ]
+    _write_markdown(
+        outputs,
+        params.get("title", "E1: temperature spectrum"),
+        [
+            (
+                "",
+                f"β* (steepest entropy loss) = {summary['beta_star']:.4g}, knee = "
+                f"{summary['beta_knee']:.4g}, transition band {summary['band_low']:.4g}–"
+                f"{summary['band_high']:.4g}; chains cross H/log K = 0.5 at β = "
+                f"{summary['beta_empirical']:.4g}; √d = {summary['sqrt_d']:.4g}. Means and "
+                "standard deviations over the snapshots of one chain per β.",
+            ),
+            ("", shown),
+        ],
+    )
+    return summary
+
+
+# --------------------------------------------------------------------------------- E2
+
+
+@step("e2")
+def e2(params: dict, inputs: dict[str, Path], outputs: dict[str, Path], seed: int, threads: int):
+    """E2 convergence → table, figure (and markdown, trace)."""
+    _check_params("e2", params, _allowed(sy.convergence, {"title"}))
+    _check_outputs("e2", outputs, {"table", "figure"}, {"markdown", "trace"})
+    result = sy.convergence(**_pick(params, sy.convergence), seed=np.random.default_rng(seed))
+    _write_csv(result.table, outputs["table"])
+    if "trace" in outputs:
+        _write_csv(result.trace, outputs["trace"])
+    _figures().convergence_figure(
+        result.ula_energies,
+        result.reference_energies,
+        result.table,
+        result.trace,
+        outputs["figure"],
+        burn_in=result.burn_in,
+        exact=None if result.exact is None else (result.exact.energies, result.exact.pdf),
+        title=params.get("title"),
+    )
+    shown = result.table.drop(columns=["beta"])
+    note = (
+        "The exact law of E is integrated numerically: p_β factorises into the span of the "
+        "memory (rank r, a grid quadrature) and its orthogonal complement (½‖z‖² ~ "
+        "Gamma((d−r)/2, 1/β) exactly). KS values are distances between sample sets "
+        "(thinned chains are autocorrelated, so no p-values). `*_diff` = value − reference."
+        if result.exact is not None
+        else "The span of the memory is too large for a grid: the long MALA chain is the "
+        "only reference."
+    )
+    _write_markdown(
+        outputs,
+        params.get("title", "E2: convergence"),
+        [("", note), ("", shown), ("KS of the pooled ULA chains along the run", result.trace)],
+    )
+    return result.summary()
+
+
+# --------------------------------------------------------------------------------- E3
+
+
+@step("e3-cell")
+def e3_cell(
+    params: dict, inputs: dict[str, Path], outputs: dict[str, Path], seed: int, threads: int
+):
+    """E3, one load ratio → ``cell`` (CSV, one row per dataset × β)."""
+    allowed = _allowed(sy.load_ratio_cell, {"load_ratio"})
+    _check_params("e3-cell", params, allowed)
+    _check_outputs("e3-cell", outputs, {"cell"}, set())
+    if "load_ratio" not in params:
+        raise ValueError("step e3-cell: parameter 'load_ratio' is required")
+    cell = sy.load_ratio_cell(
+        float(params["load_ratio"]), **_pick(params, sy.load_ratio_cell), seed=int(seed)
+    )
+    _write_csv(cell, outputs["cell"])
+    return {"n_patterns": int(cell["n_patterns"].iloc[0]), "rows": len(cell)}
+
+
+@step("e3-aggregate")
+def e3_aggregate(
+    params: dict, inputs: dict[str, Path], outputs: dict[str, Path], seed: int, threads: int
+):
+    """E3 cells (inputs ``cell0``, ``cell1``, …) → table, figure (and markdown, contour)."""
+    allowed = _allowed(sy.load_ratio_cell, {"load_ratios", "contour_level", "title"})
+    _check_params("e3-aggregate", params, allowed)
+    _check_outputs("e3-aggregate", outputs, {"table", "figure"}, {"markdown", "contour"})
+    expected_names = [f"cell{i}" for i in range(len(inputs))]
+    if not inputs or sorted(inputs) != sorted(expected_names):
+        raise ValueError(f"step e3-aggregate: inputs must be cell0, cell1, …; got {sorted(inputs)}")
+    names = expected_names
+    cells = pd.concat([pd.read_csv(inputs[k]) for k in names], ignore_index=True)
+    if "load_ratios" in params:
+        expected = sorted(float(r) for r in params["load_ratios"])
+        found = sorted(cells["load_ratio"].unique())
+        if len(expected) != len(found) or not np.allclose(expected, found):
+            raise ValueError(
+                f"step e3-aggregate: the cells hold load ratios {found}, the config lists "
+                f"{expected}"
+            )
+    level = float(params.get("contour_level", 0.5))
+    table, contour = sy.phase_diagram(cells, level=level)
+    _write_csv(table, outputs["table"])
+    if "contour" in outputs:
+        _write_csv(contour, outputs["contour"])
+    default_alpha = inspect.signature(sy.load_ratio_cell).parameters["alpha"].default
+    alpha = float(params.get("alpha", default_alpha))
+    _figures().phase_diagram_figure(
+        table, contour, outputs["figure"], alpha=alpha, level=level, title=params.get("title")
+    )
+    wide = table.pivot(index="load_ratio", columns="beta", values="concentration")
+    wide.columns = [f"β={b:.3g}" for b in wide.columns]
+    _write_markdown(
+        outputs,
+        params.get("title", "E3: load-ratio phase diagram"),
+        [
+            (f"β where C crosses {level:g}", contour),
+            ("Mean concentration C (rows: K/d)", wide.reset_index()),
+        ],
+    )
+    return {"cells": len(names), "contour": contour["beta_at_level"].round(4).tolist()}
+
+
+# ----------------------------------------------------------------------- critical law
+
+
+@step("critical-law")
+def critical_law(
+    params: dict, inputs: dict[str, Path], outputs: dict[str, Path], seed: int, threads: int
+):
+    """β* against d → table, figure (and markdown, fit, curves)."""
+    _check_params("critical-law", params, _allowed(sy.critical_law, {"title"}))
+    _check_outputs("critical-law", outputs, {"table", "figure"}, {"markdown", "fit", "curves"})
+    kwargs = _pick(params, sy.critical_law)
+    result = sy.critical_law(**kwargs, seed=np.random.default_rng(seed))
+    load_ratio = float(result.table["load_ratio"].iloc[0])
+    headline, details = sy.law_verdict(result.fits, load_ratio)
+    _write_csv(result.table, outputs["table"])
+    if "fit" in outputs:
+        _write_csv(result.fits, outputs["fit"])
+    if "curves" in outputs:
+        _write_csv(result.curves, outputs["curves"])
+    _figures().critical_law_figure(
+        result.table,
+        result.fits,
+        outputs["figure"],
+        verdict=headline,
+        title=params.get("title"),
+    )
+    wide = result.table.pivot(index=["d", "n_patterns"], columns="estimator", values="beta")
+    _write_markdown(
+        outputs,
+        params.get("title", "Critical inverse temperature against dimension"),
+        [
+            ("Verdict", f"{headline}. {details}"),
+            ("β* by estimator", wide.reset_index()),
+            ("Fits", result.fits),
+        ],
+    )
+    return {"verdict": f"{headline}. {details}", "fits": result.fits.to_dict(orient="records")}
