@@ -315,3 +315,29 @@ def test_diverging_chain_names_chain_step_alpha_and_beta():
             rng=np.random.default_rng(0),
             record_steps=[5],
         )
+
+
+def test_mala_step_in_rotated_coordinates_is_the_literal_step():
+    """With U = [Q, Q⊥] and the noise rotated too, one step commutes with the rotation."""
+    rng = np.random.default_rng(11)
+    memory = rng.standard_normal((9, 3))
+    states = memory[:, [0, 1, 2, 0]] + 0.3 * rng.standard_normal((9, 4))
+    noise, log_uniform = rng.standard_normal((9, 4)), np.log(rng.random(4))
+    rotation, reduced = samplers._rotation(memory)
+    assert reduced.shape == (3, 3)
+    beta, alpha = 4.0, 0.2
+    literal, literal_info = samplers.mala_step(
+        memory, samplers.mala_init(memory, states, beta, alpha), noise, log_uniform, beta, alpha
+    )
+    rotated, rotated_info = samplers.mala_step(
+        reduced,
+        samplers.mala_init(reduced, rotation.T @ states, beta, alpha),
+        rotation.T @ noise,
+        log_uniform,
+        beta,
+        alpha,
+    )
+    np.testing.assert_allclose(rotated_info.log_ratio, literal_info.log_ratio, rtol=1e-9)
+    np.testing.assert_array_equal(rotated_info.accepted, literal_info.accepted)
+    np.testing.assert_allclose(rotation @ rotated.states, literal.states, atol=1e-12)
+    np.testing.assert_allclose(rotated.energy, literal.energy, rtol=1e-12)

@@ -21,8 +21,10 @@ between recorded steps (``n`` steps at once: factor ``(1−α)ⁿ``, noise varia
 ``(2α/β)(1 − (1−α)²ⁿ)/(1 − (1−α)²)``). The resulting chain has exactly the law of the literal
 update — only the random numbers differ — and costs ``r/d`` of it per step; with ``K = 100``
 patterns in ``d = 784`` that is 7.8× fewer operations. ``reduce=False`` runs the literal
-full-dimensional update. MALA always runs in full dimension: its acceptance ratio couples
-``z`` to ``y`` through ``‖z‖²``, so the split is not exact there.
+full-dimensional update. MALA cannot split this way (its acceptance ratio couples ``z`` to ``y``
+through ``‖z‖²``), but it runs in the rotated coordinates ``Uᵀ ξ`` with ``U = [Q, Q⊥]``: the
+same chain in an orthonormal basis, where the logits and retrievals cost r instead of d
+rows per step and only the isotropic noise and the norms stay d-dimensional.
 """
 
 from __future__ import annotations
@@ -149,11 +151,18 @@ def ula_step(
 def mala_init(
     memory: np.ndarray, states: np.ndarray, beta: float | np.ndarray, alpha: float
 ) -> MalaState:
-    """Cache energy (C,) and drift (d, C) of ``states`` (d, C) for :func:`mala_step`."""
+    """Cache energy (C,) and drift (d, C) of ``states`` (d, C) for :func:`mala_step`.
+
+    ``memory`` may have fewer rows than ``states`` (r ≤ d): it then acts on the first r
+    coordinates only, as a memory whose remaining rows are zero would (the rotated
+    coordinates of the module docstring), without multiplying by those zeros.
+    """
     beta = np.asarray(beta)
-    weights, lse = _attention_parts(memory, states, beta)
+    rank = memory.shape[0]
+    weights, lse = _attention_parts(memory, states[:rank], beta)
     energy = 0.5 * np.einsum("dc,dc->c", states, states) - lse / beta
-    drift = (1.0 - alpha) * states + alpha * (memory @ weights)
+    drift = (1.0 - alpha) * states
+    drift[:rank] += alpha * (memory @ weights)
     return MalaState(states, energy, drift)
 
 
@@ -336,8 +345,25 @@ def _run_ula_reduced(memory, states, basis, beta, alpha, rng, steps) -> np.ndarr
     return records
 
 
+def _rotation(memory: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Orthogonal ``U`` (d, d) whose first r columns span the memory, and ``(Uᵀ memory)[:r]``."""
+    left, singular, right = np.linalg.svd(memory, full_matrices=True)
+    tolerance = singular[0] * max(memory.shape) * np.finfo(memory.dtype).eps
+    rank = int(np.sum(singular > tolerance))
+    return left, singular[:rank, None] * right[:rank]
+
+
 def _run_mala(memory, states, beta, alpha, rng, steps) -> tuple[np.ndarray, np.ndarray]:
+    """MALA in rotated coordinates ``U = [Q, Q⊥]`` when the memory's rank r is below d.
+
+    An orthogonal change of variables maps isotropic proposals to isotropic proposals, so
+    this is the literal full-dimensional MALA (same law, same acceptance ratio); only the
+    logits and retrievals shrink from d to r rows. States are rotated back at records.
+    """
     d, n_chains = states.shape
+    rotation, reduced = _rotation(memory) if memory.shape[1] < d else (None, memory)
+    if rotation is not None:
+        memory, states = reduced, rotation.T @ states
     records = np.empty((steps.size, d, n_chains))
     accepted = np.zeros(n_chains, dtype=np.int64)
     state = mala_init(memory, states, beta, alpha)
@@ -354,7 +380,7 @@ def _run_mala(memory, states, beta, alpha, rng, steps) -> tuple[np.ndarray, np.n
         if not np.all(np.isfinite(state.energy)):
             _raise_diverged(state.energy, step, alpha, beta)
         if step == steps[next_record]:
-            records[next_record] = state.states
+            records[next_record] = state.states if rotation is None else rotation @ state.states
             next_record += 1
         progress.update(step)
     return records, accepted / float(steps[-1])
