@@ -1,0 +1,264 @@
+"""DDPM baseline (SPEC §4): an MLP ε-predictor trained on the stored patterns.
+
+Forward process on a pattern ``x₀`` (a column of ``memory: (d, K)``): ``steps = 200`` steps,
+linear ``β_t`` from 1e-4 to 0.02, ``x_t = √ᾱ_t x₀ + √(1 − ᾱ_t) ε``. The denoiser is an MLP on
+``[x_t, emb(t)]`` (64-dim sinusoidal embedding) ``→ 512 → 256 → 512 → d`` with ReLU, predicting
+ε; loss = mean squared error over all coordinates of the batch (so a model that learned nothing,
+ε̂ ≈ 0, sits at ≈ 1). Adam lr 1e-3, full batch, 5000 epochs by default; weights use PyTorch's
+``nn.Linear`` initialisation drawn from the fit's own generator.
+
+Sampling is ancestral (Ho et al. 2020, Algorithm 2): ``x_T ~ N(0, I)``, then
+``x_{t−1} = (x_t − β_t / √(1 − ᾱ_t) · ε̂) / √α_t + σ_t z`` with the posterior variance
+``σ_t² = β̃_t = β_t (1 − ᾱ_{t−1}) / (1 − ᾱ_t)`` and no noise at the last step; the result is
+renormalised to unit norm. Note that with this schedule ``√ᾱ_T ≈ 0.37``: the forward process
+does not fully reach N(0, I) in 200 steps (a property of the SPEC schedule, kept as is).
+
+**Epoch scaling with K** (SPEC: "scaled so total gradient steps stay comparable when K
+grows"), chosen by ``epoch_scaling``:
+
+* ``"steps"`` (default): hold the number of gradient steps at
+  ``epochs · ⌈reference_patterns / batch⌉``; the epoch count becomes
+  ``round(epochs · ⌈reference / batch⌉ / ⌈K / batch⌉)``. With full batch (the SPEC default) one
+  epoch is one gradient step for every K, so the count stays ``epochs``: 5000 steps at every K,
+  and the training cost grows linearly in K.
+* ``"examples"``: hold the number of pattern presentations ``epochs · reference_patterns``;
+  epochs become ``round(epochs · reference / K)`` (fewer gradient steps for larger K).
+* ``"none"``: ``epochs`` as given.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from stochastic_attention.baselines import _common
+
+__all__ = [
+    "DdpmNet",
+    "DdpmParams",
+    "FittedDdpm",
+    "NoiseSchedule",
+    "fit",
+    "time_embedding",
+    "training_epochs",
+]
+
+EPOCH_SCALINGS = ("steps", "examples", "none")
+
+
+@dataclasses.dataclass(frozen=True)
+class DdpmParams(_common.ConfigParams):
+    """DDPM parameters; defaults are SPEC §4.
+
+    hidden: MLP widths after the ``d + embedding`` input.
+    embedding: width of the sinusoidal time embedding (even).
+    steps: diffusion steps T; beta_start / beta_end: ends of the linear β schedule.
+    epochs: epochs at ``reference_patterns`` patterns; see the module docstring for scaling.
+    batch_size: ``None`` = full batch.
+    """
+
+    hidden: tuple[int, ...] = (512, 256, 512)
+    embedding: int = 64
+    steps: int = 200
+    beta_start: float = 1e-4
+    beta_end: float = 0.02
+    lr: float = 1e-3
+    epochs: int = 5000
+    batch_size: int | None = None
+    reference_patterns: int = 100
+    epoch_scaling: str = "steps"
+
+    def __post_init__(self) -> None:
+        ints = {
+            "embedding": self.embedding,
+            "steps": self.steps,
+            "epochs": self.epochs,
+            "reference_patterns": self.reference_patterns,
+        }
+        if self.batch_size is not None:
+            ints["batch_size"] = self.batch_size
+        for name, value in ints.items():
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"DdpmParams.{name} must be an int ≥ 1, got {value!r}")
+        if self.embedding % 2:
+            raise ValueError(f"DdpmParams.embedding must be even, got {self.embedding}")
+        if not self.hidden or any(not isinstance(h, int) or h < 1 for h in self.hidden):
+            raise ValueError(f"DdpmParams.hidden must be positive ints, got {self.hidden!r}")
+        if not 0.0 < self.beta_start <= self.beta_end < 1.0:
+            raise ValueError(
+                f"DdpmParams needs 0 < beta_start ≤ beta_end < 1, got "
+                f"{self.beta_start}, {self.beta_end}"
+            )
+        if not (math.isfinite(self.lr) and self.lr > 0.0):
+            raise ValueError(f"DdpmParams.lr must be finite and > 0, got {self.lr}")
+        if self.epoch_scaling not in EPOCH_SCALINGS:
+            raise ValueError(
+                f"DdpmParams.epoch_scaling must be one of {EPOCH_SCALINGS}, "
+                f"got {self.epoch_scaling!r}"
+            )
+
+
+def training_epochs(params: DdpmParams, k: int) -> int:
+    """Epochs actually trained on K patterns under ``params.epoch_scaling`` (≥ 1)."""
+    if params.epoch_scaling == "none":
+        return params.epochs
+    if params.epoch_scaling == "examples":
+        return max(1, round(params.epochs * params.reference_patterns / k))
+    batch = params.batch_size
+
+    def per_epoch(n: int) -> int:
+        return 1 if batch is None else math.ceil(n / batch)
+
+    return max(1, round(params.epochs * per_epoch(params.reference_patterns) / per_epoch(k)))
+
+
+@dataclasses.dataclass(frozen=True)
+class NoiseSchedule:
+    """Linear-β diffusion schedule; every tensor has shape ``(steps,)``, index t = 0 … T−1."""
+
+    beta: torch.Tensor
+    alpha: torch.Tensor
+    alpha_bar: torch.Tensor
+    posterior_var: torch.Tensor
+
+    @classmethod
+    def linear(cls, steps: int, beta_start: float, beta_end: float) -> NoiseSchedule:
+        beta = torch.linspace(beta_start, beta_end, steps, dtype=torch.float64)
+        alpha = 1.0 - beta
+        alpha_bar = torch.cumprod(alpha, dim=0)
+        prev = torch.cat([torch.ones(1, dtype=torch.float64), alpha_bar[:-1]])
+        posterior_var = beta * (1.0 - prev) / (1.0 - alpha_bar)
+        return cls(*(v.float() for v in (beta, alpha, alpha_bar, posterior_var)))
+
+
+def time_embedding(steps: int, width: int) -> torch.Tensor:
+    """Sinusoidal embedding table ``(steps, width)``: ``[sin(t ω_i), cos(t ω_i)]`` with
+    ``ω_i = 10000^(−i / (width/2))``, ``i = 0 … width/2 − 1``, for t = 0 … steps−1."""
+    half = width // 2
+    freqs = torch.exp(-math.log(10000.0) * torch.arange(half, dtype=torch.float64) / half)
+    args = torch.arange(steps, dtype=torch.float64)[:, None] * freqs[None, :]
+    return torch.cat([torch.sin(args), torch.cos(args)], dim=1).float()
+
+
+class DdpmNet(nn.Module):
+    """ε-predictor: ``[x_t, emb(t)] → hidden… → d`` with ReLU hidden layers."""
+
+    def __init__(self, d: int, params: DdpmParams, generator: torch.Generator) -> None:
+        super().__init__()
+        sizes = [d + params.embedding, *params.hidden, d]
+        self.body = _common.mlp(sizes, generator, init="torch")
+        self.register_buffer("table", time_embedding(params.steps, params.embedding))
+
+    def forward(self, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """``x_t: (n, d)``, ``t: (n,)`` int64 step indices → predicted ε ``(n, d)``."""
+        return self.body(torch.cat([x_t, self.table[t]], dim=1))
+
+
+@dataclasses.dataclass(frozen=True)
+class FittedDdpm:
+    """A trained DDPM. history: per-epoch ``loss`` (ε-MSE)."""
+
+    net: DdpmNet
+    schedule: NoiseSchedule
+    threads: int
+    history: dict[str, list[float]]
+    train_seconds: float
+
+    @property
+    def loss_plateau(self) -> float:
+        """Mean loss over the last 10 % of epochs (≥ 1 epoch); ≈ 1 means it learned nothing."""
+        loss = self.history["loss"]
+        tail = max(1, math.ceil(0.1 * len(loss)))
+        return float(np.mean(loss[-tail:]))
+
+    def sample(self, n: int, rng: np.random.Generator, *, renormalise: bool = True) -> np.ndarray:
+        """Ancestral sampling of ``n`` states ``(d, n)`` from a torch generator seeded by
+        ``rng``; unit norm unless ``renormalise=False`` (then the raw ``x_0``)."""
+        if n < 1:
+            raise ValueError(f"n must be ≥ 1, got {n}")
+        seed = _common.torch_seed(rng)
+        with _common.torch_session(self.threads, seed) as gen, torch.inference_mode():
+            raw = _ancestral(self.net, self.schedule, n, gen).double().numpy().T.copy()
+        return _common.renormalise(raw) if renormalise else raw
+
+
+def _ancestral(net: DdpmNet, sched: NoiseSchedule, n: int, gen: torch.Generator) -> torch.Tensor:
+    """Run the reverse chain from ``x_T ~ N(0, I)``; returns ``x_0: (n, d)``."""
+    d = net.body[-1].out_features
+    x = torch.randn((n, d), generator=gen)
+    for t in range(sched.beta.numel() - 1, -1, -1):
+        eps = net(x, torch.full((n,), t, dtype=torch.long))
+        coef = sched.beta[t] / torch.sqrt(1.0 - sched.alpha_bar[t])
+        x = (x - coef * eps) / torch.sqrt(sched.alpha[t])
+        if t > 0:
+            x = x + torch.sqrt(sched.posterior_var[t]) * torch.randn((n, d), generator=gen)
+    return x
+
+
+def fit(
+    memory: np.ndarray,
+    params: DdpmParams | None = None,
+    seed: int = 0,
+    *,
+    threads: int = 1,
+    progress: _common.ProgressFn | None = None,
+) -> FittedDdpm:
+    """Train the DDPM on the K patterns of ``memory: (d, K)`` (float32) for
+    :func:`training_epochs` epochs; every draw (init, t, ε, batch order) comes from one torch
+    generator seeded by ``seed``."""
+    params = params or DdpmParams()
+    memory = _common.as_memory(memory)
+    d, k = memory.shape
+    epochs = training_epochs(params, k)
+    sched = NoiseSchedule.linear(params.steps, params.beta_start, params.beta_end)
+    start = time.perf_counter()
+    with _common.torch_session(threads, seed) as gen:
+        net = DdpmNet(d, params, gen)
+        x0 = torch.as_tensor(memory.T, dtype=torch.float32).contiguous()  # (K, d)
+        optimiser = torch.optim.Adam(net.parameters(), lr=params.lr, fused=True)
+        record = torch.zeros(epochs, dtype=torch.float64)
+        batch = k if params.batch_size is None else min(params.batch_size, k)
+        for epoch in range(epochs):
+            order = None if batch == k else torch.randperm(k, generator=gen)
+            for first in range(0, k, batch):
+                xb = x0 if order is None else x0[order[first : first + batch]]
+                loss = _step(net, optimiser, sched, xb, params.steps, gen)
+                record[epoch] += loss * (xb.shape[0] / k)
+            _check_epoch(float(record[epoch]), epoch, progress)
+    seconds = time.perf_counter() - start
+    net.eval()
+    return FittedDdpm(net, sched, threads, {"loss": record.tolist()}, seconds)
+
+
+def _step(
+    net: DdpmNet,
+    optimiser: Any,
+    sched: NoiseSchedule,
+    x0: torch.Tensor,
+    steps: int,
+    gen: torch.Generator,
+) -> torch.Tensor:
+    """One Adam step of the ε-MSE on ``x0: (n, d)``; returns the detached loss."""
+    t = torch.randint(0, steps, (x0.shape[0],), generator=gen)
+    eps = torch.randn(x0.shape, generator=gen)
+    ab = sched.alpha_bar[t][:, None]
+    x_t = torch.sqrt(ab) * x0 + torch.sqrt(1.0 - ab) * eps
+    loss = (net(x_t, t) - eps).square().mean()
+    optimiser.zero_grad(set_to_none=True)
+    loss.backward()
+    optimiser.step()
+    return loss.detach().double()
+
+
+def _check_epoch(loss: float, epoch: int, progress: _common.ProgressFn | None) -> None:
+    """Fail loudly on a non-finite loss; report the epoch's loss (1-based epoch)."""
+    if not math.isfinite(loss):
+        raise FloatingPointError(f"DDPM loss became non-finite at epoch {epoch + 1}: {loss}")
+    if progress is not None:
+        progress(epoch + 1, loss)

@@ -1,0 +1,145 @@
+"""GMM-PCA baseline (SPEC §4): a diagonal Gaussian mixture in the top principal directions.
+
+The K stored patterns (columns of ``memory: (d, K)``) are centred and projected onto their top
+``r = min(rank, min(d, K) − 1)`` principal directions; a ``GaussianMixture`` with
+``min(components, K)`` diagonal-covariance components is fitted there by EM (k-means++ init,
+tolerance 1e-8, ``random_state = seed``). A sample is drawn in PCA space, mapped back with the
+PCA inverse ``mean + componentsᵀ z`` and renormalised to unit norm.
+
+Sampling uses the caller's numpy ``Generator`` (not scikit-learn's ``sample``, which draws
+from the estimator's own random state and returns samples sorted by component).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import numpy as np
+from sklearn.decomposition import PCA
+from sklearn.mixture import GaussianMixture
+from threadpoolctl import threadpool_limits
+
+from stochastic_attention.baselines import _common
+
+__all__ = ["FittedGmmPca", "GmmPcaParams", "fit"]
+
+
+@dataclasses.dataclass(frozen=True)
+class GmmPcaParams(_common.ConfigParams):
+    """GMM-PCA parameters; defaults are SPEC §4.
+
+    rank: requested principal directions (capped at ``min(d, K) − 1``).
+    components: mixture components (capped at K).
+    tol: EM convergence tolerance on the lower-bound change.
+    max_iter: EM iteration cap (scikit-learn's default of 100 is often hit at tol 1e-8).
+    reg_covar: scikit-learn's variance floor added to the diagonal covariances.
+    """
+
+    rank: int = 50
+    components: int = 10
+    tol: float = 1e-8
+    max_iter: int = 1000
+    reg_covar: float = 1e-6
+
+    def __post_init__(self) -> None:
+        for name in ("rank", "components", "max_iter"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"GmmPcaParams.{name} must be an int ≥ 1, got {value!r}")
+        for name in ("tol", "reg_covar"):
+            value = getattr(self, name)
+            if not (isinstance(value, float | int) and np.isfinite(value) and value > 0):
+                raise ValueError(f"GmmPcaParams.{name} must be a finite float > 0, got {value!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class FittedGmmPca:
+    """A fitted GMM-PCA model.
+
+    mean: (d,) pattern mean; directions: (r, d) orthonormal principal directions (rows);
+    weights: (C,), means: (C, r), variances: (C, r) of the mixture in PCA coordinates.
+    history: ``loss`` per EM iteration, the negated scikit-learn lower bound on the mean
+    log-likelihood per pattern (EM never increases it); n_iter / converged: EM's outcome.
+    """
+
+    mean: np.ndarray
+    directions: np.ndarray
+    weights: np.ndarray
+    means: np.ndarray
+    variances: np.ndarray
+    history: dict[str, list[float]]
+    train_seconds: float
+    n_iter: int
+    converged: bool
+
+    @property
+    def rank(self) -> int:
+        """Number of principal directions r actually used."""
+        return int(self.directions.shape[0])
+
+    def sample_latent(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """Draw ``n`` points from the mixture in PCA coordinates: ``(r, n)``."""
+        if n < 1:
+            raise ValueError(f"n must be ≥ 1, got {n}")
+        labels = rng.choice(self.weights.size, size=n, p=self.weights)
+        noise = rng.standard_normal((n, self.rank))
+        z = self.means[labels] + np.sqrt(self.variances[labels]) * noise
+        return z.T
+
+    def sample(self, n: int, rng: np.random.Generator, *, renormalise: bool = True) -> np.ndarray:
+        """Draw ``n`` samples ``(d, n)``: mixture draw, PCA inverse, unit norm (with
+        ``renormalise=False`` the raw ``mean + directionsᵀ z``)."""
+        raw = self.mean[:, None] + self.directions.T @ self.sample_latent(n, rng)
+        return _common.renormalise(raw) if renormalise else raw
+
+
+def fit(
+    memory: np.ndarray,
+    params: GmmPcaParams | None = None,
+    seed: int = 0,
+    *,
+    threads: int = 1,
+    progress: _common.ProgressFn | None = None,
+) -> FittedGmmPca:
+    """Fit GMM-PCA to ``memory: (d, K)``; EM is seeded by ``seed`` and uses ``threads`` BLAS
+    threads. ``progress(iteration, loss)`` is called for each EM iteration after the fit
+    (scikit-learn exposes the iterations only at the end)."""
+    params = params or GmmPcaParams()
+    memory = _common.as_memory(memory)
+    d, k = memory.shape
+    rank = min(params.rank, min(d, k) - 1)
+    if rank < 1:
+        raise ValueError(f"GMM-PCA needs min(d, K) ≥ 2, got memory shape {memory.shape}")
+    components = min(params.components, k)
+    start = time.perf_counter()
+    with threadpool_limits(limits=threads):
+        pca = PCA(n_components=rank, svd_solver="full")
+        latent = pca.fit_transform(memory.T)  # (K, r)
+        gmm = GaussianMixture(
+            n_components=components,
+            covariance_type="diag",
+            init_params="k-means++",
+            tol=params.tol,
+            max_iter=params.max_iter,
+            reg_covar=params.reg_covar,
+            random_state=seed,
+        )
+        gmm.fit(latent)
+    seconds = time.perf_counter() - start
+    bounds = [float(b) for b in getattr(gmm, "lower_bounds_", [gmm.lower_bound_])]
+    history = {"loss": [-b for b in bounds]}
+    for iteration, loss in enumerate(history["loss"], start=1):
+        if progress is not None:
+            progress(iteration, loss)
+    return FittedGmmPca(
+        mean=np.asarray(pca.mean_, dtype=np.float64),
+        directions=np.asarray(pca.components_, dtype=np.float64),
+        weights=np.asarray(gmm.weights_, dtype=np.float64) / float(np.sum(gmm.weights_)),
+        means=np.asarray(gmm.means_, dtype=np.float64),
+        variances=np.asarray(gmm.covariances_, dtype=np.float64),
+        history=history,
+        train_seconds=seconds,
+        n_iter=int(gmm.n_iter_),
+        converged=bool(gmm.converged_),
+    )

@@ -1,0 +1,196 @@
+"""VAE baseline (SPEC §4): a small fully connected variational autoencoder on the patterns.
+
+Architecture for ``memory: (d, K)`` with ``hidden = (256, 128)`` and ``latent = 8``:
+encoder ``d → 256 → 128`` (ReLU) with two linear heads ``128 → latent`` for μ and log σ²;
+decoder ``latent → 128 → 256 → d`` (ReLU hidden, linear output). Weights Glorot-uniform,
+biases zero.
+
+Loss per epoch: ``reconstruction + β_KL · KL`` where reconstruction is ‖x − x̂‖² **summed over
+the d coordinates and averaged over the patterns of the batch**, and KL is
+``KL(N(μ, σ²) ‖ N(0, I))`` summed over latent dimensions and averaged over the batch. β_KL is
+0 for the first ``kl_off_fraction · epochs`` epochs (SPEC: epochs 1–2000 of 4000) and then rises
+linearly, reaching ``beta_kl`` (1e-4) at the last epoch. Adam (lr 1e-3), full batch unless
+``batch_size`` is set (E15: 256, shuffled each epoch from the fit's seed).
+
+Samples: ``z ~ N(0, I)``, decode, renormalise each column to unit norm.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from stochastic_attention.baselines import _common
+
+__all__ = ["FittedVae", "VaeNet", "VaeParams", "fit", "kl_weights"]
+
+
+@dataclasses.dataclass(frozen=True)
+class VaeParams(_common.ConfigParams):
+    """VAE parameters; defaults are SPEC §4 (E15 uses ``hidden=(512, 256)``, ``batch_size=256``).
+
+    hidden: encoder widths from the input side; the decoder mirrors them.
+    kl_off_fraction: fraction of the epochs trained with β_KL = 0 before the linear ramp.
+    batch_size: ``None`` = full batch (one gradient step per epoch).
+    """
+
+    latent: int = 8
+    hidden: tuple[int, ...] = (256, 128)
+    epochs: int = 4000
+    kl_off_fraction: float = 0.5
+    beta_kl: float = 1e-4
+    lr: float = 1e-3
+    batch_size: int | None = None
+
+    def __post_init__(self) -> None:
+        ints = {"latent": self.latent, "epochs": self.epochs}
+        if self.batch_size is not None:
+            ints["batch_size"] = self.batch_size
+        for name, value in ints.items():
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"VaeParams.{name} must be an int ≥ 1, got {value!r}")
+        if not self.hidden or any(not isinstance(h, int) or h < 1 for h in self.hidden):
+            raise ValueError(f"VaeParams.hidden must be positive ints, got {self.hidden!r}")
+        if not 0.0 <= self.kl_off_fraction <= 1.0:
+            raise ValueError(
+                f"VaeParams.kl_off_fraction must be in [0, 1], got {self.kl_off_fraction}"
+            )
+        if not (math.isfinite(self.beta_kl) and self.beta_kl >= 0.0):
+            raise ValueError(f"VaeParams.beta_kl must be finite and ≥ 0, got {self.beta_kl}")
+        if not (math.isfinite(self.lr) and self.lr > 0.0):
+            raise ValueError(f"VaeParams.lr must be finite and > 0, got {self.lr}")
+
+
+def kl_weights(params: VaeParams) -> np.ndarray:
+    """β_KL for each epoch, shape ``(epochs,)``.
+
+    Epochs ``1 … n_off`` (``n_off = round(kl_off_fraction · epochs)``) get 0; epoch ``e > n_off``
+    gets ``beta_kl · (e − n_off) / (epochs − n_off)``, so the last epoch has ``beta_kl``.
+    """
+    n_off = round(params.kl_off_fraction * params.epochs)
+    epoch = np.arange(1, params.epochs + 1, dtype=np.float64)
+    ramp = (epoch - n_off) / max(params.epochs - n_off, 1)
+    return params.beta_kl * np.clip(ramp, 0.0, 1.0)
+
+
+class VaeNet(nn.Module):
+    """Encoder ``d → hidden… → (μ, log σ²)``, decoder ``latent → reversed(hidden)… → d``."""
+
+    def __init__(self, d: int, params: VaeParams, generator: torch.Generator) -> None:
+        super().__init__()
+        body = [d, *params.hidden]
+        self.encoder = nn.Sequential(_common.mlp(body, generator, init="glorot"), nn.ReLU())
+        self.mu = _common.mlp([body[-1], params.latent], generator, init="glorot")
+        self.logvar = _common.mlp([body[-1], params.latent], generator, init="glorot")
+        self.decoder = _common.mlp([params.latent, *reversed(body)], generator, init="glorot")
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``x: (n, d)`` → ``(μ, log σ²)``, each ``(n, latent)``."""
+        h = self.encoder(x)
+        return self.mu(h), self.logvar(h)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """``z: (n, latent)`` → ``(n, d)``."""
+        return self.decoder(z)
+
+
+@dataclasses.dataclass(frozen=True)
+class FittedVae:
+    """A trained VAE.
+
+    history: per-epoch ``loss`` (total), ``reconstruction`` and ``kl``; with minibatches each
+    is the pattern-weighted mean over the epoch's batches. The β_KL of each epoch is
+    :func:`kl_weights` of ``params``.
+    """
+
+    net: VaeNet
+    params: VaeParams
+    threads: int
+    history: dict[str, list[float]]
+    train_seconds: float
+
+    def decode(self, z: np.ndarray) -> np.ndarray:
+        """Decode latent points ``z: (latent, n)`` → ``(d, n)`` float64 (not renormalised)."""
+        with _common.torch_session(self.threads, 0), torch.inference_mode():
+            zt = torch.as_tensor(np.asarray(z, dtype=np.float32).T)
+            return self.net.decode(zt).double().numpy().T.copy()
+
+    def sample(self, n: int, rng: np.random.Generator, *, renormalise: bool = True) -> np.ndarray:
+        """Draw ``n`` samples ``(d, n)``: ``z ~ N(0, I)`` (from a torch generator seeded by
+        ``rng``), decode, unit norm unless ``renormalise=False``."""
+        if n < 1:
+            raise ValueError(f"n must be ≥ 1, got {n}")
+        seed = _common.torch_seed(rng)
+        with _common.torch_session(self.threads, seed) as gen:
+            z = torch.randn((self.params.latent, n), generator=gen).numpy()
+        raw = self.decode(z)
+        return _common.renormalise(raw) if renormalise else raw
+
+
+def fit(
+    memory: np.ndarray,
+    params: VaeParams | None = None,
+    seed: int = 0,
+    *,
+    threads: int = 1,
+    progress: _common.ProgressFn | None = None,
+) -> FittedVae:
+    """Train the VAE on the K patterns of ``memory: (d, K)`` (float32) with every random draw
+    (init, reparameterisation noise, batch order) from one torch generator seeded by ``seed``."""
+    params = params or VaeParams()
+    memory = _common.as_memory(memory)
+    d, k = memory.shape
+    betas = kl_weights(params)
+    start = time.perf_counter()
+    with _common.torch_session(threads, seed) as gen:
+        net = VaeNet(d, params, gen)
+        x = torch.as_tensor(memory.T, dtype=torch.float32).contiguous()  # (K, d)
+        optimiser = torch.optim.Adam(net.parameters(), lr=params.lr, fused=True)
+        record = torch.zeros((params.epochs, 3), dtype=torch.float64)
+        batch = k if params.batch_size is None else min(params.batch_size, k)
+        for epoch in range(params.epochs):
+            order = None if batch == k else torch.randperm(k, generator=gen)
+            for first in range(0, k, batch):
+                xb = x if order is None else x[order[first : first + batch]]
+                terms = _step(net, optimiser, xb, float(betas[epoch]), gen)
+                record[epoch] += terms * (xb.shape[0] / k)
+            _check_epoch(record[epoch], epoch, progress)
+    seconds = time.perf_counter() - start
+    history = {
+        "loss": record[:, 0].tolist(),
+        "reconstruction": record[:, 1].tolist(),
+        "kl": record[:, 2].tolist(),
+    }
+    net.eval()
+    return FittedVae(net, params, threads, history, seconds)
+
+
+def _step(
+    net: VaeNet, optimiser: Any, xb: torch.Tensor, beta_kl: float, gen: torch.Generator
+) -> torch.Tensor:
+    """One Adam step on batch ``xb: (n, d)``; returns detached (loss, reconstruction, KL)."""
+    mu, logvar = net.encode(xb)
+    eps = torch.randn(mu.shape, generator=gen)
+    z = mu + torch.exp(0.5 * logvar) * eps
+    recon = (xb - net.decode(z)).square().sum(dim=1).mean()
+    kl = (-0.5 * (1.0 + logvar - mu.square() - logvar.exp())).sum(dim=1).mean()
+    loss = recon + beta_kl * kl if beta_kl > 0.0 else recon
+    optimiser.zero_grad(set_to_none=True)
+    loss.backward()
+    optimiser.step()
+    return torch.stack([loss, recon, kl]).detach().double()
+
+
+def _check_epoch(terms: torch.Tensor, epoch: int, progress: _common.ProgressFn | None) -> None:
+    """Fail loudly on a non-finite loss; report the epoch's total loss (1-based epoch)."""
+    loss = float(terms[0])
+    if not math.isfinite(loss):
+        raise FloatingPointError(f"VAE loss became non-finite at epoch {epoch + 1}: {terms}")
+    if progress is not None:
+        progress(epoch + 1, loss)

@@ -1,0 +1,213 @@
+"""Tests of the learned baselines (SPEC §4): GMM-PCA, VAE, DDPM and their shared helpers.
+
+Everything runs on one thread at toy sizes; the whole file takes well under a minute.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from stochastic_attention.baselines import _common, ddpm, gmm_pca, vae
+
+torch.set_num_threads(1)
+
+MODES = 2.0 * np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.0, -1.0]]).T  # (2, 4)
+
+
+def unit_patterns(d: int, k: int, seed: int = 0) -> np.ndarray:
+    """Random unit patterns ``(d, K)``."""
+    x = np.random.default_rng(seed).standard_normal((d, k))
+    return x / np.linalg.norm(x, axis=0)
+
+
+def toy_mixture(k: int = 200, spread: float = 0.05) -> np.ndarray:
+    """``(2, K)``: four well-separated modes (distance 2√2 apart), K/4 points each."""
+    noise = spread * np.random.default_rng(0).standard_normal((2, k))
+    return MODES[:, np.arange(k) % 4] + noise
+
+
+@pytest.fixture(scope="module")
+def memory() -> np.ndarray:
+    return unit_patterns(16, 12)
+
+
+TINY = {
+    "gmm": (gmm_pca.fit, gmm_pca.GmmPcaParams()),
+    "vae": (vae.fit, vae.VaeParams(hidden=(32, 16), latent=4, epochs=30)),
+    "ddpm": (ddpm.fit, ddpm.DdpmParams(hidden=(32, 32), steps=20, epochs=30)),
+}
+
+
+# --- common shape of all three ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(TINY))
+def test_samples_are_unit_columns(memory: np.ndarray, name: str) -> None:
+    fit, params = TINY[name]
+    fitted = fit(memory, params, seed=0)
+    assert isinstance(fitted, _common.FittedBaseline)
+    samples = fitted.sample(7, np.random.default_rng(1))
+    assert samples.shape == (16, 7)
+    assert samples.dtype == np.float64
+    np.testing.assert_allclose(np.linalg.norm(samples, axis=0), 1.0, atol=1e-12)
+    assert fitted.train_seconds > 0.0
+    assert all(isinstance(v, list) and v for v in fitted.history.values())
+
+
+@pytest.mark.parametrize("name", sorted(TINY))
+def test_seeded_determinism(memory: np.ndarray, name: str) -> None:
+    fit, params = TINY[name]
+    a, b, c = fit(memory, params, seed=3), fit(memory, params, seed=3), fit(memory, params, seed=4)
+    assert a.history == b.history
+    same = a.sample(5, np.random.default_rng(9))
+    np.testing.assert_array_equal(same, b.sample(5, np.random.default_rng(9)))
+    assert not np.array_equal(same, a.sample(5, np.random.default_rng(10)))
+    assert not np.array_equal(same, c.sample(5, np.random.default_rng(9)))
+
+
+@pytest.mark.parametrize(
+    "params_cls", [gmm_pca.GmmPcaParams, vae.VaeParams, ddpm.DdpmParams], ids=lambda c: c.__name__
+)
+def test_from_config_rejects_unknown_key(params_cls: type) -> None:
+    assert params_cls.from_config({}) == params_cls()
+    with pytest.raises(ValueError, match=r"\['learning_rate'\]; allowed keys: \[.+\]"):
+        params_cls.from_config({"learning_rate": 0.1})
+
+
+def test_from_config_coerces_yaml_values() -> None:
+    params = vae.VaeParams.from_config({"hidden": [512, 256], "lr": "1e-3", "batch_size": 256})
+    assert params == vae.VaeParams(hidden=(512, 256), lr=1e-3, batch_size=256)
+    lr = ddpm.DdpmParams.from_config({"lr": 1}).lr
+    assert isinstance(lr, float) and lr == 1.0
+    with pytest.raises(ValueError, match="latent"):
+        vae.VaeParams.from_config({"latent": 0})
+
+
+def test_progress_sees_every_epoch(memory: np.ndarray) -> None:
+    seen: list[tuple[int, float]] = []
+    fitted = vae.fit(
+        memory, TINY["vae"][1], seed=0, progress=lambda e, loss: seen.append((e, loss))
+    )
+    assert [e for e, _ in seen] == list(range(1, 31))
+    assert [loss for _, loss in seen] == fitted.history["loss"]
+
+
+def test_fit_restores_torch_state(memory: np.ndarray) -> None:
+    torch.set_num_threads(1)
+    before = torch.are_deterministic_algorithms_enabled()
+    ddpm.fit(memory, TINY["ddpm"][1], seed=0, threads=2)
+    assert torch.get_num_threads() == 1
+    assert torch.are_deterministic_algorithms_enabled() == before
+
+
+def test_top_by_max_cos_keeps_best_in_order() -> None:
+    memory = np.eye(4)[:, :2]  # patterns e1, e2
+    samples = np.array(
+        [[0.1, 1.0, 0.0, 0.9], [0.0, 0.1, 0.0, 0.0], [1.0, 0.0, 1.0, 0.4], [0, 0, 0, 0]]
+    )
+    kept = _common.top_by_max_cos(samples, memory, n_keep=2)
+    np.testing.assert_array_equal(kept, samples[:, [1, 3]])
+    with pytest.raises(ValueError, match="n_keep"):
+        _common.top_by_max_cos(samples, memory, n_keep=5)
+
+
+def test_renormalise_rejects_zero_column() -> None:
+    with pytest.raises(ValueError, match=r"\[1\]"):
+        _common.renormalise(np.array([[1.0, 0.0], [1.0, 0.0]]))
+
+
+# --- GMM-PCA ---------------------------------------------------------------------------------
+
+
+def test_gmm_pca_samples_lie_in_mean_plus_top_directions() -> None:
+    memory = unit_patterns(20, 30, seed=5)
+    fitted = gmm_pca.fit(memory, gmm_pca.GmmPcaParams(rank=3), seed=0)
+    raw = fitted.sample(50, np.random.default_rng(0), renormalise=False)
+    centred = memory - memory.mean(axis=1, keepdims=True)
+    top = np.linalg.svd(centred, full_matrices=False)[0][:, :3]  # (d, 3)
+    offset = raw - memory.mean(axis=1, keepdims=True)
+    residual = offset - top @ (top.T @ offset)
+    assert np.abs(residual).max() < 1e-10
+    assert np.abs(offset).max() > 0.1  # not trivially the mean
+
+
+def test_gmm_pca_caps_rank_and_components() -> None:
+    fitted = gmm_pca.fit(unit_patterns(16, 5), gmm_pca.GmmPcaParams(), seed=0)
+    assert fitted.rank == 4  # min(50, min(16, 5) − 1)
+    assert fitted.weights.size == 5  # min(10, K)
+    assert fitted.converged
+    assert len(fitted.history["loss"]) == fitted.n_iter
+    assert np.all(np.diff(fitted.history["loss"]) < 1e-9)  # EM never lowers the bound
+
+
+# --- VAE -------------------------------------------------------------------------------------
+
+
+def test_vae_kl_schedule_matches_spec() -> None:
+    weights = vae.kl_weights(vae.VaeParams())
+    assert weights.shape == (4000,)
+    assert np.all(weights[:2000] == 0.0)
+    np.testing.assert_allclose(weights[2000], 1e-4 / 2000)
+    np.testing.assert_allclose(weights[-1], 1e-4)
+    np.testing.assert_allclose(np.diff(weights[2000:]), 1e-4 / 2000)
+
+
+def test_vae_reconstruction_falls() -> None:
+    # 20 random unit patterns in d = 32, default architecture, 300 epochs (150 at β_KL = 0).
+    # Measured (data and fit seeds 0–4): the first epoch's reconstruction is 1.8–2.3, the last
+    # 0.0007–0.0009. The bound 0.01 keeps a > 10× margin and still demands a ~200-fold fall.
+    fitted = vae.fit(unit_patterns(32, 20), vae.VaeParams(epochs=300), seed=0)
+    recon = fitted.history["reconstruction"]
+    assert recon[0] > 1.0
+    assert recon[-1] < 0.01
+    kl_part = np.array(fitted.history["loss"]) - np.array(recon)
+    beta_kl = vae.kl_weights(vae.VaeParams(epochs=300))
+    np.testing.assert_allclose(kl_part, beta_kl * np.array(fitted.history["kl"]), atol=1e-6)
+
+
+def test_vae_minibatches_cover_the_data() -> None:
+    memory = unit_patterns(16, 20)
+    params = vae.VaeParams(hidden=(32, 16), latent=4, epochs=40, batch_size=8)
+    a, b = vae.fit(memory, params, seed=1), vae.fit(memory, params, seed=1)
+    assert a.history == b.history
+    assert a.history["reconstruction"][-1] < a.history["reconstruction"][0]
+
+
+# --- DDPM ------------------------------------------------------------------------------------
+
+
+def test_ddpm_learns_the_modes_of_a_toy_mixture() -> None:
+    data = toy_mixture()
+    params = ddpm.DdpmParams(hidden=(128, 128), epochs=800)
+    fitted = ddpm.fit(data, params, seed=0)
+    raw = fitted.sample(400, np.random.default_rng(0), renormalise=False)
+    dist = np.linalg.norm(raw[:, :, None] - MODES[:, None, :], axis=0)  # (n, 4)
+    nearest, closest = dist.min(axis=1), dist.argmin(axis=1)
+    assert np.mean(nearest < 0.3) > 0.9
+    assert np.bincount(closest, minlength=4).min() > 0.1 * 400  # every mode is visited
+    assert fitted.loss_plateau < 0.5  # ≈ 1 would mean ε̂ ≈ 0, nothing learned
+
+
+def test_ddpm_epoch_scaling_rules() -> None:
+    steps = ddpm.DdpmParams()
+    assert [ddpm.training_epochs(steps, k) for k in (100, 1000, 3500)] == [5000] * 3
+    examples = ddpm.DdpmParams(epoch_scaling="examples")
+    assert [ddpm.training_epochs(examples, k) for k in (100, 500, 2000)] == [5000, 1000, 250]
+    mini = ddpm.DdpmParams(batch_size=50)
+    assert [ddpm.training_epochs(mini, k) for k in (100, 1000)] == [5000, 500]
+    assert ddpm.training_epochs(ddpm.DdpmParams(epoch_scaling="none"), 3500) == 5000
+    with pytest.raises(ValueError, match="epoch_scaling"):
+        ddpm.DdpmParams(epoch_scaling="linear")
+
+
+def test_ddpm_schedule_and_embedding() -> None:
+    sched = ddpm.NoiseSchedule.linear(200, 1e-4, 0.02)
+    assert sched.beta[0].item() == pytest.approx(1e-4)
+    assert sched.beta[-1].item() == pytest.approx(0.02)
+    assert sched.posterior_var[0].item() == 0.0
+    assert sched.alpha_bar[-1].item() == pytest.approx(np.prod(1 - np.linspace(1e-4, 0.02, 200)))
+    table = ddpm.time_embedding(200, 64)
+    assert table.shape == (200, 64)
+    np.testing.assert_array_equal(table[0].numpy(), np.r_[np.zeros(32), np.ones(32)])
