@@ -70,3 +70,11 @@ def test_seeds_depend_on_names_not_order():
     assert derive_seed(1, "a", "b") == derive_seed(1, "a", "b")
     assert derive_seed(1, "a", "b") != derive_seed(1, "b", "a")
     assert derive_seed(1, "a") != derive_seed(2, "a")
+
+
+def test_every_step_is_in_the_lazy_import_table():
+    from stochastic_attention import steps
+
+    steps.load()
+    registered = {name for name in cli.STEPS if not name.startswith("test-")}
+    assert registered == set(steps.STEP_MODULES)

@@ -19,9 +19,8 @@ from stochastic_attention.domains.synthetic import random_memory
 
 
 @pytest.fixture
-def run_step(monkeypatch):
-    """``cli.run_step`` with only this module's steps registered (no other step modules)."""
-    monkeypatch.setattr(cli, "_load_steps", lambda: None)
+def run_step():
+    """``cli.run_step`` (it imports only the step module it needs)."""
     return cli.run_step
 
 

@@ -87,7 +87,7 @@ def run_step(
     threads: int = 1,
 ) -> dict[str, Any]:
     """Run one registered step with atomic outputs and a provenance record."""
-    _load_steps()
+    _load_steps(name)
     if name not in STEPS:
         raise StepError(f"unknown step {name!r}; known steps: {', '.join(sorted(STEPS))}")
     missing = [f"{key}={path}" for key, path in inputs.items() if not path.exists()]
@@ -128,9 +128,11 @@ def run_step(
     return record
 
 
-def _load_steps() -> None:
-    """Import the modules that register steps (kept lazy so --help stays fast)."""
-    from . import steps  # noqa: F401
+def _load_steps(name: str | None = None) -> None:
+    """Import the module that registers step ``name`` (all of them for ``None``)."""
+    from . import steps
+
+    steps.load(name)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -49,6 +49,7 @@ __all__ = [
     "multi_chain",
     "run_chains",
     "single_chain",
+    "snapshot_steps",
     "ula_step",
     "warm_start_sequence",
 ]
@@ -416,7 +417,8 @@ def evenly_spaced_positions(n_available: int, n_keep: int) -> np.ndarray:
     return np.floor(np.linspace(0, n_available - 1, n_keep) + 0.5).astype(np.int64)
 
 
-def _snapshot_steps(n_steps: int, burn_in: int, thin: int) -> np.ndarray:
+def snapshot_steps(n_steps: int, burn_in: int, thin: int) -> np.ndarray:
+    """Steps burn_in + thin, burn_in + 2·thin, …, ≤ n_steps at which a protocol records."""
     if burn_in < 0 or thin < 1 or n_steps <= burn_in:
         raise ValueError(
             f"need n_steps > burn_in ≥ 0 and thin ≥ 1, got n_steps={n_steps}, "
@@ -454,7 +456,7 @@ def multi_chain(
         raise ValueError(f"n_chains must be ≥ 1, got {n_chains}")
     starts = rng.choice(n_patterns, size=n_chains, replace=n_chains > n_patterns)
     initial = memory[:, starts] + init_noise * rng.standard_normal((memory.shape[0], n_chains))
-    record_steps = _snapshot_steps(n_steps, burn_in, thin)
+    record_steps = snapshot_steps(n_steps, burn_in, thin)
     positions = evenly_spaced_positions(record_steps.size, keep)
     run = run_chains(
         memory,
@@ -496,7 +498,7 @@ def single_chain(
     if not 0 <= start_pattern < memory.shape[1]:
         raise ValueError(f"start_pattern {start_pattern} is not a column of the memory")
     initial = memory[:, [start_pattern]] + init_noise * rng.standard_normal((memory.shape[0], 1))
-    record_steps = _snapshot_steps(n_steps, burn_in, thin)
+    record_steps = snapshot_steps(n_steps, burn_in, thin)
     run = run_chains(
         memory,
         initial,

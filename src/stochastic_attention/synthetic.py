@@ -29,6 +29,7 @@ import pandas as pd
 from scipy import stats
 
 from . import energy as en
+from . import samplers
 from .domains.synthetic import random_memory
 from .metrics import max_cosine
 from .samplers import SamplerDivergedError, run_chains
@@ -77,18 +78,6 @@ def log_betas(beta_min: float, beta_max: float, n_betas: int) -> np.ndarray:
             f"need beta_min < beta_max and n_betas ≥ 2, got {beta_min}, {beta_max}, {n_betas}"
         )
     return np.logspace(np.log10(beta_min), np.log10(beta_max), int(n_betas))
-
-
-def _record_steps(n_steps: int, burn_in: int, thin: int) -> np.ndarray:
-    if burn_in < 0 or thin < 1 or n_steps <= burn_in:
-        raise ValueError(
-            f"need n_steps > burn_in ≥ 0 and thin ≥ 1, got n_steps={n_steps}, "
-            f"burn_in={burn_in}, thin={thin}"
-        )
-    steps = np.arange(burn_in + thin, n_steps + 1, thin)
-    if steps.size == 0:
-        raise ValueError(f"no snapshot between burn-in {burn_in} and step {n_steps}")
-    return steps
 
 
 def attention_statistics(
@@ -228,7 +217,7 @@ def _sweep(
         beta=betas,
         alpha=alpha,
         rng=rng,
-        record_steps=_record_steps(n_steps, burn_in, thin),
+        record_steps=samplers.snapshot_steps(n_steps, burn_in, thin),
     )
     n_records = run.records.shape[0]
     states = _flatten_records(run.records)
@@ -546,7 +535,7 @@ def convergence(
         beta=beta,
         alpha=reference_alpha,
         rng=rng,
-        record_steps=_record_steps(reference_steps, reference_burn_in, reference_thin),
+        record_steps=samplers.snapshot_steps(reference_steps, reference_burn_in, reference_thin),
     )
     n_records = ula_steps.size
     all_states = _flatten_records(ula.records)
@@ -737,7 +726,7 @@ def load_ratio_cell(
         seed if isinstance(seed, np.random.Generator) else np.random.default_rng([seed, n_patterns])
     )
     betas = log_betas(beta_min, beta_max, n_betas)
-    steps = _record_steps(n_steps, burn_in, thin)
+    steps = samplers.snapshot_steps(n_steps, burn_in, thin)
     streams = rng.spawn(n_datasets)
     memories = np.stack([random_memory(d, n_patterns, s) for s in streams])
     starts = np.stack([s.integers(n_patterns, size=betas.size) for s in streams])

@@ -1,3 +1,30 @@
-"""Pipeline steps for the console command; importing a module registers its steps."""
+"""Pipeline steps for the console command; importing a module registers its steps.
 
-from . import core, synthetic  # noqa: F401
+Only the module that holds the requested step is imported, so a job does not pay for
+importing pandas and scipy.stats when it does not use them.
+"""
+
+from importlib import import_module
+
+STEP_MODULES = {
+    "fetch": "core",
+    "memory": "core",
+    "sample": "core",
+    "metrics": "core",
+    "comparison-table": "core",
+    "sample-grids": "core",
+    "training-curves": "core",
+    "summary": "core",
+    "e1": "synthetic",
+    "e2": "synthetic",
+    "e3-cell": "synthetic",
+    "e3-aggregate": "synthetic",
+    "critical-law": "synthetic",
+}
+
+
+def load(name: str | None = None) -> None:
+    """Register the step ``name`` (every step when ``None`` or unknown)."""
+    modules = {STEP_MODULES[name]} if name in STEP_MODULES else set(STEP_MODULES.values())
+    for module in sorted(modules):
+        import_module(f"{__name__}.{module}")
