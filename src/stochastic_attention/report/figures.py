@@ -80,7 +80,9 @@ def training_curves(histories: dict[str, dict[str, np.ndarray]], path: Path, *, 
     """Per-epoch losses of the learned baselines, one panel per model, log-scaled loss."""
     style()
     names = list(histories) or ["(no learned baselines)"]
-    figure, axes = plt.subplots(1, len(names), figsize=(4.6 * len(names), 3.6), squeeze=False)
+    figure, axes = plt.subplots(
+        1, len(names), figsize=(5.4 * len(names), 4.0), squeeze=False, layout="constrained"
+    )
     for axis, name in zip(axes[0], names, strict=True):
         for key, values in histories.get(name, {}).items():
             positive = np.asarray(values, dtype=float)
@@ -88,8 +90,8 @@ def training_curves(histories: dict[str, dict[str, np.ndarray]], path: Path, *, 
                 axis.semilogy(np.arange(1, positive.size + 1), positive, label=key)
             else:
                 axis.plot(np.arange(1, positive.size + 1), positive, label=key)
-        axis.set_xlabel("epoch")
-        axis.set_ylabel("training loss")
+        axis.set_xlabel("EM iteration" if name.startswith("gmm") else "epoch")
+        axis.set_ylabel("negative lower bound" if name.startswith("gmm") else "training loss")
         axis.set_title(name)
         if histories.get(name):
             axis.legend()
