@@ -19,12 +19,13 @@ from typing import Any, Protocol, Self, runtime_checkable
 
 import numpy as np
 
+from ..metrics import max_cosine
+
 __all__ = [
     "ConfigParams",
     "FittedBaseline",
     "ProgressFn",
     "as_memory",
-    "max_cos",
     "mlp",
     "renormalise",
     "top_by_max_cos",
@@ -106,13 +107,6 @@ def renormalise(samples: np.ndarray) -> np.ndarray:
     return samples / norms
 
 
-def max_cos(samples: np.ndarray, memory: np.ndarray) -> np.ndarray:
-    """Max cosine of each sample to the stored patterns: ``samples: (d, n)`` → ``(n,)``."""
-    s = samples / np.linalg.norm(samples, axis=0)
-    m = memory / np.linalg.norm(memory, axis=0)
-    return (m.T @ s).max(axis=0)
-
-
 def top_by_max_cos(samples: np.ndarray, memory: np.ndarray, n_keep: int) -> np.ndarray:
     """Keep the ``n_keep`` samples with the highest max-cosine to ``memory`` (E15).
 
@@ -126,7 +120,7 @@ def top_by_max_cos(samples: np.ndarray, memory: np.ndarray, n_keep: int) -> np.n
         raise ValueError(f"shape mismatch: samples {samples.shape}, memory {memory.shape}")
     if not 1 <= n_keep <= samples.shape[1]:
         raise ValueError(f"n_keep must be in [1, {samples.shape[1]}], got {n_keep}")
-    scores = max_cos(samples, memory)
+    scores = max_cosine(samples, memory)
     order = np.argsort(-scores, kind="stable")[:n_keep]
     return samples[:, np.sort(order)]
 
