@@ -10,13 +10,19 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from slurm_cluster import SlurmInfo, local_slurm
-from workflow_utils import copy_workflow
+from workflow_utils import (
+    RESUMABLE_SNAKEFILE,
+    copy_workflow,
+    kill_snakemake_during,
+    planned_jobs,
+)
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
@@ -157,6 +163,50 @@ def test_failed_job_is_retried_on_slurm(slurm, tmp_path):
     # slurmctld saw one failed and one completed job, the retry with more memory
     jobs = [(s, m) for c, s, m in _jobs_by_comment(slurm) if c == "rule_flaky"]
     assert ("FAILED", "100M") in jobs and ("COMPLETED", "200M") in jobs, jobs
+
+
+def _live_jobs_of_rule(slurm: SlurmInfo, rule: str) -> list[str]:
+    live = {"PENDING", "RUNNING", "COMPLETING", "CONFIGURING"}
+    out = subprocess.run(
+        ["squeue", "--states=all", "-h", "-o", "%i|%k|%T"],
+        env=slurm.env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rows = (line.split("|") for line in out.splitlines() if line)
+    return [job for job, comment, state in rows if comment == f"rule_{rule}" and state in live]
+
+
+def _cancel_jobs_of_rule(slurm: SlurmInfo, rule: str, timeout: float = 60) -> None:
+    """scancel the live jobs of ``rule`` and wait until slurmctld reports them ended."""
+    ids = _live_jobs_of_rule(slurm, rule)
+    assert ids, f"no live SLURM job of rule {rule}"
+    subprocess.run(["scancel", *ids], env=slurm.env, check=True)
+    deadline = time.monotonic() + timeout
+    while ids := _live_jobs_of_rule(slurm, rule):
+        assert time.monotonic() < deadline, f"SLURM jobs {ids} of rule {rule} did not end"
+        time.sleep(1)
+
+
+def test_killed_run_resumes_on_slurm_without_redoing_finished_jobs(slurm, tmp_path):
+    (tmp_path / "Snakefile").write_text(RESUMABLE_SNAKEFILE)
+    (tmp_path / "slow").touch()
+    arguments = ["--profile", str(PROFILE), *FAST_POLL, "--max-threads", str(slurm.cpus)]
+    # the login-node session dies while `b` runs as a SLURM job; the orphan is cancelled
+    # (scancel or its time limit): SLURM sends SIGTERM and the job removes its partial output
+    kill_snakemake_during(tmp_path, arguments, _env(slurm), Path("results/b.txt"), timeout=180)
+    _cancel_jobs_of_rule(slurm, "b")
+    (tmp_path / "slow").unlink()
+    assert not (tmp_path / "results/b.txt").exists()
+    assert (tmp_path / "results/a.txt").is_file()
+
+    _snakemake(tmp_path, ["--unlock"], _env(slurm), timeout=60)
+    plan = planned_jobs(_slurm_snakemake(tmp_path, slurm, ["-n"]).stdout)
+    assert plan == {"all": 1, "b": 1}  # `a` finished before the kill: not redone
+    _slurm_snakemake(tmp_path, slurm, [])
+    assert (tmp_path / "runs.txt").read_text().split() == ["a", "b", "b"]
+    assert (tmp_path / "results/b.txt").read_text().split() == ["started", "finished"]
 
 
 # --------------------------------------------------------------------------- the real pipeline

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from workflow_utils import (
+    REPO,
+    RESUMABLE_SNAKEFILE,
     copy_workflow,
+    environment,
+    kill_snakemake_during,
     load_config,
     planned_jobs,
     snakemake,
@@ -165,3 +172,27 @@ def test_corrupt_raw_data_gives_a_clear_error(tmp_path):
     log = (workdir / "results/logs/memory/mnist/mnist_digit3.log").read_text()
     assert "mnist.npz" in log
     assert "Traceback" not in log
+
+
+def test_killed_run_resumes_without_redoing_finished_jobs(tmp_path):
+    shutil.copytree(REPO / "profiles", tmp_path / "profiles")
+    (tmp_path / "Snakefile").write_text(RESUMABLE_SNAKEFILE)
+    (tmp_path / "slow").touch()
+    arguments = ["--profile", "profiles/local", "--cores", "1"]
+    kill_snakemake_during(tmp_path, arguments, environment(), Path("results/b.txt"))
+    assert (tmp_path / "results/b.txt").read_text().split() == ["started"]  # half-written
+
+    (tmp_path / "slow").unlink()
+    locked = snakemake(tmp_path, *arguments, check=False)  # the dead run still holds its lock
+    assert locked.returncode != 0 and "--unlock" in locked.stdout + locked.stderr
+    snakemake(tmp_path, "--unlock")
+    # without the profile's rerun-incomplete Snakemake refuses to trust the half-written file
+    refused = snakemake(tmp_path, "--cores", "1", check=False)
+    assert refused.returncode != 0
+    assert "incomplete" in (refused.stdout + refused.stderr).lower()
+    plan = planned_jobs(snakemake(tmp_path, *arguments, "-n").stdout)
+    assert plan == {"all": 1, "b": 1}  # a finished before the kill: not redone
+
+    snakemake(tmp_path, *arguments)
+    assert (tmp_path / "runs.txt").read_text().split() == ["a", "b", "b"]
+    assert (tmp_path / "results/b.txt").read_text().split() == ["started", "finished"]

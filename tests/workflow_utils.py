@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import yaml
@@ -73,3 +75,57 @@ def planned_jobs(output: str) -> dict[str, int]:
             break
         counts[parts[0]] = int(parts[1])
     return counts
+
+
+# A two-job workflow for "a killed run resumes": `a` is quick; `b` writes half its output and
+# then hangs while the file `slow` exists, so a test can kill Snakemake in the middle of `b`.
+RESUMABLE_SNAKEFILE = """
+rule all:
+    input: "results/b.txt"
+
+rule a:
+    output: "results/a.txt"
+    shell: "echo a >> runs.txt; echo done > {output}"
+
+rule b:
+    input: "results/a.txt"
+    output: "results/b.txt"
+    shell:
+        "echo b >> runs.txt; echo started > {output};"
+        " while [ -e slow ]; do sleep 1; done; echo finished >> {output}"
+"""
+
+
+def kill_snakemake_during(
+    workdir: Path, arguments: list[str], env: dict[str, str], partial: Path, timeout: float = 120
+) -> None:
+    """Start ``snakemake arguments`` and SIGKILL its whole session once ``partial`` exists.
+
+    Models a run that dies mid-job (lost login session, OOM killer, node reboot): no clean-up
+    runs, so Snakemake's incomplete-job marker for the running job stays behind.
+    """
+    process = subprocess.Popen(
+        [sys.executable, "-m", "snakemake", *arguments],
+        cwd=workdir,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + timeout
+    try:
+        while not (workdir / partial).exists():
+            if process.poll() is not None:
+                raise AssertionError(
+                    f"snakemake ended ({process.returncode}) before {partial} appeared:\n"
+                    f"{process.stdout.read()[-6000:]}"
+                )
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{partial} did not appear within {timeout} s")
+            time.sleep(0.2)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        process.stdout.close()
