@@ -13,6 +13,8 @@ rule comparison_table:
     resources:
         mem_mb=1000,
         runtime=10,
+    conda:
+        "../../envs/core.yaml"
     shell:
         "stochastic-attention comparison-table --params {params.spec:q} --input {params.inputs}"
         " --output table={output.table:q} markdown={output.markdown:q} > {log:q} 2>&1"
@@ -37,6 +39,8 @@ rule sample_grids:
     resources:
         mem_mb=1000,
         runtime=10,
+    conda:
+        "../../envs/core.yaml"
     shell:
         "stochastic-attention sample-grids --params {params.spec:q} --input {params.inputs}"
         " --output figure={output:q} > {log:q} 2>&1"
@@ -61,6 +65,8 @@ rule training_curves:
     resources:
         mem_mb=1000,
         runtime=10,
+    conda:
+        "../../envs/core.yaml"
     shell:
         "stochastic-attention training-curves --params {params.spec:q} --input {params.inputs}"
         " --output figure={output:q} > {log:q} 2>&1"
@@ -76,5 +82,7 @@ rule summary:
     params:
         inputs=lambda w, input: named(dict(input.items())),
     threads: 1
+    conda:
+        "../../envs/core.yaml"
     shell:
         "stochastic-attention summary --input {params.inputs} --output summary={output:q} > {log:q} 2>&1"

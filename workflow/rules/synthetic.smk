@@ -19,6 +19,8 @@ rule e1:
     resources:
         mem_mb=1000,
         runtime=10,
+    conda:
+        "../../envs/core.yaml"
     shell:
         "stochastic-attention e1 --params {params.spec:q} --seed {params.seed} --threads {threads}"
         " --output table={output.table:q} markdown={output.markdown:q} figure={output.figure:q}"
@@ -42,6 +44,8 @@ rule e2:
     resources:
         mem_mb=1500,
         runtime=15,
+    conda:
+        "../../envs/core.yaml"
     shell:
         "stochastic-attention e2 --params {params.spec:q} --seed {params.seed} --threads {threads}"
         " --output table={output.table:q} markdown={output.markdown:q} trace={output.trace:q}"
@@ -51,6 +55,8 @@ rule e2:
 rule e3_cell:
     output:
         cell="results/synthetic/E3/load_ratio_{load_ratio}.csv",
+    wildcard_constraints:
+        load_ratio=r"[0-9]+(\.[0-9]+)?",
     log:
         "results/logs/synthetic/E3/load_ratio_{load_ratio}.log",
     benchmark:
@@ -60,12 +66,12 @@ rule e3_cell:
             "E3", exclude=("title", "load_ratios", "contour_level"), load_ratio=float(w.load_ratio)
         ),
         seed=lambda w: get_seed("E3", w.load_ratio),
-    wildcard_constraints:
-        load_ratio=r"[0-9]+(\.[0-9]+)?",
     threads: 1
     resources:
         mem_mb=1000,
         runtime=15,
+    conda:
+        "../../envs/core.yaml"
     shell:
         "stochastic-attention e3-cell --params {params.spec:q} --seed {params.seed}"
         " --threads {threads} --output cell={output.cell:q} > {log:q} 2>&1"
@@ -91,6 +97,8 @@ rule e3_aggregate:
     resources:
         mem_mb=1000,
         runtime=10,
+    conda:
+        "../../envs/core.yaml"
     shell:
         "stochastic-attention e3-aggregate --params {params.spec:q} --seed {params.seed}"
         " --threads {threads} --input {params.cells} --output table={output.table:q}"
@@ -116,6 +124,8 @@ rule critical_law:
     resources:
         mem_mb=2000,
         runtime=20,
+    conda:
+        "../../envs/core.yaml"
     shell:
         "stochastic-attention critical-law --params {params.spec:q} --seed {params.seed}"
         " --threads {threads} --output table={output.table:q} markdown={output.markdown:q}"
