@@ -248,12 +248,15 @@ def test_critical_beta_grows_with_d():
 def test_e1_step_writes_exactly_its_outputs_and_rejects_unknown_params(run_step, tmp_path):
     outputs = {
         name: tmp_path / f"E1.{ext}"
-        for name, ext in (("table", "csv"), ("markdown", "md"), ("figure", "png"))
+        for name, ext in (("table", "csv"), ("markdown", "md"), ("latex", "tex"), ("figure", "png"))
     }
     params = {"d": 16, "n_patterns": 4, "n_betas": 5, "n_steps": 400, "burn_in": 100}
     record = run_step("e1", params, {}, outputs, seed=1)
     assert pd.read_csv(outputs["table"]).shape[0] == 5
     assert outputs["markdown"].read_text().startswith("# E1")
+    latex = outputs["latex"].read_text()
+    assert latex.startswith("% E1") and latex.count("\\begin{tabular}") == 1
+    assert "max\\_cos\\_mean" in latex and "max_cos" not in latex
     assert outputs["figure"].read_bytes()[:4] == b"\x89PNG"
     assert json.loads((tmp_path / "E1.csv.provenance.json").read_text())["seed"] == 1
     assert record["beta_star"] > 0

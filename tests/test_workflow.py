@@ -75,8 +75,9 @@ def test_smoke_run_produces_the_e4_table(smoke_run):
     assert (
         e15.loc["vae_all_digits_latent32", "train_size"] == sizes["mnist_all_digits"]["n_patterns"]
     )
-    for name in ("E4.md", "E5.md"):
-        assert "± " in (smoke_run / "results/tables" / name).read_text()
+    for name in ("E4", "E5"):
+        assert "± " in (smoke_run / f"results/tables/{name}.md").read_text()
+        assert "$\\pm$" in (smoke_run / f"results/tables/{name}.tex").read_text()
     assert (smoke_run / "results/figures/E4_mnist_digit3_samples.png").stat().st_size > 10_000
     assert "E5" in (smoke_run / "results/summary.md").read_text()
     provenance = smoke_run / "results/samples/mnist/mnist_digit3/sa_generation.npz.provenance.json"

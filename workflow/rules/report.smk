@@ -4,6 +4,7 @@ rule comparison_table:
     output:
         table=report("results/tables/{experiment}.csv", caption="../report/comparison_table.rst", category="Tables"),
         markdown="results/tables/{experiment}.md",
+        latex="results/tables/{experiment}.tex",
     log:
         "results/logs/tables/{experiment}.log",
     params:
@@ -17,7 +18,8 @@ rule comparison_table:
         "../../envs/core.yaml"
     shell:
         "stochastic-attention comparison-table --params {params.spec:q} --input {params.inputs}"
-        " --output table={output.table:q} markdown={output.markdown:q} > {log:q} 2>&1"
+        " --output table={output.table:q} markdown={output.markdown:q} latex={output.latex:q}"
+        " > {log:q} 2>&1"
 
 
 rule sample_grids:

@@ -7,6 +7,7 @@ rule e1:
     output:
         table=report("results/tables/E1.csv", caption="../report/E1.rst", category="Synthetic", subcategory="E1"),
         markdown="results/tables/E1.md",
+        latex="results/tables/E1.tex",
         figure=report("results/figures/E1.png", caption="../report/E1.rst", category="Synthetic", subcategory="E1"),
     log:
         "results/logs/synthetic/E1.log",
@@ -23,14 +24,15 @@ rule e1:
         "../../envs/core.yaml"
     shell:
         "stochastic-attention e1 --params {params.spec:q} --seed {params.seed} --threads {threads}"
-        " --output table={output.table:q} markdown={output.markdown:q} figure={output.figure:q}"
-        " > {log:q} 2>&1"
+        " --output table={output.table:q} markdown={output.markdown:q} latex={output.latex:q}"
+        " figure={output.figure:q} > {log:q} 2>&1"
 
 
 rule e2:
     output:
         table=report("results/tables/E2.csv", caption="../report/E2.rst", category="Synthetic", subcategory="E2"),
         markdown="results/tables/E2.md",
+        latex="results/tables/E2.tex",
         trace="results/tables/E2_trace.csv",
         figure=report("results/figures/E2.png", caption="../report/E2.rst", category="Synthetic", subcategory="E2"),
     log:
@@ -48,8 +50,8 @@ rule e2:
         "../../envs/core.yaml"
     shell:
         "stochastic-attention e2 --params {params.spec:q} --seed {params.seed} --threads {threads}"
-        " --output table={output.table:q} markdown={output.markdown:q} trace={output.trace:q}"
-        " figure={output.figure:q} > {log:q} 2>&1"
+        " --output table={output.table:q} markdown={output.markdown:q} latex={output.latex:q}"
+        " trace={output.trace:q} figure={output.figure:q} > {log:q} 2>&1"
 
 
 rule e3_cell:
@@ -83,6 +85,7 @@ rule e3_aggregate:
     output:
         table=report("results/tables/E3.csv", caption="../report/E3.rst", category="Synthetic", subcategory="E3"),
         markdown="results/tables/E3.md",
+        latex="results/tables/E3.tex",
         contour="results/tables/E3_contour.csv",
         figure=report("results/figures/E3.png", caption="../report/E3.rst", category="Synthetic", subcategory="E3"),
     log:
@@ -102,14 +105,15 @@ rule e3_aggregate:
     shell:
         "stochastic-attention e3-aggregate --params {params.spec:q} --seed {params.seed}"
         " --threads {threads} --input {params.cells} --output table={output.table:q}"
-        " markdown={output.markdown:q} contour={output.contour:q} figure={output.figure:q}"
-        " > {log:q} 2>&1"
+        " markdown={output.markdown:q} latex={output.latex:q} contour={output.contour:q}"
+        " figure={output.figure:q} > {log:q} 2>&1"
 
 
 rule critical_law:
     output:
         table=report("results/tables/critical_law.csv", caption="../report/critical_law.rst", category="Synthetic", subcategory="Critical-temperature law"),
         markdown="results/tables/critical_law.md",
+        latex="results/tables/critical_law.tex",
         fit="results/tables/critical_law_fit.csv",
         curves="results/tables/critical_law_curves.csv",
         figure=report("results/figures/critical_law.png", caption="../report/critical_law.rst", category="Synthetic", subcategory="Critical-temperature law"),
@@ -129,4 +133,5 @@ rule critical_law:
     shell:
         "stochastic-attention critical-law --params {params.spec:q} --seed {params.seed}"
         " --threads {threads} --output table={output.table:q} markdown={output.markdown:q}"
-        " fit={output.fit:q} curves={output.curves:q} figure={output.figure:q} > {log:q} 2>&1"
+        " latex={output.latex:q} fit={output.fit:q} curves={output.curves:q}"
+        " figure={output.figure:q} > {log:q} 2>&1"

@@ -1,4 +1,4 @@
-"""Tables: CSV with full precision, Markdown with ``value ± SE`` cells."""
+"""Tables: CSV with full precision; Markdown and LaTeX with ``value ± SE`` cells."""
 
 from __future__ import annotations
 
@@ -7,7 +7,20 @@ from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["format_markdown", "write_table"]
+__all__ = ["escape_latex", "format_latex", "format_markdown", "write_table"]
+
+_LATEX_SPECIALS = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+}
 
 
 def _cell(value: object, digits: int) -> str:
@@ -25,29 +38,83 @@ def _cell(value: object, digits: int) -> str:
     return str(value)
 
 
-def format_markdown(table: pd.DataFrame, *, digits: int = 4, with_se: bool = True) -> str:
-    """Markdown pipe table; a column ``x`` with a sibling ``x_se`` becomes ``x ± se``."""
-    columns = [c for c in table.columns if not (with_se and c.endswith("_se"))]
-    header = "| " + " | ".join(columns) + " |"
-    rule = "|" + "|".join("---" for _ in columns) + "|"
-    lines = [header, rule]
+def _shown_columns(table: pd.DataFrame, with_se: bool) -> list[str]:
+    return [c for c in table.columns if not (with_se and c.endswith("_se"))]
+
+
+def _cells(
+    table: pd.DataFrame, columns: list[str], digits: int, with_se: bool
+) -> list[list[tuple[str, str | None]]]:
+    """Per row, per shown column: (value text, SE text or None)."""
+    rows = []
     for _, row in table.iterrows():
         cells = []
         for column in columns:
-            text = _cell(row[column], digits)
             se = f"{column}_se"
-            if with_se and se in table.columns and isinstance(row[se], float):
-                text += f" ± {row[se]:.2g}"
-            cells.append(text)
-        lines.append("| " + " | ".join(cells) + " |")
+            has_se = with_se and se in table.columns and isinstance(row[se], float)
+            cells.append((_cell(row[column], digits), f"{row[se]:.2g}" if has_se else None))
+        rows.append(cells)
+    return rows
+
+
+def format_markdown(table: pd.DataFrame, *, digits: int = 4, with_se: bool = True) -> str:
+    """Markdown pipe table; a column ``x`` with a sibling ``x_se`` becomes ``x ± se``."""
+    columns = _shown_columns(table, with_se)
+    lines = [
+        "| " + " | ".join(map(str, columns)) + " |",
+        "|" + "|".join("---" for _ in columns) + "|",
+    ]
+    for cells in _cells(table, columns, digits, with_se):
+        texts = [value if se is None else f"{value} ± {se}" for value, se in cells]
+        lines.append("| " + " | ".join(texts) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def escape_latex(text: str) -> str:
+    """``text`` with LaTeX's special characters escaped (``mnist_digit3`` → ``mnist\\_digit3``)."""
+    return "".join(_LATEX_SPECIALS.get(character, character) for character in text)
+
+
+def format_latex(
+    table: pd.DataFrame, *, digits: int = 4, with_se: bool = True, title: str = ""
+) -> str:
+    """A booktabs ``tabular`` (``\\usepackage{booktabs}``) to ``\\input`` into a paper.
+
+    Same cells as :func:`format_markdown`, ``x $\\pm$ se``; numeric columns right-aligned; a
+    missing value is ``--``; the title, if any, is a leading comment (captions belong to the
+    paper).
+    """
+    columns = _shown_columns(table, with_se)
+    align = "".join("r" if pd.api.types.is_numeric_dtype(table[c]) else "l" for c in columns)
+    lines = [f"% {title}"] if title else []
+    lines += [
+        f"\\begin{{tabular}}{{{align}}}",
+        "\\toprule",
+        " & ".join(escape_latex(str(c)) for c in columns) + " \\\\",
+        "\\midrule",
+    ]
+    for cells in _cells(table, columns, digits, with_se):
+        texts = []
+        for value, se in cells:
+            text = "--" if value == "–" else escape_latex(value)
+            texts.append(text if se is None else f"{text} $\\pm$ {escape_latex(se)}")
+        lines.append(" & ".join(texts) + " \\\\")
+    lines += ["\\bottomrule", "\\end{tabular}"]
     return "\n".join(lines) + "\n"
 
 
 def write_table(
-    table: pd.DataFrame, csv_path: Path, markdown_path: Path | None = None, *, title: str = ""
+    table: pd.DataFrame,
+    csv_path: Path,
+    markdown_path: Path | None = None,
+    *,
+    title: str = "",
+    latex_path: Path | None = None,
 ) -> None:
-    """Write ``table`` as CSV (full precision) and optionally as Markdown with a title."""
+    """Write ``table`` as CSV (full precision) and optionally as Markdown and LaTeX."""
     table.to_csv(csv_path, index=False, float_format="%.10g")
     if markdown_path is not None:
         heading = f"## {title}\n\n" if title else ""
         Path(markdown_path).write_text(heading + format_markdown(table))
+    if latex_path is not None:
+        Path(latex_path).write_text(format_latex(table, title=title))

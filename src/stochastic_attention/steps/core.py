@@ -249,7 +249,7 @@ TABLE_COLUMNS = [
 
 @step("comparison-table")
 def comparison_table(params, inputs, outputs, seed, threads):
-    """One row per (dataset, method) from metrics JSON inputs → ``table`` CSV + ``markdown``."""
+    """Metrics JSON inputs → one row per (dataset, method): ``table`` CSV, markdown, latex."""
     import pandas as pd
 
     from ..report import tables
@@ -259,7 +259,13 @@ def comparison_table(params, inputs, outputs, seed, threads):
     columns = [c for c in TABLE_COLUMNS + params.get("extra_columns", []) if c in table.columns]
     table = table[columns]
     title = params.get("title", "")
-    tables.write_table(table, outputs["table"], outputs.get("markdown"), title=title)
+    tables.write_table(
+        table,
+        outputs["table"],
+        outputs.get("markdown"),
+        title=title,
+        latex_path=outputs.get("latex"),
+    )
     return {"rows": len(table)}
 
 

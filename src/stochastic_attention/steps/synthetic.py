@@ -96,14 +96,24 @@ def markdown_table(table: pd.DataFrame) -> str:
 
 
 def _write_markdown(outputs: dict[str, Path], heading: str, sections: list[tuple[str, Any]]):
-    if "markdown" not in outputs:
-        return
-    parts = [f"# {heading}", ""]
-    for label, content in sections:
-        if label:
-            parts += [f"## {label}", ""]
-        parts += [markdown_table(content) if isinstance(content, pd.DataFrame) else content, ""]
-    outputs["markdown"].write_text("\n".join(parts))
+    """The ``markdown`` and ``latex`` outputs, if requested: text and tables in order."""
+    if "markdown" in outputs:
+        parts = [f"# {heading}", ""]
+        for label, content in sections:
+            if label:
+                parts += [f"## {label}", ""]
+            parts += [markdown_table(content) if isinstance(content, pd.DataFrame) else content, ""]
+        outputs["markdown"].write_text("\n".join(parts))
+    if "latex" in outputs:
+        from ..report.tables import escape_latex, format_latex
+
+        parts = [f"% {heading}", ""]
+        for label, content in sections:
+            if label:
+                parts += [f"\\paragraph{{{escape_latex(label)}}}", ""]
+            text = format_latex(content) if isinstance(content, pd.DataFrame) else content
+            parts += [text if isinstance(content, pd.DataFrame) else escape_latex(text), ""]
+        outputs["latex"].write_text("\n".join(parts))
 
 
 def _write_csv(table: pd.DataFrame, path: Path) -> None:
@@ -115,9 +125,9 @@ def _write_csv(table: pd.DataFrame, path: Path) -> None:
 
 @step("e1")
 def e1(params: dict, inputs: dict[str, Path], outputs: dict[str, Path], seed: int, threads: int):
-    """E1 temperature spectrum → table, figure (and markdown)."""
+    """E1 temperature spectrum → table, figure (and markdown, latex)."""
     _check_params("e1", params, _allowed(sy.temperature_spectrum, {"title"}))
-    _check_outputs("e1", outputs, {"table", "figure"}, {"markdown"})
+    _check_outputs("e1", outputs, {"table", "figure"}, {"markdown", "latex"})
     result = sy.temperature_spectrum(
         **_pick(params, sy.temperature_spectrum), seed=np.random.default_rng(seed)
     )
@@ -168,9 +178,9 @@ def e1(params: dict, inputs: dict[str, Path], outputs: dict[str, Path], seed: in
 
 @step("e2")
 def e2(params: dict, inputs: dict[str, Path], outputs: dict[str, Path], seed: int, threads: int):
-    """E2 convergence → table, figure (and markdown, trace)."""
+    """E2 convergence → table, figure (and markdown, latex, trace)."""
     _check_params("e2", params, _allowed(sy.convergence, {"title"}))
-    _check_outputs("e2", outputs, {"table", "figure"}, {"markdown", "trace"})
+    _check_outputs("e2", outputs, {"table", "figure"}, {"markdown", "latex", "trace"})
     result = sy.convergence(**_pick(params, sy.convergence), seed=np.random.default_rng(seed))
     _write_csv(result.table, outputs["table"])
     if "trace" in outputs:
@@ -227,10 +237,10 @@ def e3_cell(
 def e3_aggregate(
     params: dict, inputs: dict[str, Path], outputs: dict[str, Path], seed: int, threads: int
 ):
-    """E3 cells (inputs ``cell0``, ``cell1``, …) → table, figure (and markdown, contour)."""
+    """E3 cells (inputs ``cell0``, ``cell1``, …) → table, figure (and markdown, latex, contour)."""
     allowed = _allowed(sy.load_ratio_cell, {"load_ratios", "contour_level", "title"})
     _check_params("e3-aggregate", params, allowed)
-    _check_outputs("e3-aggregate", outputs, {"table", "figure"}, {"markdown", "contour"})
+    _check_outputs("e3-aggregate", outputs, {"table", "figure"}, {"markdown", "latex", "contour"})
     expected_names = [f"cell{i}" for i in range(len(inputs))]
     if not inputs or sorted(inputs) != sorted(expected_names):
         raise ValueError(f"step e3-aggregate: inputs must be cell0, cell1, …; got {sorted(inputs)}")
@@ -274,9 +284,11 @@ def e3_aggregate(
 def critical_law(
     params: dict, inputs: dict[str, Path], outputs: dict[str, Path], seed: int, threads: int
 ):
-    """β* against d → table, figure (and markdown, fit, curves)."""
+    """β* against d → table, figure (and markdown, latex, fit, curves)."""
     _check_params("critical-law", params, _allowed(sy.critical_law, {"title"}))
-    _check_outputs("critical-law", outputs, {"table", "figure"}, {"markdown", "fit", "curves"})
+    _check_outputs(
+        "critical-law", outputs, {"table", "figure"}, {"markdown", "latex", "fit", "curves"}
+    )
     kwargs = _pick(params, sy.critical_law)
     result = sy.critical_law(**kwargs, seed=np.random.default_rng(seed))
     load_ratio = float(result.table["load_ratio"].iloc[0])
