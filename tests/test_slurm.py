@@ -83,16 +83,22 @@ def _slurm_snakemake(
     return _snakemake(workdir, args, _env(slurm), timeout)
 
 
-def _jobs_by_comment(slurm: SlurmInfo) -> list[tuple[str, str, str]]:
-    """(comment, state, memory) of every job slurmctld still remembers (MinJobAge=600 s)."""
+def _squeue(slurm: SlurmInfo, fields: str) -> list[list[str]]:
+    """``fields`` (squeue -o codes joined by |) of every job slurmctld still remembers
+    (MinJobAge=600 s), one list per job."""
     out = subprocess.run(
-        ["squeue", "--states=all", "-h", "-o", "%k|%T|%m"],
+        ["squeue", "--states=all", "-h", "-o", fields],
         env=slurm.env,
         capture_output=True,
         text=True,
         check=True,
     ).stdout
-    return [tuple(line.split("|")) for line in out.splitlines() if line]
+    return [line.split("|") for line in out.splitlines() if line]
+
+
+def _jobs_by_comment(slurm: SlurmInfo) -> list[tuple[str, ...]]:
+    """(comment, state, memory) of every job slurmctld still remembers."""
+    return [tuple(row) for row in _squeue(slurm, "%k|%T|%m")]
 
 
 # --------------------------------------------------------------------------- toy workflows
@@ -167,14 +173,7 @@ def test_failed_job_is_retried_on_slurm(slurm, tmp_path):
 
 def _live_jobs_of_rule(slurm: SlurmInfo, rule: str) -> list[str]:
     live = {"PENDING", "RUNNING", "COMPLETING", "CONFIGURING"}
-    out = subprocess.run(
-        ["squeue", "--states=all", "-h", "-o", "%i|%k|%T"],
-        env=slurm.env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    rows = (line.split("|") for line in out.splitlines() if line)
+    rows = _squeue(slurm, "%i|%k|%T")
     return [job for job, comment, state in rows if comment == f"rule_{rule}" and state in live]
 
 
