@@ -13,11 +13,11 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-WORKFLOW_FILES = ("Snakefile", "workflow", "config", "profiles")
+WORKFLOW_FILES = ("Snakefile", "workflow", "config", "profiles", "envs")
 
 
 def copy_workflow(destination: Path) -> Path:
-    """Copy the Snakefile, rules, schemas, configs and profiles into ``destination``."""
+    """Copy the Snakefile, rules, schemas, configs, profiles and conda envs into ``destination``."""
     destination.mkdir(parents=True, exist_ok=True)
     for name in WORKFLOW_FILES:
         source = REPO / name
