@@ -294,20 +294,26 @@ def _can_private_mount(etc: Path) -> bool:
     if not Path(DEFAULT_CONF_DIR).is_dir() or not shutil.which("unshare"):
         return False
     probe = subprocess.run(
-        [
-            "unshare",
-            "-m",
-            "--propagation",
-            "private",
-            "--",
-            "sh",
-            "-c",
-            f'mount --bind "$0" {DEFAULT_CONF_DIR} && test -f {DEFAULT_CONF_DIR}/slurm.conf',
-            str(etc),
-        ],
-        capture_output=True,
+        _in_private_mount(etc, f"test -f {DEFAULT_CONF_DIR}/slurm.conf"), capture_output=True
     )
     return probe.returncode == 0
+
+
+def _in_private_mount(etc: Path, shell_command: str, *arguments: str) -> list[str]:
+    """Run ``shell_command`` (with ``arguments`` as "$@") in a private mount namespace in which
+    ``etc`` is bind-mounted over the compiled-in config dir."""
+    return [
+        "unshare",
+        "-m",
+        "--propagation",
+        "private",
+        "--",
+        "sh",
+        "-c",
+        f'mount --bind "$0" {DEFAULT_CONF_DIR} && {shell_command}',
+        str(etc),
+        *arguments,
+    ]
 
 
 def _write_wrappers(workdir: Path, conf: Path) -> Path:
@@ -507,18 +513,7 @@ def start(workdir: Path, *, timeout: float = 60.0, tie_to_parent: bool = False) 
             # Jobs inherit slurmd's mount namespace, in which our etc/ is bind-mounted over
             # the compiled-in config dir: `srun` inside a job then finds this slurm.conf even
             # though snakemake-executor-plugin-slurm-jobstep strips SLURM_CONF from its env.
-            slurmd_cmd = [
-                "unshare",
-                "-m",
-                "--propagation",
-                "private",
-                "--",
-                "sh",
-                "-c",
-                f'mount --bind "$0" {DEFAULT_CONF_DIR} && exec "$@"',
-                str(conf.parent),
-                *slurmd_cmd,
-            ]
+            slurmd_cmd = _in_private_mount(conf.parent, 'exec "$@"', *slurmd_cmd)
             state["conf_in_jobs"] = "mount-namespace"
         else:
             env["PATH"] = f"{_write_wrappers(workdir, conf)}:{env.get('PATH', '')}"

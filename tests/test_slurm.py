@@ -78,9 +78,12 @@ def _slurm_snakemake(
     profile: str | Path = PROFILE,
     timeout: float = 300,
 ) -> subprocess.CompletedProcess:
+    return _snakemake(workdir, [*_slurm_args(slurm, profile), *extra], _env(slurm), timeout)
+
+
+def _slurm_args(slurm: SlurmInfo, profile: str | Path = PROFILE) -> list[str]:
     # --max-threads: rules asking for more threads than the node has would never be scheduled
-    args = ["--profile", str(profile), *FAST_POLL, "--max-threads", str(slurm.cpus), *extra]
-    return _snakemake(workdir, args, _env(slurm), timeout)
+    return ["--profile", str(profile), *FAST_POLL, "--max-threads", str(slurm.cpus)]
 
 
 def _squeue(slurm: SlurmInfo, fields: str) -> list[list[str]]:
@@ -191,10 +194,11 @@ def _cancel_jobs_of_rule(slurm: SlurmInfo, rule: str, timeout: float = 60) -> No
 def test_killed_run_resumes_on_slurm_without_redoing_finished_jobs(slurm, tmp_path):
     (tmp_path / "Snakefile").write_text(RESUMABLE_SNAKEFILE)
     (tmp_path / "slow").touch()
-    arguments = ["--profile", str(PROFILE), *FAST_POLL, "--max-threads", str(slurm.cpus)]
     # the login-node session dies while `b` runs as a SLURM job; the orphan is cancelled
     # (scancel or its time limit): SLURM sends SIGTERM and the job removes its partial output
-    kill_snakemake_during(tmp_path, arguments, _env(slurm), Path("results/b.txt"), timeout=180)
+    kill_snakemake_during(
+        tmp_path, _slurm_args(slurm), _env(slurm), Path("results/b.txt"), timeout=180
+    )
     _cancel_jobs_of_rule(slurm, "b")
     (tmp_path / "slow").unlink()
     assert not (tmp_path / "results/b.txt").exists()

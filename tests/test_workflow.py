@@ -133,22 +133,27 @@ def test_bad_config_fails_with_the_key_named(tmp_path, change, message):
     assert message in result.stdout + result.stderr
 
 
-def test_too_few_images_gives_a_clear_error(tmp_path):
-    workdir = copy_workflow(tmp_path)
-    config = load_config(workdir)
-    config["datasets"]["mnist_digit3"]["n_patterns"] = 501
-    write_config(workdir, config, "big.yaml")
+def _build_digit3_memory(workdir, configfile: str):
+    """Run only the digit-3 memory job (allowed to fail); returns the result and its log."""
     result = snakemake(
         workdir,
         "results/memory/mnist/mnist_digit3.npz",
         "--cores",
         "1",
         "--configfile",
-        "config/big.yaml",
+        configfile,
         check=False,
     )
+    return result, (workdir / "results/logs/memory/mnist/mnist_digit3.log").read_text()
+
+
+def test_too_few_images_gives_a_clear_error(tmp_path):
+    workdir = copy_workflow(tmp_path)
+    config = load_config(workdir)
+    config["datasets"]["mnist_digit3"]["n_patterns"] = 501
+    write_config(workdir, config, "big.yaml")
+    result, log = _build_digit3_memory(workdir, "config/big.yaml")
     assert result.returncode != 0
-    log = (workdir / "results/logs/memory/mnist/mnist_digit3.log").read_text()
     assert "fewer than the n_patterns=501" in log
     assert not (workdir / "results/memory/mnist/mnist_digit3.npz").exists()
 
@@ -160,17 +165,8 @@ def test_corrupt_raw_data_gives_a_clear_error(tmp_path):
         workdir, str(raw.relative_to(workdir)), "--cores", "1", "--configfile", "config/smoke.yaml"
     )
     raw.write_bytes(b"not an npz file")
-    result = snakemake(
-        workdir,
-        "results/memory/mnist/mnist_digit3.npz",
-        "--cores",
-        "1",
-        "--configfile",
-        "config/smoke.yaml",
-        check=False,
-    )
+    result, log = _build_digit3_memory(workdir, "config/smoke.yaml")
     assert result.returncode != 0
-    log = (workdir / "results/logs/memory/mnist/mnist_digit3.log").read_text()
     assert "mnist.npz" in log
     assert "Traceback" not in log
 

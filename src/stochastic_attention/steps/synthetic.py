@@ -95,7 +95,7 @@ def markdown_table(table: pd.DataFrame) -> str:
     return text.to_markdown(index=False, disable_numparse=True)
 
 
-def _write_markdown(outputs: dict[str, Path], heading: str, sections: list[tuple[str, Any]]):
+def _write_documents(outputs: dict[str, Path], heading: str, sections: list[tuple[str, Any]]):
     """The ``markdown`` and ``latex`` outputs, if requested: text and tables in order."""
     if "markdown" in outputs:
         parts = [f"# {heading}", ""]
@@ -111,8 +111,8 @@ def _write_markdown(outputs: dict[str, Path], heading: str, sections: list[tuple
         for label, content in sections:
             if label:
                 parts += [f"\\paragraph{{{escape_latex(label)}}}", ""]
-            text = format_latex(content) if isinstance(content, pd.DataFrame) else content
-            parts += [text if isinstance(content, pd.DataFrame) else escape_latex(text), ""]
+            is_table = isinstance(content, pd.DataFrame)
+            parts += [format_latex(content) if is_table else escape_latex(content), ""]
         outputs["latex"].write_text("\n".join(parts))
 
 
@@ -155,7 +155,7 @@ def e1(params: dict, inputs: dict[str, Path], outputs: dict[str, Path], seed: in
             "max_cos_sanity_law",
         ]
     ]
-    _write_markdown(
+    _write_documents(
         outputs,
         params.get("title", "E1: temperature spectrum"),
         [
@@ -205,7 +205,7 @@ def e2(params: dict, inputs: dict[str, Path], outputs: dict[str, Path], seed: in
         else "The span of the memory is too large for a grid: the long MALA chain is the "
         "only reference."
     )
-    _write_markdown(
+    _write_documents(
         outputs,
         params.get("title", "E2: convergence"),
         [("", note), ("", shown), ("KS of the pooled ULA chains along the run", result.trace)],
@@ -266,7 +266,7 @@ def e3_aggregate(
     )
     wide = table.pivot(index="load_ratio", columns="beta", values="concentration")
     wide.columns = [f"β={b:.3g}" for b in wide.columns]
-    _write_markdown(
+    _write_documents(
         outputs,
         params.get("title", "E3: load-ratio phase diagram"),
         [
@@ -306,7 +306,7 @@ def critical_law(
         title=params.get("title"),
     )
     wide = result.table.pivot(index=["d", "n_patterns"], columns="estimator", values="beta")
-    _write_markdown(
+    _write_documents(
         outputs,
         params.get("title", "Critical inverse temperature against dimension"),
         [
