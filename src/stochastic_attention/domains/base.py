@@ -1,0 +1,205 @@
+"""The domain plug-in interface and its registry.
+
+A *domain* turns some kind of data (images, sequences, returns, …) into a memory matrix
+``memory: (d, K)`` (one stored pattern per column) and maps states back to the domain's
+objects. Every domain is one object (usually a module) with these attributes:
+
+``NAME: str``
+    The domain's name in config (``datasets.<name>.domain``), matching ``[a-z][a-z0-9_]*``.
+``SOURCE_SCHEMA: dict | None``
+    JSON schema of ``sources.<NAME>`` (the domain-level data source), or ``None`` for a
+    domain without a shared source (``array`` and ``images`` read a path per dataset).
+``DATASET_SCHEMA: dict``
+    JSON schema (an object schema with ``properties``/``required``) of the keys a dataset of
+    this domain may have besides ``domain`` and the generic keys of :data:`GENERIC_DATASET_KEYS`.
+``fetch(source: dict, out_path: Path) -> dict``
+    Resolve the source into one raw file at ``out_path`` (an ``.npz``); return a JSON-able
+    provenance dict. Only called when ``SOURCE_SCHEMA`` is not ``None``.
+``dataset_inputs(params: dict) -> dict[str, str]``
+    Files the memory of a dataset reads besides the fetched raw file (a user's array file or
+    image folder), so that the workflow re-builds the memory when they change. Optional.
+``build_memory(params: dict, raw: Path | None) -> Memory``
+    The memory of one dataset (``params`` = the dataset's config block) from the raw file.
+``panel(states: (d, n), memory: Memory) -> Panel``
+    A picture of states for sample grids (images, text lines or a matrix).
+``domain_metrics(samples: (d, S), memory: Memory, groups: (S,)) -> dict[str, float]``
+    Optional extra metrics of decoded samples (protein identity, finance KS, …); keys
+    ending in ``_se`` are standard errors of the key without the suffix.
+
+Built-in domains are imported lazily by name (:data:`BUILTIN`); a plug-in module registers
+its own with :func:`register_domain` when it is imported (config key ``plugins``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from importlib import import_module
+from pathlib import Path
+from typing import Any, Literal, Protocol, runtime_checkable
+
+import numpy as np
+
+__all__ = [
+    "BUILTIN",
+    "GENERIC_DATASET_KEYS",
+    "NAME_PATTERN",
+    "Domain",
+    "DomainError",
+    "Memory",
+    "Panel",
+    "domain_names",
+    "get_domain",
+    "load_memory_file",
+    "register_domain",
+    "save_memory_file",
+    "unit_columns",
+]
+
+NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
+BUILTIN: dict[str, str] = {
+    "synthetic": "stochastic_attention.domains.synthetic",
+    "mnist": "stochastic_attention.domains.mnist",
+    "array": "stochastic_attention.domains.array",
+    "images": "stochastic_attention.domains.images",
+    "faces": "stochastic_attention.domains.faces",
+    "protein": "stochastic_attention.domains.protein",
+    "finance": "stochastic_attention.domains.finance",
+}
+GENERIC_DATASET_KEYS: dict[str, Any] = {
+    "pca_rank": {
+        "type": "integer",
+        "minimum": 1,
+        "description": "project the memory onto its top r principal directions (centred "
+        "PCA) and sample in those r coordinates; states decode back to the full space",
+    },
+}
+_REGISTERED: dict[str, Any] = {}
+
+
+class DomainError(ValueError):
+    """Bad data for a domain: the message names the file or value and the fix."""
+
+
+@dataclass(frozen=True)
+class Memory:
+    """A memory matrix with what decoding needs.
+
+    memory: (d, K) stored patterns as columns; metadata: JSON-able description (domain,
+    parameters, provenance, sizes); arrays: extra named arrays a domain needs to decode
+    states (a PCA mean and basis, raw returns, alignment columns, …).
+    """
+
+    memory: np.ndarray
+    metadata: dict[str, Any] = field(default_factory=dict)
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def d(self) -> int:
+        return int(self.memory.shape[0])
+
+    @property
+    def n_patterns(self) -> int:
+        return int(self.memory.shape[1])
+
+
+@dataclass(frozen=True)
+class Panel:
+    """What a sample grid shows for a set of states.
+
+    kind ``"image"``: ``images`` (n, h, w) in the domain's own intensity scale; ``"text"``:
+    ``lines`` (one per state, e.g. decoded sequences); ``"matrix"``: ``images`` (1, rows,
+    cols) drawn as a heat map (e.g. returns × days).
+    """
+
+    kind: Literal["image", "text", "matrix"]
+    images: np.ndarray | None = None
+    lines: tuple[str, ...] = ()
+
+
+@runtime_checkable
+class Domain(Protocol):
+    """The shape every domain plug-in has (see the module docstring)."""
+
+    NAME: str
+    SOURCE_SCHEMA: dict | None
+    DATASET_SCHEMA: dict
+
+    def build_memory(self, params: dict, raw: Path | None) -> Memory: ...
+
+    def panel(self, states: np.ndarray, memory: Memory) -> Panel: ...
+
+
+def register_domain(domain: Any) -> Any:
+    """Register a domain object (or module) under its ``NAME``; returns it (decorator-friendly)."""
+    name = getattr(domain, "NAME", None)
+    if not isinstance(name, str) or not NAME_PATTERN.match(name):
+        raise ValueError(f"a domain needs a NAME matching {NAME_PATTERN.pattern}, got {name!r}")
+    missing = [a for a in ("SOURCE_SCHEMA", "DATASET_SCHEMA", "build_memory", "panel")
+               if not hasattr(domain, a)]
+    if missing:
+        raise ValueError(f"domain {name!r} lacks {', '.join(missing)} (see domains.base)")
+    _REGISTERED[name] = domain
+    return domain
+
+
+def domain_names() -> list[str]:
+    """Every known domain: the built-in ones and those registered by plug-ins."""
+    return sorted(set(BUILTIN) | set(_REGISTERED))
+
+
+def get_domain(name: str) -> Any:
+    """The domain object registered as ``name`` (built-ins are imported on first use)."""
+    if name not in _REGISTERED:
+        if name not in BUILTIN:
+            known = ", ".join(domain_names())
+            raise DomainError(f"unknown domain {name!r}; known domains: {known}")
+        _REGISTERED[name] = import_module(BUILTIN[name])
+    return _REGISTERED[name]
+
+
+def unit_columns(matrix: np.ndarray, what: str) -> np.ndarray:
+    """``matrix`` (d, K) with every column scaled to unit norm (float64).
+
+    Refuses non-finite values and zero columns, naming the first offending column, because
+    both would only fail much later (NaN samples, undefined cosines).
+    """
+    matrix = np.asarray(matrix, dtype=np.float64)
+    if matrix.ndim != 2 or min(matrix.shape) < 1:
+        raise DomainError(f"{what}: expected a non-empty (d, K) matrix, got shape {matrix.shape}")
+    finite = np.isfinite(matrix).all(axis=0)
+    if not finite.all():
+        column = int(np.flatnonzero(~finite)[0])
+        raise DomainError(
+            f"{what}: column {column} holds non-finite values (NaN or inf); fix or drop it"
+        )
+    norms = np.linalg.norm(matrix, axis=0)
+    if np.any(norms == 0):
+        column = int(np.flatnonzero(norms == 0)[0])
+        raise DomainError(f"{what}: column {column} is all zeros and cannot be unit-normalised")
+    return np.ascontiguousarray(matrix / norms)
+
+
+def save_memory_file(path: Path, memory: Memory) -> None:
+    """Write ``memory`` as an ``.npz`` (no pickles): ``memory``, ``metadata`` JSON, ``extra_*``."""
+    arrays = {f"extra_{key}": np.asarray(value) for key, value in memory.arrays.items()}
+    metadata = np.array(json.dumps(memory.metadata, sort_keys=True, default=str))
+    with open(path, "wb") as handle:
+        np.savez(handle, memory=memory.memory, metadata=metadata, **arrays)
+
+
+def load_memory_file(path: Path | str) -> Memory:
+    """Read a memory file written by :func:`save_memory_file`."""
+    from ..arrays import BadInputError, read_npz
+
+    data = read_npz(path, ("memory", "metadata"), "memory")
+    try:
+        metadata = json.loads(str(data["metadata"]))
+    except json.JSONDecodeError as error:
+        raise BadInputError(
+            f"memory file {path} has corrupt metadata ({error}); delete it and re-run "
+            "snakemake with the same command to rebuild it"
+        ) from None
+    arrays = {k.removeprefix("extra_"): v for k, v in data.items() if k.startswith("extra_")}
+    return Memory(np.asarray(data["memory"], dtype=np.float64), metadata, arrays)
