@@ -1,5 +1,10 @@
 # stochastic-attention: the attention operation as a generator, measured against baselines.
-from snakemake.utils import min_version, validate
+import sys
+
+from snakemake.utils import min_version
+
+sys.path.insert(0, workflow.basedir + "/src")  # the library, also without an installed package
+from stochastic_attention.config import ConfigError, prepare  # noqa: E402
 
 min_version("9.0")
 
@@ -11,19 +16,19 @@ if not workflow.overwrite_configfiles:
     configfile: "config/config.yaml"
 
 
-validate(config, "workflow/schemas/config.schema.yaml", set_default=True)
+try:
+    prepare(config, workflow.configfiles, "workflow/schemas/config.schema.yaml")
+except ConfigError as error:
+    raise WorkflowError(f"Invalid config: {error}") from None
 
 
 report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
-include: "workflow/rules/fetch.smk"
-include: "workflow/rules/memory.smk"
-include: "workflow/rules/sample.smk"
-include: "workflow/rules/metrics.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/experiments.smk"
 include: "workflow/rules/synthetic.smk"
-include: "workflow/rules/report.smk"
 
 
 rule all:

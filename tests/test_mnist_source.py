@@ -130,7 +130,7 @@ def test_offline_fetch_is_deterministic(offline, tmp_path):
 
 def test_memory_columns_are_unit_norm_raw_image_directions(offline):
     images, labels = mnist.load(offline[0])
-    memory, meta = mnist.build_memory(images, labels, digit=3, n_patterns=100)
+    memory, meta = mnist.select_memory(images, labels, digit=3, n_patterns=100)
     assert memory.shape == (784, 100) and memory.dtype == np.float64
     np.testing.assert_allclose(np.linalg.norm(memory, axis=0), 1.0, rtol=0, atol=1e-12)
     expected_idx = np.flatnonzero(labels == 3)[:100]
@@ -151,11 +151,11 @@ def test_too_few_images_or_bad_digit_is_a_clear_value_error(offline):
         match=r"holds 500 images of digit 8, fewer than the "
         r"n_patterns=2000",
     ):
-        mnist.build_memory(images, labels, digit=8, n_patterns=2000)
+        mnist.select_memory(images, labels, digit=8, n_patterns=2000)
     with pytest.raises(ValueError, match="digit must be an integer 0-9"):
-        mnist.build_memory(images, labels, digit=10, n_patterns=5)
+        mnist.select_memory(images, labels, digit=10, n_patterns=5)
     with pytest.raises(ValueError, match="n_patterns must be at least 1"):
-        mnist.build_memory(images, labels, digit=1, n_patterns=0)
+        mnist.select_memory(images, labels, digit=1, n_patterns=0)
 
 
 def test_unknown_kind_names_allowed_kinds(tmp_path):

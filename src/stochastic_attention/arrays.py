@@ -7,10 +7,12 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import UserError
+
 __all__ = ["BadInputError", "read_npz"]
 
 
-class BadInputError(ValueError):
+class BadInputError(UserError, ValueError):
     """An input file is missing, unreadable or lacks an expected array."""
 
 

@@ -20,6 +20,7 @@ with :func:`step`; ``inputs`` and ``outputs`` map names to paths. The runner
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
 import os
@@ -31,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .errors import UserError
 
 __all__ = ["STEPS", "StepError", "main", "step"]
 
@@ -39,7 +41,7 @@ STEPS: dict[str, StepFunction] = {}
 log = logging.getLogger("stochastic_attention")
 
 
-class StepError(RuntimeError):
+class StepError(UserError, RuntimeError):
     """A user-facing failure of a step: bad parameters, missing or bad data."""
 
 
@@ -61,6 +63,10 @@ def _named_paths(pairs: list[str], what: str) -> dict[str, Path]:
             raise StepError(f"--{what} expects name=path pairs, got {pair!r}")
         named[name] = Path(path)
     return named
+
+
+def _provenance_path(path: Path) -> Path:
+    return path.with_name(path.name + ".provenance.json")
 
 
 def _temporary(path: Path) -> Path:
@@ -97,6 +103,7 @@ def run_step(
     temporary = {key: _temporary(path) for key, path in outputs.items()}
     for path in outputs.values():
         path.parent.mkdir(parents=True, exist_ok=True)
+        _provenance_path(path).unlink(missing_ok=True)  # never beside a stale output
     start = time.perf_counter()
     try:
         extra = STEPS[name](params, inputs, temporary, seed, threads) or {}
@@ -121,28 +128,47 @@ def run_step(
         **extra,
     }
     if outputs:
-        first = next(iter(outputs.values()))
-        provenance = first.with_name(first.name + ".provenance.json")
+        provenance = _provenance_path(next(iter(outputs.values())))
         provenance.write_text(json.dumps(record, indent=2, default=str) + "\n")
     log.info("step %s finished in %.1f s", name, record["wall_seconds"])
     return record
 
 
 def _load_steps(name: str | None = None) -> None:
-    """Import the module that registers step ``name`` (all of them for ``None``)."""
+    """Import the module that registers step ``name`` (all of them for ``None``), and the
+    plug-in modules named in ``STOCHASTIC_ATTENTION_PLUGINS`` (comma-separated; the
+    workflow sets it from the config's ``plugins``)."""
     from . import steps
+    from .config import load_plugins
 
+    plugins = os.environ.get("STOCHASTIC_ATTENTION_PLUGINS", "")
+    load_plugins([name for name in plugins.split(",") if name])
     steps.load(name)
+
+
+def _step_help(name: str) -> str:
+    """The docstring of step ``name`` (its inputs, outputs and parameters)."""
+    _load_steps(name)
+    function = STEPS.get(name)
+    if function is None:
+        raise StepError(f"unknown step {name!r}; known steps: {', '.join(sorted(STEPS))}")
+    return f"stochastic-attention {name}\n\n{(function.__doc__ or '').strip()}\n"
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the console command."""
     parser = argparse.ArgumentParser(
         prog="stochastic-attention",
-        description="Run one step of the stochastic-attention pipeline.",
+        description="Run one step of the stochastic-attention pipeline. "
+        "'stochastic-attention list' lists the steps; "
+        "'stochastic-attention STEP --help' describes one.",
+        add_help=False,
     )
-    parser.add_argument("step", help="the step to run (see 'stochastic-attention list')")
+    parser.add_argument("step", nargs="?", help="the step to run (see 'stochastic-attention list')")
+    parser.add_argument("-h", "--help", action="store_true", help="show help (of STEP if given)")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--params", default="{}", help="parameters as a JSON object")
+    parser.add_argument("--params-file", type=Path, help="parameters from a JSON file")
     parser.add_argument("--seed", type=int, default=0, help="the job's random seed")
     parser.add_argument("--threads", type=int, default=1, help="BLAS/torch threads")
     parser.add_argument("--input", nargs="*", default=[], help="name=path pairs")
@@ -150,36 +176,68 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _parse_params(arguments: argparse.Namespace) -> dict[str, Any]:
+    if arguments.params_file is not None:
+        try:
+            text = arguments.params_file.read_text()
+        except OSError as error:
+            raise StepError(f"cannot read --params-file {arguments.params_file}: {error}") from None
+    else:
+        text = arguments.params
+    try:
+        params = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise StepError(f"--params is not valid JSON: {error}") from None
+    if not isinstance(params, dict):
+        raise StepError("--params must be a JSON object")
+    return params
+
+
+_SYSTEM_ERRORS = {
+    errno.ENOSPC: "the disk is full",
+    errno.EROFS: "the file system is read-only",
+    errno.EACCES: "permission denied",
+}
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: parse, run, report errors as one clear line with exit status 1."""
-    arguments = build_parser().parse_args(argv)
+    """Entry point: parse, run; a user-facing error is one line and exit status 1.
+
+    Errors a user can fix (:class:`~stochastic_attention.errors.UserError`, and a full disk,
+    a read-only or forbidden output folder) are printed as one line; anything else is a bug
+    and keeps its traceback.
+    """
+    parser = build_parser()
+    arguments = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO,
         format="%(asctime)s %(levelname)s %(message)s",
         stream=sys.stderr,
         force=True,
     )
-    if arguments.step == "list":
-        _load_steps()
-        print("\n".join(sorted(STEPS)))
-        return 0
     try:
-        params = json.loads(arguments.params)
-        if not isinstance(params, dict):
-            raise StepError("--params must be a JSON object")
+        if arguments.help or arguments.step is None:
+            print(_step_help(arguments.step) if arguments.step else parser.format_help())
+            return 0
+        if arguments.step == "list":
+            _load_steps()
+            print("\n".join(sorted(STEPS)))
+            return 0
         run_step(
             arguments.step,
-            params,
+            _parse_params(arguments),
             _named_paths(arguments.input, "input"),
             _named_paths(arguments.output, "output"),
             seed=arguments.seed,
             threads=arguments.threads,
         )
-    except json.JSONDecodeError as error:
-        log.error("--params is not valid JSON: %s", error)
-        return 1
-    except (RuntimeError, ValueError, KeyError, OSError) as error:  # user-facing failures
+    except UserError as error:
         log.error("%s: %s", type(error).__name__, error)
+        return 1
+    except OSError as error:
+        if error.errno not in _SYSTEM_ERRORS:
+            raise
+        log.error("%s: %s (%s)", _SYSTEM_ERRORS[error.errno], error.filename, error.strerror)
         return 1
     return 0
 

@@ -17,12 +17,14 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from .errors import UserError
+
 __all__ = ["DataSourceError", "download", "sha256_of"]
 
 _CHUNK = 1 << 20
 
 
-class DataSourceError(RuntimeError):
+class DataSourceError(UserError, RuntimeError):
     """A data source is unreachable, incomplete or does not match its expected checksum."""
 
 

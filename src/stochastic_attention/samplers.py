@@ -37,6 +37,8 @@ from typing import Literal, NamedTuple
 
 import numpy as np
 
+from .errors import UserError
+
 __all__ = [
     "ChainRun",
     "MalaState",
@@ -60,7 +62,7 @@ _BLOCK = 100  # steps of noise drawn at once; part of the seeded stream, so fixe
 log = logging.getLogger(__name__)
 
 
-class SamplerDivergedError(RuntimeError):
+class SamplerDivergedError(UserError, RuntimeError):
     """A chain became non-finite; the message names chain, step, alpha and beta."""
 
 

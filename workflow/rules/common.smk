@@ -1,178 +1,140 @@
-# Helpers that compute targets, inputs and params. No science here: the library does it.
+# Helpers that compute targets, inputs and params from the plan. No science here: the
+# library does it (stochastic_attention.plan expands the config into jobs and targets).
 import json
+import os
+import shlex
+import sys
 
-from stochastic_attention.config import check_config
+from stochastic_attention.plan import DATA_KINDS, build_plan
 from stochastic_attention.seeds import derive_seed
 
-check_config(config)
+PLAN = build_plan(config)
+R = PLAN.results
 
-DATASETS = config["datasets"]
-METHODS = config["methods"]
-COMPARISONS = {
-    name: experiment
-    for name, experiment in config["experiments"].items()
-    if "methods" in experiment
-}
+
+def _uses_conda():
+    methods = getattr(workflow.deployment_settings, "deployment_method", set()) or set()
+    return any(str(m).lower().endswith("conda") for m in methods)
+
+
+# Jobs call the library through the interpreter running Snakemake (no venv on PATH needed),
+# or the rule's conda environment's python; PYTHONPATH makes them use this checkout's code.
+PYTHON = "python" if _uses_conda() else shlex.quote(sys.executable)
+CLI = f"{PYTHON} -m stochastic_attention"
+shell.prefix(
+    f"export PYTHONPATH={shlex.quote(workflow.basedir + '/src')}${{{{PYTHONPATH:+:$PYTHONPATH}}}}; "
+    f"export STOCHASTIC_ATTENTION_PLUGINS={shlex.quote(','.join(config.get('plugins', [])))}; "
+)
 
 
 wildcard_constraints:
-    domain="[a-z]+",
+    domain="[a-z][a-z0-9_]*",
     dataset="[A-Za-z0-9_]+",
     method="[A-Za-z0-9_]+",
-    experiment="|".join(COMPARISONS) or "NONE",
-
-
-def get_seed(*keys):
-    """The job's seed: derived from the config seed and the job's identity, not its order."""
-    return derive_seed(config["seed"], *keys)
-
-
-def get_source(domain):
-    return config["sources"].get(domain, {"kind": "offline"})
-
-
-def get_memory_path(dataset):
-    return f"results/memory/{DATASETS[dataset]['domain']}/{dataset}.npz"
-
-
-def get_memory(wildcards):
-    return get_memory_path(wildcards.dataset)
-
-
-def get_samples_path(dataset, method):
-    return f"results/samples/{DATASETS[dataset]['domain']}/{dataset}/{method}.npz"
-
-
-def get_method_params(wildcards):
-    """Everything the sample job depends on, as one JSON object (a change re-runs it)."""
-    method = dict(METHODS[wildcards.method])
-    for key in ("threads", "reference", "train_dataset"):  # inputs and resources, not params
-        method.pop(key, None)
-    if method["kind"] in ("sa", "mala"):
-        protocol = method.get("protocol", "multi_chain")
-        method["protocol"] = protocol
-        method["protocol_params"] = config["protocols"][protocol]
-    return json.dumps(method, sort_keys=True)
-
-
-def get_sample_inputs(wildcards):
-    inputs = {"memory": get_memory(wildcards)}
-    reference = METHODS[wildcards.method].get("reference")
-    if reference:
-        inputs["reference"] = get_samples_path(wildcards.dataset, reference)
-    train_dataset = METHODS[wildcards.method].get("train_dataset")
-    if train_dataset:
-        inputs["train_memory"] = get_memory_path(train_dataset)
-    return inputs
-
-
-def get_method_threads(wildcards):
-    return METHODS[wildcards.method].get("threads", 1)
-
-
-def get_metrics_params(wildcards):
-    return json.dumps(
-        {
-            "method": wildcards.method,
-            "dataset": wildcards.dataset,
-            "beta": METHODS[wildcards.method]["beta"],
-        }
-    )
-
-
-def get_experiment_metrics(wildcards):
-    experiment = COMPARISONS[wildcards.experiment]
-    return {
-        f"{dataset}__{method}": f"results/metrics/{DATASETS[dataset]['domain']}/{dataset}/{method}.json"
-        for dataset in experiment["datasets"]
-        for method in experiment["methods"]
-    }
-
-
-def get_grid_inputs(wildcards):
-    experiment = COMPARISONS[wildcards.experiment]
-    inputs = {"memory": get_memory(wildcards)}
-    for method in experiment["methods"]:
-        inputs[method] = get_samples_path(wildcards.dataset, method)
-    return inputs
-
-
-def get_grid_params(wildcards):
-    labels = {}
-    for name in COMPARISONS[wildcards.experiment]["methods"]:
-        method = METHODS[name]
-        labels[name] = f"{name} (β {method['beta']:g})"
-    title = f"{COMPARISONS[wildcards.experiment].get('title', wildcards.experiment)}: {wildcards.dataset}"
-    return json.dumps({"labels": labels, "title": title})
-
-
-def get_table_params(wildcards):
-    experiment = COMPARISONS[wildcards.experiment]
-    return json.dumps(
-        {
-            "title": experiment.get("title", wildcards.experiment),
-            "extra_columns": experiment.get("extra_columns", []),
-        }
-    )
+    first="[A-Za-z0-9_]+",
+    second="[A-Za-z0-9_]+",
+    experiment="[A-Za-z0-9_]+",
+    figure="[a-z_]+",
 
 
 def named(paths):
-    """Render a name → path mapping as the CLI's name=path pairs."""
-    return " ".join(f"{name}={path}" for name, path in paths.items())
+    """A name → path mapping as the CLI's name=path pairs, each quoted for the shell."""
+    return " ".join(shlex.quote(f"{name}={path}") for name, path in paths.items())
 
 
-def get_comparison_outputs():
-    targets = []
-    for name, experiment in COMPARISONS.items():
-        targets += [f"results/tables/{name}.csv", f"results/tables/{name}.md"]
-        for dataset in experiment["datasets"]:
-            targets.append(f"results/figures/{name}_{dataset}_samples.png")
-            if get_learned_methods(name):
-                targets.append(f"results/figures/{name}_{dataset}_training.png")
-    return targets
-
-
-LEARNED_KINDS = ("gmm_pca", "vae", "ddpm")
-
-
-def get_learned_methods(experiment):
-    return [m for m in COMPARISONS[experiment]["methods"] if METHODS[m]["kind"] in LEARNED_KINDS]
-
-
-def get_training_inputs(wildcards):
-    return {
-        method: get_samples_path(wildcards.dataset, method)
-        for method in get_learned_methods(wildcards.experiment)
-    }
-
-
-def get_params(experiment, exclude=(), **extra):
-    """An experiment's config block (minus `exclude`, plus `extra`) as JSON for --params."""
-    block = {k: v for k, v in config["experiments"][experiment].items() if k not in exclude}
-    return json.dumps(block | extra, sort_keys=True)
-
-
-SYNTHETIC = [name for name in ("E1", "E2", "E3", "critical_law") if name in config["experiments"]]
-
-
-def get_e3_load_ratios():
-    """E3 load ratios as wildcard values ('0.05', '1', …): one e3_cell job each."""
-    return [f"{float(r):g}" for r in config["experiments"]["E3"]["load_ratios"]]
-
-
-def get_synthetic_outputs():
-    """Targets of the synthetic experiments present in the config."""
-    return [
-        f"results/{kind}/{name}.{suffix}"
-        for name in SYNTHETIC
-        for kind, suffix in (("tables", "csv"), ("tables", "md"), ("figures", "png"))
-    ]
-
-
-def get_table_markdowns():
-    names = list(COMPARISONS) + SYNTHETIC
-    return {name: f"results/tables/{name}.md" for name in names}
+def get_seed(*keys):
+    """A job's seed: from the config seed and the job's identity, never its order."""
+    return derive_seed(config["seed"], *keys)
 
 
 def get_final_outputs():
-    return get_synthetic_outputs() + get_comparison_outputs() + ["results/summary.md"]
+    return PLAN.targets()
+
+
+def data_experiments():
+    """A wildcard regex matching exactly the data experiments (names are [A-Za-z0-9_]+)."""
+    names = [n for n, e in PLAN.experiments.items() if e.kind in DATA_KINDS]
+    return "|".join(names) if names else "(?!)"
+
+
+# ------------------------------------------------------------------- data jobs
+def get_source_spec(wildcards):
+    return json.dumps(
+        {"domain": wildcards.domain, "source": config["sources"].get(wildcards.domain, {})},
+        sort_keys=True,
+    )
+
+
+def get_memory_inputs(wildcards):
+    spec = PLAN.datasets[wildcards.dataset]
+    from stochastic_attention.domains.base import get_domain
+
+    domain = get_domain(spec["domain"])
+    inputs = {}
+    if getattr(domain, "SOURCE_SCHEMA", None) is not None:
+        inputs["raw"] = PLAN.raw_path(spec["domain"])
+        inputs["provenance"] = PLAN.raw_path(spec["domain"]) + ".provenance.json"
+    if hasattr(domain, "dataset_inputs"):
+        inputs |= domain.dataset_inputs(spec)
+    return inputs
+
+
+def get_memory_spec(wildcards):
+    spec = {k: v for k, v in PLAN.datasets[wildcards.dataset].items() if k != "base"}
+    return json.dumps({"dataset": wildcards.dataset, "spec": spec}, sort_keys=True)
+
+
+def get_sample_inputs(wildcards):
+    return PLAN.sample_inputs(wildcards.dataset, wildcards.method)
+
+
+def get_sample_spec(wildcards):
+    spec = PLAN.sample_spec(wildcards.dataset, wildcards.method) | {"seed": config["seed"]}
+    return json.dumps(spec, sort_keys=True)
+
+
+def get_method_threads(wildcards):
+    return PLAN.threads(wildcards.method)
+
+
+# -------------------------------------------------------------- experiments
+def get_table_inputs(wildcards):
+    experiment = PLAN.experiments[wildcards.experiment]
+    inputs = {
+        f"row{i}": PLAN.metrics_path(row.dataset, row.method)
+        for i, row in enumerate(experiment.rows)
+    }
+    for i, (first, second) in enumerate(experiment.paired):
+        inputs[f"pair{i}"] = PLAN.paired_path(first.dataset, first.method, second.method)
+    return inputs
+
+
+def get_experiment_params(wildcards):
+    return PLAN.experiment_params(wildcards.experiment)
+
+
+def _figure_rows(wildcards):
+    return PLAN.experiments[wildcards.experiment].rows_of(wildcards.dataset)
+
+
+def get_figure_inputs(wildcards):
+    rows = _figure_rows(wildcards)
+    inputs = {"memory": PLAN.memory_path(rows[0].dataset if rows else wildcards.dataset)}
+    for i, row in enumerate(rows):
+        inputs[f"samples{i}"] = PLAN.samples_path(row.dataset, row.method)
+        inputs[f"metrics{i}"] = PLAN.metrics_path(row.dataset, row.method)
+    return inputs
+
+
+def get_figure_params(wildcards):
+    experiment = json.loads(PLAN.experiment_params(wildcards.experiment))
+    rows = [row.as_dict() for row in _figure_rows(wildcards)]
+    return json.dumps(
+        experiment
+        | {"rows": rows, "figure": wildcards.figure, "dataset": wildcards.dataset},
+        sort_keys=True,
+    )
+
+
+def get_summary_inputs():
+    return PLAN.table_markdowns()

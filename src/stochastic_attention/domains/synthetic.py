@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["random_memory"]
+__all__ = ["DATASET_SCHEMA", "NAME", "SOURCE_SCHEMA", "build_memory", "panel", "random_memory"]
 
 
 def random_memory(d: int, n_patterns: int, seed: int | np.random.Generator) -> np.ndarray:
@@ -22,3 +22,31 @@ def random_memory(d: int, n_patterns: int, seed: int | np.random.Generator) -> n
     memory = rng.standard_normal((int(d), int(n_patterns)))
     memory /= np.linalg.norm(memory, axis=0)
     return memory
+
+
+# ------------------------------------------------------------------ domain plug-in
+NAME = "synthetic"
+SOURCE_SCHEMA = None
+DATASET_SCHEMA: dict = {
+    "required": ["d", "n_patterns"],
+    "properties": {
+        "d": {"type": "integer", "minimum": 1},
+        "n_patterns": {"type": "integer", "minimum": 2},
+        "seed": {"type": "integer", "minimum": 0, "default": 0},
+    },
+}
+
+
+def build_memory(params: dict, raw=None):
+    """A random unit memory (d, n_patterns) from the dataset's own ``seed``."""
+    from .base import Memory
+
+    memory = random_memory(params["d"], params["n_patterns"], params.get("seed", 0))
+    return Memory(memory, {"d": int(params["d"]), "n_patterns": int(params["n_patterns"])})
+
+
+def panel(states: np.ndarray, memory):
+    """Random patterns have no picture: a heat map of the states."""
+    from .base import Panel
+
+    return Panel("matrix", np.asarray(states)[None])

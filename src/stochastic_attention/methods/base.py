@@ -31,6 +31,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 import numpy as np
 
 from ..domains.base import Memory
+from ..errors import UserError
 
 __all__ = [
     "BUILTIN",
@@ -50,7 +51,6 @@ KIND_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 BUILTIN: dict[str, str] = {
     "sa": "stochastic_attention.methods.chains",
     "mala": "stochastic_attention.methods.chains",
-    "multihead_sa": "stochastic_attention.methods.chains",
     "bootstrap": "stochastic_attention.methods.simple",
     "gaussian": "stochastic_attention.methods.simple",
     "convex": "stochastic_attention.methods.simple",
@@ -59,14 +59,11 @@ BUILTIN: dict[str, str] = {
     "gmm_pca": "stochastic_attention.methods.learned",
     "vae": "stochastic_attention.methods.learned",
     "ddpm": "stochastic_attention.methods.learned",
-    "hmm_emission": "stochastic_attention.baselines.hmm_emission",
-    "shuffled": "stochastic_attention.baselines.shuffled",
-    "garch": "stochastic_attention.baselines.garch",
 }
 _REGISTERED: dict[str, Any] = {}
 
 
-class MethodError(ValueError):
+class MethodError(UserError, ValueError):
     """A method cannot run with these parameters or inputs; the message says why."""
 
 
@@ -136,6 +133,7 @@ class _Kind:
         self.PARAMS_SCHEMA = module.PARAMS_SCHEMAS[kind]
         self.DOMAINS = getattr(module, "DOMAINS", {}).get(kind)
         self.run = getattr(module, f"run_{kind}")
+        self.check_train = getattr(module, f"check_train_{kind}", None)
 
 
 def register_method(kind: Any) -> Any:
@@ -161,7 +159,8 @@ def get_method(kind: str) -> Any:
     """The method object of ``kind`` (built-ins are imported on first use)."""
     if kind not in _REGISTERED:
         if kind not in BUILTIN:
-            raise MethodError(f"unknown method kind {kind!r}; known kinds: {', '.join(method_kinds())}")
+            known = ", ".join(method_kinds())
+            raise MethodError(f"unknown method kind {kind!r}; known kinds: {known}")
         module = import_module(BUILTIN[kind])
         _REGISTERED[kind] = (
             _Kind(module, kind) if hasattr(module, "CATEGORIES") else module

@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["escape_latex", "format_latex", "format_markdown", "write_table"]
+__all__ = [
+    "escape_latex",
+    "format_html",
+    "format_latex",
+    "format_markdown",
+    "html_document",
+    "write_table",
+]
 
 _LATEX_SPECIALS = {
     "\\": r"\textbackslash{}",
@@ -118,3 +125,39 @@ def write_table(
         Path(markdown_path).write_text(heading + format_markdown(table))
     if latex_path is not None:
         Path(latex_path).write_text(format_latex(table, title=title))
+
+
+def format_html(table: pd.DataFrame, *, digits: int = 4, with_se: bool = True) -> str:
+    """An HTML ``<table>`` with the Markdown table's cells (numbers right-aligned)."""
+    import html
+
+    columns = _shown_columns(table, with_se)
+    numeric = [pd.api.types.is_numeric_dtype(table[c]) for c in columns]
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in columns)
+    body = []
+    for cells in _cells(table, columns, digits, with_se):
+        tds = []
+        for (value, se), is_number in zip(cells, numeric, strict=True):
+            text = value if se is None else f"{value} ± {se}"
+            align = ' class="num"' if is_number else ""
+            tds.append(f"<td{align}>{html.escape(text)}</td>")
+        body.append("<tr>" + "".join(tds) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+_CSS = (
+    "body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse;margin:1em 0}"
+    "th,td{border-bottom:1px solid #ccc;padding:4px 10px}th{background:#f3f3f3;text-align:left}"
+    "td.num{text-align:right;font-variant-numeric:tabular-nums}"
+)
+
+
+def html_document(sections: list[tuple[str, pd.DataFrame]]) -> str:
+    """A self-contained HTML page with one heading and table per section."""
+    import html
+
+    parts = [f"<h2>{html.escape(heading)}</h2>{format_html(frame)}" for heading, frame in sections]
+    return (
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><style>{_CSS}</style></head>"
+        f"<body>{''.join(parts)}</body></html>\n"
+    )

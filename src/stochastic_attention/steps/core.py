@@ -1,39 +1,38 @@
-"""Core pipeline steps: fetch → memory → sample / baseline → metrics → table, figures.
+"""Core pipeline steps: fetch → memory → sample → metrics → tables, figures, summary.
 
-File formats (all NumPy ``.npz`` without pickles, JSON strings stored as 0-d arrays):
+Every step works for every domain and method kind through the plug-in registries
+(:mod:`stochastic_attention.domains.base`, :mod:`stochastic_attention.methods.base`).
 
-* memory: ``memory`` (d, K), ``metadata`` JSON (domain, dataset parameters, provenance).
-* samples: ``samples`` (d, S), ``groups`` (S,) chain ids (consecutive groups of 5 for
-  non-chain methods), ``steps`` (S,), ``acceptance`` (C,) (empty unless MALA),
-  ``start_patterns`` (C,), ``loss_<name>`` per-epoch training losses of learned baselines,
-  ``metadata`` JSON (method parameters, seed, timings).
+File formats (NumPy ``.npz`` without pickles; JSON strings stored as 0-d arrays):
+
+* memory: ``memory`` (d, K), ``metadata`` JSON, ``extra_<name>`` arrays the domain needs.
+* samples: ``samples`` (d, S), ``groups`` (S,) standard-error groups (chain ids, or
+  consecutive groups of 5), ``replicate`` (S,), the method's extra arrays (``acceptance``,
+  ``loss_<term>``, ``trace_energy``, ``start_patterns``, ``decoded`` …) and ``metadata`` JSON:
+  the resolved ``beta``/``alpha``/``energy_beta`` and every seed. The samples file is the one
+  record of what was drawn: the metrics step reads β and α from it, not from the config.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .. import energy, metrics, samplers
+from .. import energy, metrics
 from ..arrays import read_npz
-from ..baselines import simple
 from ..cli import StepError, step
-from ..domains import mnist
-from ..metrics import consecutive_groups
+from ..domains.base import Memory, get_domain, load_memory_file, save_memory_file
+from ..methods.base import RunContext, SampleResult, StartDraw, get_method
+from ..seeds import derive_seed
 
-__all__ = ["load_memory", "load_samples"]
+__all__ = ["load_samples", "resolve_beta", "start_draw"]
 
-SAMPLER_KINDS = ("sa", "mala")
-SIMPLE_KINDS = ("bootstrap", "gaussian", "convex", "matched_gaussian", "isotropic_gaussian")
-LEARNED_PARAMS = {"gmm_pca": "GmmPcaParams", "vae": "VaeParams", "ddpm": "DdpmParams"}
-LEARNED_KINDS = tuple(LEARNED_PARAMS)
-DOMAINS = {"mnist": mnist}
-
-
-# ------------------------------------------------------------------------------ file I/O
+log = logging.getLogger("stochastic_attention")
 
 
 def _save_npz(path: Path, **arrays: Any) -> None:
@@ -45,12 +44,6 @@ def _json_array(value: Any) -> np.ndarray:
     return np.array(json.dumps(value, sort_keys=True, default=str))
 
 
-def load_memory(path: Path) -> tuple[np.ndarray, dict]:
-    """The memory matrix (d, K) and its metadata."""
-    data = read_npz(path, ("memory", "metadata"), "memory")
-    return data["memory"], json.loads(str(data["metadata"]))
-
-
 def load_samples(path: Path) -> dict[str, Any]:
     """Every array of a samples file, with ``metadata`` decoded."""
     loaded = read_npz(path, ("samples", "groups", "metadata"), "samples")
@@ -58,254 +51,409 @@ def load_samples(path: Path) -> dict[str, Any]:
     return loaded
 
 
-def _domain(name: str):
-    if name not in DOMAINS:
-        raise StepError(f"unknown domain {name!r}; known domains: {', '.join(DOMAINS)}")
-    return DOMAINS[name]
-
-
 # ------------------------------------------------------------------------------- fetch
 
 
 @step("fetch")
 def fetch(params, inputs, outputs, seed, threads):
-    """Resolve a domain's source into ``resources/{domain}/…`` (output ``raw``)."""
-    module = _domain(params["domain"])
-    provenance = module.fetch(params.get("source") or {"kind": "offline"}, outputs["raw"])
+    """Resolve a domain's data source into one raw file.
+
+    params: ``domain`` (name), ``source`` (the ``sources.<domain>`` block).
+    outputs: ``raw`` (``resources/<domain>/<domain>.npz``).
+    """
+    domain = get_domain(params["domain"])
+    provenance = domain.fetch(params.get("source") or {}, outputs["raw"])
     return {"provenance": provenance}
 
 
 # ------------------------------------------------------------------------------ memory
 
 
+def _pca_transform(memory: Memory, rank: int) -> Memory:
+    """Project the memory onto its top ``rank`` principal directions (``pca_rank``)."""
+    from ..transforms import pca_projection
+
+    if rank > min(memory.memory.shape):
+        raise StepError(
+            f"pca_rank {rank} exceeds min(d, K) = {min(memory.memory.shape)} of this memory"
+        )
+    reduced, basis = pca_projection(memory.memory, rank)
+    arrays = dict(memory.arrays) | {"pca_basis": basis, "full_memory": memory.memory}
+    metadata = memory.metadata | {"pca_rank": rank, "full_d": memory.d}
+    return Memory(reduced, metadata, arrays)
+
+
 @step("memory")
 def build_memory(params, inputs, outputs, seed, threads):
-    """Raw data (input ``raw``) → memory matrix (output ``memory``)."""
-    domain = params["domain"]
-    if domain == "mnist":
-        images, labels = mnist.load(inputs["raw"])
-        memory, metadata = mnist.build_memory(
-            images, labels, digit=params["digit"], n_patterns=params["n_patterns"]
-        )
-    else:
-        raise StepError(f"no memory builder for domain {domain!r}")
-    provenance_path = inputs["raw"].with_name(inputs["raw"].name + ".provenance.json")
-    if provenance_path.exists():
-        metadata["source"] = json.loads(provenance_path.read_text()).get("provenance")
-    metadata |= {"domain": domain, "params": params}
-    _save_npz(outputs["memory"], memory=memory, metadata=_json_array(metadata))
-    return {"shape": list(memory.shape)}
+    """Raw data → the memory matrix of one dataset.
+
+    params: ``dataset`` (name), ``spec`` (the dataset's config block, with ``domain``).
+    inputs: ``raw`` and ``provenance`` (domains with a source), the domain's own files.
+    outputs: ``memory``.
+    """
+    spec = dict(params["spec"])
+    domain = get_domain(spec["domain"])
+    built = domain.build_memory(spec, inputs.get("raw"))
+    metadata = dict(built.metadata)
+    if "provenance" in inputs:
+        metadata["source"] = json.loads(inputs["provenance"].read_text()).get("provenance")
+    metadata |= {"domain": spec["domain"], "dataset": params["dataset"], "params": spec}
+    memory = Memory(built.memory, metadata, built.arrays)
+    if spec.get("pca_rank"):
+        memory = _pca_transform(memory, int(spec["pca_rank"]))
+    save_memory_file(outputs["memory"], memory)
+    return {"shape": list(memory.memory.shape)}
 
 
 # ------------------------------------------------------------------------------ sample
 
 
-def _run_sampler(memory: np.ndarray, spec: dict, rng: np.random.Generator) -> dict[str, Any]:
-    protocol = spec.get("protocol", "multi_chain")
-    options = dict(spec.get("protocol_params", {}))
-    common = {"kernel": spec["kind"], "beta": spec["beta"], "alpha": spec["alpha"], "rng": rng}
-    if protocol == "multi_chain":
-        result = samplers.multi_chain(memory, **common, **options)
-    elif protocol == "single_chain":
-        result = samplers.single_chain(memory, **common, **options)
-    else:
-        raise StepError(f"unknown protocol {protocol!r}; use multi_chain or single_chain")
-    return {
-        "samples": result.samples,
-        "groups": result.chain_ids,
-        "steps": result.steps,
-        "start_patterns": result.start_patterns,
-        "acceptance": np.array([]) if result.acceptance is None else result.acceptance,
-        "sampling_seconds": result.wall_seconds,
-    }
+def resolve_beta(rule: Any, memory: Memory, alpha: float | None, cache: dict) -> float:
+    """A β from config: a number, ``{critical: c}`` (c·β* of the memory) or ``{snr: s}``."""
+    if isinstance(rule, int | float):
+        return float(rule)
+    if "critical" in rule:
+        if "beta_star" not in cache:
+            cache["beta_star"] = energy.critical_beta(memory.memory).beta_star
+        return float(rule["critical"]) * cache["beta_star"]
+    if "snr" in rule:
+        if alpha is None:
+            raise StepError("a β given by the SNR rule needs the method's alpha")
+        return energy.beta_from_snr(float(rule["snr"]), float(alpha), memory.d)
+    raise StepError(f"cannot read the inverse temperature {rule!r}")
 
 
-def _run_simple(memory, spec, rng, reference: np.ndarray | None) -> dict[str, Any]:
-    kind, n = spec["kind"], int(spec["n_samples"])
-    if kind == "bootstrap":
-        samples = simple.bootstrap(memory, n, rng)
-    elif kind == "gaussian":
-        samples = simple.gaussian_perturbation(
-            memory, n, rng, alpha=spec["alpha"], beta=spec["beta"]
-        )
-    elif kind == "convex":
-        samples = simple.convex_combination(memory, n, rng)
-    else:
-        if reference is None:
-            raise StepError(f"baseline {kind} needs the samples it controls (input 'reference')")
-        function = (
-            simple.matched_gaussian if kind == "matched_gaussian" else simple.isotropic_gaussian
-        )
-        samples = function(reference, n, rng)
-    return {"samples": samples, "groups": consecutive_groups(n)}
+def start_draw(memory: np.ndarray, protocol: str, options: dict, seeds: list[int]) -> StartDraw:
+    """The common start draw of one dataset and protocol for every replicate.
 
-
-def _run_learned(memory, spec, rng, seed: int, threads: int, train_memory=None) -> dict:
-    """Fit a learned baseline (on ``train_memory`` when given) and draw its samples.
-
-    With ``select_top_of`` it draws that many and keeps the ``n_samples`` closest to
-    ``memory`` by max-cos (E15's filtering of an all-digit model).
+    Replicate r draws from ``seeds[r]`` (derived from dataset, protocol and replicate, never
+    from the method): multi-chain starts at ``n_chains`` distinct stored patterns (with
+    replacement only when C > K), single-chain at ``start_pattern``; both add
+    ``N(0, init_noise² I)``. Chains of all replicates are concatenated: (d, R·C).
     """
-    from importlib import import_module
+    d, n_patterns = memory.shape
+    patterns, states = [], []
+    for seed in seeds:
+        rng = np.random.default_rng(seed)
+        if protocol == "multi_chain":
+            n_chains = int(options["n_chains"])
+            starts = rng.choice(n_patterns, size=n_chains, replace=n_chains > n_patterns)
+        else:
+            start = int(options.get("start_pattern", 0))
+            if not 0 <= start < n_patterns:
+                raise StepError(
+                    f"protocols.single_chain.start_pattern {start} is not a column of this "
+                    f"memory (K = {n_patterns})"
+                )
+            starts = np.array([start])
+        noise = float(options.get("init_noise", 0.01)) * rng.standard_normal((d, starts.size))
+        patterns.append(starts)
+        states.append(memory[:, starts] + noise)
+    return StartDraw(np.concatenate(patterns), np.concatenate(states, axis=1))
 
-    from ..baselines._common import top_by_max_cos
 
-    module = import_module(f"..baselines.{spec['kind']}", __package__)
-    params = getattr(module, LEARNED_PARAMS[spec["kind"]]).from_config(spec.get("train", {}))
-    training = memory if train_memory is None else train_memory
-    fitted = module.fit(training, params, seed, threads=threads)
-    n = int(spec["n_samples"])
-    samples = fitted.sample(int(spec.get("select_top_of", n)), rng)
-    if samples.shape[1] > n:
-        samples = top_by_max_cos(samples, memory, n)
-    arrays = {f"loss_{key}": np.asarray(values) for key, values in fitted.history.items()}
-    return {
-        "samples": samples,
-        "groups": consecutive_groups(n),
-        "train_seconds": fitted.train_seconds,
-        "train_size": int(training.shape[1]),
-        **arrays,
-    }
+def _replicate_seed(base: int, *keys: str, replicate: int) -> int:
+    """Replicate 0 keeps the plain job seed, so one replicate equals the earlier runs."""
+    extra = () if replicate == 0 else (f"replicate{replicate}",)
+    return derive_seed(base, *keys, *extra)
+
+
+def _concatenate(results: list[SampleResult]) -> tuple[SampleResult, np.ndarray]:
+    """Stack per-replicate results: groups renumbered, replicate ids per sample."""
+    groups, replicate, offset = [], [], 0
+    for r, result in enumerate(results):
+        groups.append(np.asarray(result.groups) + offset)
+        offset = int(groups[-1].max()) + 1
+        replicate.append(np.full(result.samples.shape[1], r))
+    arrays: dict[str, np.ndarray] = {}
+    for key in results[0].arrays:
+        values = [np.asarray(result.arrays[key]) for result in results]
+        arrays[key] = np.concatenate(values, axis=-1) if values[0].ndim else np.stack(values)
+    scalars = dict(results[0].scalars)
+    for key in results[0].scalars:
+        if key.endswith("seconds"):
+            scalars[key] = float(sum(result.scalars.get(key, 0.0) for result in results))
+    merged = SampleResult(
+        np.concatenate([result.samples for result in results], axis=1),
+        np.concatenate(groups),
+        arrays,
+        scalars,
+    )
+    return merged, np.concatenate(replicate)
+
+
+def _progress(label: str):
+    """A progress callback that logs at most every ~10 s (epoch/iteration k and loss)."""
+    state = {"last": time.perf_counter()}
+
+    def report(step_number: int, loss: float) -> None:
+        now = time.perf_counter()
+        if now - state["last"] >= 10.0:
+            log.info("%s: epoch %d, loss %.6g", label, step_number, loss)
+            state["last"] = now
+
+    return report
 
 
 @step("sample")
 def sample(params, inputs, outputs, seed, threads):
-    """S samples of one method from a memory (input ``memory``, output ``samples``)."""
-    memory, _ = load_memory(inputs["memory"])
-    kind = params.get("kind")
-    rng = np.random.default_rng(seed)
-    if kind in SAMPLER_KINDS:
-        result = _run_sampler(memory, params, rng)
-    elif kind in SIMPLE_KINDS:
-        reference = load_samples(inputs["reference"])["samples"] if "reference" in inputs else None
-        result = _run_simple(memory, params, rng, reference)
-    elif kind in LEARNED_KINDS:
-        train = load_memory(inputs["train_memory"])[0] if "train_memory" in inputs else None
-        result = _run_learned(memory, params, rng, seed, threads, train)
+    """S samples of one method from one memory, for every replicate.
+
+    params: the method's resolved spec (``kind``, ``category``, ``replicates``, ``seed`` =
+    the config's base seed, ``dataset``, ``method``, protocol and kind parameters).
+    inputs: ``memory``; ``reference`` (controls); ``train_memory`` (learned, other data).
+    outputs: ``samples``.
+    """
+    memory = load_memory_file(inputs["memory"])
+    spec = dict(params)
+    kind = get_method(spec["kind"])
+    replicates = int(spec.get("replicates", 1))
+    base = int(spec.get("seed", 0))
+    dataset, method = spec["dataset"], spec["method"]
+    cache: dict = {}
+    if kind.CATEGORY == "sampler":
+        spec["beta"] = resolve_beta(spec["beta"], memory, spec["alpha"], cache)
+        spec["energy_beta"] = spec["beta"]
     else:
-        known = ", ".join(SAMPLER_KINDS + SIMPLE_KINDS + LEARNED_KINDS)
-        raise StepError(f"unknown method kind {kind!r}; known kinds: {known}")
-    scalars = ("sampling_seconds", "train_seconds", "train_size")
-    timings = {key: result.pop(key) for key in scalars if key in result}
-    metadata = {"params": params, "seed": seed, **timings}
-    _save_npz(outputs["samples"], metadata=_json_array(metadata), **result)
-    acceptance = result.get("acceptance")
+        spec["energy_beta"] = resolve_beta(spec["energy_beta"], memory, spec.get("alpha"), cache)
+    seeds = {"method": [_replicate_seed(base, dataset, method, replicate=r)
+                        for r in range(replicates)]}
+    train = load_memory_file(inputs["train_memory"]) if "train_memory" in inputs else None
+    reference = load_samples(inputs["reference"]) if "reference" in inputs else None
+
+    def context(r: int, **extra: Any) -> RunContext:
+        return RunContext(
+            rng=np.random.default_rng(seeds["method"][r]),
+            seed=seeds["method"][r],
+            threads=threads,
+            replicate=r,
+            train_memory=train,
+            progress=_progress(f"{method} on {dataset}"),
+            **extra,
+        )
+
+    if kind.CATEGORY == "sampler":
+        protocol = spec["protocol"]
+        seeds["start"] = [
+            derive_seed(base, "start", dataset, protocol, f"replicate{r}")
+            for r in range(replicates)
+        ]
+        start = start_draw(memory.memory, protocol, spec["protocol_params"], seeds["start"])
+        result = kind.run(memory, spec, context(0, start=start))
+        per_replicate = start.start_patterns.size // replicates
+        replicate_ids = np.asarray(result.arrays["chains"]) // per_replicate
+    elif kind.CATEGORY == "learned" and not spec.get("refit_replicates", False):
+        scaled = spec | {"n_samples": spec["n_samples"] * replicates}
+        if "select_top_of" in spec:
+            scaled["select_top_of"] = spec["select_top_of"] * replicates
+        result = kind.run(memory, scaled, context(0))
+        replicate_ids = np.arange(result.samples.shape[1]) // int(spec["n_samples"])
+    else:
+        runs = []
+        for r in range(replicates):
+            extra = {}
+            if reference is not None:
+                mask = reference.get("replicate", np.zeros(reference["samples"].shape[1])) == r
+                extra["reference"] = reference["samples"][:, mask]
+            runs.append(kind.run(memory, spec, context(r, **extra)))
+        result, replicate_ids = _concatenate(runs)
+    if not np.all(np.isfinite(result.samples)):
+        raise StepError(f"method {method} produced non-finite samples on {dataset}")
+    metadata = {
+        "params": spec,
+        "kind": spec["kind"],
+        "category": kind.CATEGORY,
+        "beta": spec.get("beta"),
+        "alpha": spec.get("alpha"),
+        "energy_beta": spec["energy_beta"],
+        "replicates": replicates,
+        "seeds": seeds,
+        **result.scalars,
+    }
+    if "beta_star" in cache:
+        metadata["beta_star"] = cache["beta_star"]
+    _save_npz(
+        outputs["samples"],
+        samples=result.samples,
+        groups=result.groups,
+        replicate=replicate_ids,
+        metadata=_json_array(metadata),
+        **result.arrays,
+    )
+    acceptance = result.arrays.get("acceptance")
     return {
-        **timings,
-        "acceptance": None if acceptance is None or not acceptance.size else acceptance.mean(),
+        **result.scalars,
+        "acceptance": None if acceptance is None else float(np.mean(acceptance)),
     }
 
 
 # ----------------------------------------------------------------------------- metrics
 
 
+def _chain_diagnostics(loaded: dict) -> dict[str, float]:
+    """Effective sample size and R-hat of the per-chain energy traces (samplers only)."""
+    traces = loaded.get("trace_energy")
+    if traces is None or traces.shape[0] < 4 or traces.shape[1] < 2:
+        return {}
+    try:
+        diagnostics = metrics.chain_diagnostics(traces.T)
+    except AttributeError:  # pragma: no cover - older metrics module
+        return {}
+    return {"ess": float(diagnostics["ess"]), "rhat": float(diagnostics["rhat"])}
+
+
+def _per_replicate(values: list[dict[str, float]]) -> dict[str, float]:
+    """Mean over replicates, the mean within-replicate SE, and the SD across replicates."""
+    keys = [k for k in values[0] if isinstance(values[0][k], int | float)]
+    out: dict[str, float] = {}
+    for key in keys:
+        column = np.array([float(v[key]) for v in values])
+        out[key] = float(np.mean(column))
+        if not key.endswith("_se") and key not in ("n_samples", "beta"):
+            out[f"{key}_sd_rep"] = float(np.std(column, ddof=1)) if column.size > 1 else None
+    out["n_samples"] = int(sum(int(v["n_samples"]) for v in values))
+    return out
+
+
 @step("metrics")
 def compute_metrics(params, inputs, outputs, seed, threads):
-    """SPEC §3 metrics of a samples file against its memory (output ``metrics`` JSON)."""
-    memory, _ = load_memory(inputs["memory"])
+    """SPEC §3 metrics (and the domain's own) of a samples file against its memory.
+
+    inputs: ``memory``, ``samples``. outputs: ``metrics`` (JSON). β, α and the reporting β
+    come from the samples file. With replicates each metric is the mean over replicates,
+    ``*_se`` the mean within-replicate chain-group SE (SPEC §3) and ``*_sd_rep`` the SD over
+    replicates.
+    """
+    memory = load_memory_file(inputs["memory"])
     loaded = load_samples(inputs["samples"])
-    method = loaded["metadata"]["params"]
-    beta = float(params.get("beta", method.get("beta")))
-    summary = metrics.summarise(loaded["samples"], memory, beta, loaded["groups"])
-    acceptance = loaded.get("acceptance", np.array([]))
-    alpha = method.get("alpha", params.get("alpha", 0.01))
+    meta = loaded["metadata"]
+    domain = get_domain(memory.metadata["domain"])
+    energy_beta = float(meta["energy_beta"])
+    replicate = loaded.get("replicate", np.zeros(loaded["samples"].shape[1], dtype=int))
+    rows = []
+    for r in np.unique(replicate):
+        mask = replicate == r
+        samples, groups = loaded["samples"][:, mask], loaded["groups"][mask]
+        row = metrics.summarise(samples, memory.memory, energy_beta, groups).as_dict()
+        row.pop("beta", None)
+        if hasattr(domain, "domain_metrics"):
+            extra = {"beta": meta.get("beta"), "decoded": None}
+            if "decoded" in loaded:
+                extra["decoded"] = loaded["decoded"][:, mask]
+            row |= domain.domain_metrics(samples, memory, groups, **extra)
+        rows.append(row)
     record = {
-        "method": params["method"],
-        "dataset": params["dataset"],
-        "kind": method["kind"],
-        "alpha": alpha,
-        "snr": energy.snr(alpha, beta, memory.shape[0]),
-        **summary.as_dict(),
-        "acceptance": float(acceptance.mean()) if acceptance.size else None,
-        "acceptance_min": float(acceptance.min()) if acceptance.size else None,
-        "seconds": loaded["metadata"].get(
-            "sampling_seconds", loaded["metadata"].get("train_seconds")
-        ),
-        "train_size": loaded["metadata"].get("train_size"),
+        "dataset": params.get("dataset", memory.metadata.get("dataset")),
+        "method": params.get("method", meta["params"].get("method")),
+        "kind": meta["kind"],
+        "category": meta["category"],
+        "beta": meta.get("beta"),
+        "alpha": meta.get("alpha"),
+        "energy_beta": energy_beta,
+        "snr": energy.snr(meta["alpha"], meta["beta"], memory.d)
+        if meta.get("alpha") and meta.get("beta")
+        else None,
+        "replicates": int(np.unique(replicate).size),
+        **_per_replicate(rows),
     }
-    outputs["metrics"].write_text(json.dumps(record, indent=2) + "\n")
+    acceptance = loaded.get("acceptance")
+    record["acceptance"] = float(acceptance.mean()) if acceptance is not None else None
+    record["acceptance_min"] = float(acceptance.min()) if acceptance is not None else None
+    record |= _chain_diagnostics(loaded)
+    record["seconds"] = meta.get("sampling_seconds", meta.get("train_seconds"))
+    for key in ("train_size", "train_dataset", "beta_star"):
+        record[key] = meta.get(key)
+    for key, value in meta.items():
+        if key.startswith("final_"):
+            record[key] = value
+    outputs["metrics"].write_text(json.dumps(record, indent=2, default=float) + "\n")
 
 
-# ------------------------------------------------------------------------------- table
+@step("paired")
+def paired(params, inputs, outputs, seed, threads):
+    """Paired differences ``first − second`` of N, D and Ē with their SE (SPEC §3).
 
-TABLE_COLUMNS = [
-    "dataset",
-    "method",
-    "kind",
-    "beta",
-    "snr",
-    "n_samples",
-    "novelty",
-    "novelty_se",
-    "diversity",
-    "diversity_se",
-    "energy",
-    "energy_se",
-    "max_cosine",
-    "max_cosine_se",
-    "acceptance",
-]
-
-
-@step("comparison-table")
-def comparison_table(params, inputs, outputs, seed, threads):
-    """Metrics JSON inputs → one row per (dataset, method): ``table`` CSV, markdown, latex."""
-    import pandas as pd
-
-    from ..report import tables
-
-    rows = [json.loads(path.read_text()) for path in inputs.values()]
-    table = pd.DataFrame(rows)
-    columns = [c for c in TABLE_COLUMNS + params.get("extra_columns", []) if c in table.columns]
-    table = table[columns]
-    title = params.get("title", "")
-    tables.write_table(
-        table,
-        outputs["table"],
-        outputs.get("markdown"),
-        title=title,
-        latex_path=outputs.get("latex"),
+    The two samplers share start draws (common random numbers), so chain group g of one
+    is paired with chain group g of the other. inputs: ``memory``, ``first``, ``second``.
+    """
+    memory = load_memory_file(inputs["memory"])
+    first, second = load_samples(inputs["first"]), load_samples(inputs["second"])
+    if first["samples"].shape != second["samples"].shape or not np.array_equal(
+        first["groups"], second["groups"]
+    ):
+        raise StepError(
+            "paired differences need two samples files with the same chain groups "
+            f"({inputs['first']}, {inputs['second']})"
+        )
+    energy_beta = float(first["metadata"]["energy_beta"])
+    per_sample = {}
+    for name, loaded in (("first", first), ("second", second)):
+        best = metrics.max_cosine(loaded["samples"], memory.memory)
+        per_sample[name] = {
+            "novelty": 1.0 - best,
+            "max_cosine": best,
+            "energy": energy.energy(memory.memory, loaded["samples"], energy_beta),
+        }
+    groups = first["groups"]
+    record = {"first": params.get("first"), "second": params.get("second")}
+    for key in ("novelty", "max_cosine", "energy"):
+        difference = per_sample["first"][key] - per_sample["second"][key]
+        record[f"{key}_diff"] = float(np.mean(difference))
+        record[f"{key}_diff_se"] = metrics.grouped_standard_error(difference, groups)
+    within = []
+    for g in np.unique(groups):
+        mask = groups == g
+        within.append(
+            metrics.diversity(first["samples"][:, mask])
+            - metrics.diversity(second["samples"][:, mask])
+        )
+    record["diversity_diff"] = metrics.diversity(first["samples"]) - metrics.diversity(
+        second["samples"]
     )
+    record["diversity_diff_se"] = float(np.std(within, ddof=1) / np.sqrt(len(within)))
+    outputs["paired"].write_text(json.dumps(record, indent=2) + "\n")
+
+
+# ------------------------------------------------------------------------------- tables
+
+
+@step("experiment-table")
+def experiment_table(params, inputs, outputs, seed, threads):
+    """One experiment's table: a row per (dataset, method, swept values).
+
+    params: the experiment plan (``rows``, ``paired``, ``labels``, ``columns``, ``title``).
+    inputs: ``row0`` … (metrics JSON per row), ``pair0`` … (paired JSON).
+    outputs: ``csv``, ``md``, ``tex``, ``html``.
+    """
+    from ..report import experiment_tables
+
+    rows = [json.loads(inputs[f"row{i}"].read_text()) for i in range(len(params["rows"]))]
+    pairs = [json.loads(inputs[f"pair{i}"].read_text()) for i in range(len(params["paired"]))]
+    table, paired_table = experiment_tables.build(params, rows, pairs)
+    experiment_tables.write(params, table, paired_table, outputs)
     return {"rows": len(table)}
 
 
-# ----------------------------------------------------------------------------- figures
+@step("figure")
+def figure(params, inputs, outputs, seed, threads):
+    """One figure of an experiment for one dataset (see ``report.figure_registry``).
 
+    params: ``figure`` (name), ``experiment``, ``dataset``, ``rows``, ``labels``, ``title``.
+    inputs: ``memory``, ``samples<i>`` and ``metrics<i>`` per row of this dataset.
+    outputs: ``figure``.
+    """
+    from ..report import figure_registry
 
-@step("sample-grids")
-def sample_grid_figure(params, inputs, outputs, seed, threads):
-    """4×4 decoded samples per method beside 16 stored patterns (inputs ``memory``, methods)."""
-    from ..report import figures
-
-    memory, metadata = load_memory(inputs.pop("memory"))
-    domain = _domain(metadata["domain"])
-    panels = [("stored patterns", domain.to_images(memory[:, :16]))]
-    for method, path in inputs.items():
-        samples = load_samples(path)["samples"]
-        spread = np.unique(np.linspace(0, samples.shape[1] - 1, 16).round().astype(int))
-        label = params.get("labels", {}).get(method, method)
-        panels.append((label, domain.to_images(samples[:, spread])))
-    figures.sample_grids(panels, outputs["figure"], title=params.get("title", ""))
-
-
-@step("training-curves")
-def training_curve_figure(params, inputs, outputs, seed, threads):
-    """Per-epoch training losses of the learned baselines among the inputs."""
-    from ..report import figures
-
-    histories = {}
-    for method, path in inputs.items():
-        loaded = load_samples(path)
-        losses = {k.removeprefix("loss_"): v for k, v in loaded.items() if k.startswith("loss_")}
-        if losses:
-            histories[method] = losses
-    figures.training_curves(histories, outputs["figure"], title=params.get("title", ""))
+    figure_registry.draw(params, inputs, outputs["figure"])
 
 
 @step("summary")
 def summary(params, inputs, outputs, seed, threads):
-    """Concatenate the Markdown tables into ``results/summary.md``."""
+    """Every experiment's Markdown table in one page (``results/summary.md``)."""
+    config_files = params.get("config_files") or []
     parts = ["# stochastic-attention: summary of results\n"]
+    if config_files:
+        parts.append(f"Config: {', '.join(config_files)}\n")
     for path in inputs.values():
         parts.append(path.read_text())
     outputs["summary"].write_text("\n".join(parts))

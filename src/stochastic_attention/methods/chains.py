@@ -1,0 +1,82 @@
+"""Sampler method kinds ``sa`` (unadjusted Langevin) and ``mala`` (Metropolis-adjusted).
+
+Both run the protocol named by ``spec["protocol"]`` (SPEC §2) over the common start draw in
+``context.start`` (one chain per column; all replicates' chains advance together as one
+matrix), record every snapshot after burn-in, and return the kept ones: ``keep`` evenly
+spaced snapshots per chain for ``multi_chain``, every snapshot for ``single_chain``. Besides
+the samples they return each chain's energy at every snapshot (``trace_energy``, for
+effective sample size and R-hat) and MALA's per-chain acceptance.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import samplers
+from ..domains.base import Memory
+from ..energy import energy
+from ..metrics import consecutive_groups
+from .base import MethodError, RunContext, SampleResult
+
+__all__ = ["CATEGORIES", "PARAMS_SCHEMAS", "run_mala", "run_sa"]
+
+CATEGORIES = {"sa": "sampler", "mala": "sampler"}
+PARAMS_SCHEMAS: dict[str, dict] = {"sa": {}, "mala": {}}
+GROUP_SIZE = 5  # SPEC §3: a single chain's snapshots form consecutive groups of 5
+
+
+def _run(kernel: str, memory: Memory, spec: dict, context: RunContext) -> SampleResult:
+    if context.start is None:
+        raise MethodError(f"{kernel}: a sampler needs the common start draw (context.start)")
+    protocol = spec["protocol"]
+    options = spec["protocol_params"]
+    record_steps = samplers.snapshot_steps(options["n_steps"], options["burn_in"], options["thin"])
+    run = samplers.run_chains(
+        memory.memory,
+        context.start.initial_states,
+        kernel=kernel,
+        beta=spec["beta"],
+        alpha=spec["alpha"],
+        rng=context.rng,
+        record_steps=record_steps,
+    )
+    n_records, d, n_chains = run.records.shape
+    if protocol == "multi_chain":
+        positions = samplers.evenly_spaced_positions(n_records, options["keep"])
+        groups = np.repeat(np.arange(n_chains), positions.size)
+    elif protocol == "single_chain":
+        positions = np.arange(n_records)
+        if n_records % GROUP_SIZE:
+            raise MethodError(
+                f"single_chain: {n_records} snapshots do not split into groups of {GROUP_SIZE}; "
+                "change n_steps, burn_in or thin"
+            )
+        per_chain = consecutive_groups(n_records, GROUP_SIZE)
+        groups = (np.arange(n_chains)[:, None] * per_chain.max() + 1 + per_chain).ravel()
+    else:
+        raise MethodError(f"unknown protocol {protocol!r}; use multi_chain or single_chain")
+    kept = run.records[positions]  # (keep, d, C)
+    samples = kept.transpose(1, 2, 0).reshape(d, n_chains * positions.size)
+    flat = run.records.transpose(1, 0, 2).reshape(d, n_records * n_chains)
+    traces = energy(memory.memory, flat, spec["beta"]).reshape(n_records, n_chains)
+    arrays = {
+        "chains": np.repeat(np.arange(n_chains), positions.size),
+        "steps": np.tile(record_steps[positions], n_chains),
+        "start_patterns": context.start.start_patterns,
+        "initial_states": context.start.initial_states,
+        "trace_energy": traces,
+        "trace_steps": record_steps,
+    }
+    if run.acceptance is not None:
+        arrays["acceptance"] = run.acceptance
+    return SampleResult(samples, groups, arrays, {"sampling_seconds": run.wall_seconds})
+
+
+def run_sa(memory: Memory, spec: dict, context: RunContext) -> SampleResult:
+    """Unadjusted Langevin (SPEC §2) with the exact span reduction."""
+    return _run("sa", memory, spec, context)
+
+
+def run_mala(memory: Memory, spec: dict, context: RunContext) -> SampleResult:
+    """Metropolis-adjusted Langevin (SPEC §2); reports per-chain acceptance."""
+    return _run("mala", memory, spec, context)

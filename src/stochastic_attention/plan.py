@@ -1,0 +1,283 @@
+"""Config → the jobs and targets of the workflow (no logic lives in the .smk files).
+
+:func:`build_plan` expands a validated config into a :class:`Plan`:
+
+* every **dataset** and **method** the experiments use, including *derived* ones: a sweep
+  over ``method.alpha`` makes one method per value (``sa_retrieval__alpha_0p005``), a sweep
+  over ``dataset.n_patterns`` one dataset per value (``mnist_digit3__n_patterns_500``), a
+  spectrum one method per β (``sa_generation__beta_50``);
+* the **sample jobs** ``(dataset, method)`` (each one job for all replicates);
+* per experiment its table **rows** (dataset, method and the swept values), its **paired**
+  differences and its **figures** (one per figure name and dataset).
+
+Derived names join the base name, the key and a token of the value with ``__``, which
+user names may not contain, so they never collide. Every path the workflow writes is made
+here too, under ``results_dir``.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from .methods.base import get_method
+
+__all__ = ["DATA_KINDS", "SYNTHETIC_KINDS", "ExperimentPlan", "Plan", "Row", "build_plan", "token"]
+
+DATA_KINDS = ("comparison", "sweep", "spectrum")
+SYNTHETIC_KINDS = ("temperature_spectrum", "convergence", "phase_diagram", "critical_law")
+
+
+def token(value: Any) -> str:
+    """A file-name-safe token of a config value: 0.005 → 0p005, {critical: 5} → critical5."""
+    if isinstance(value, dict):
+        return "".join(f"{key}{token(item)}" for key, item in sorted(value.items()))
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        value = int(value)
+    text = f"{value:g}" if isinstance(value, float) else str(value)
+    text = text.replace(".", "p").replace("-", "m").replace("+", "")
+    return "".join(c if c.isalnum() else "_" for c in text)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One table row: a dataset, a method and the swept values that made them."""
+
+    dataset: str
+    method: str
+    labels: tuple[tuple[str, Any], ...] = ()
+    base_dataset: str = ""
+    base_method: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "dataset": self.base_dataset or self.dataset,
+            "method": self.base_method or self.method,
+            **dict(self.labels),
+            "_dataset": self.dataset,
+            "_method": self.method,
+        }
+
+
+@dataclass
+class ExperimentPlan:
+    """What one experiment computes: its rows, paired differences and figures."""
+
+    name: str
+    kind: str
+    config: dict[str, Any]
+    rows: list[Row] = field(default_factory=list)
+    paired: list[tuple[Row, Row]] = field(default_factory=list)
+    figures: list[tuple[str, str]] = field(default_factory=list)  # (figure, base dataset)
+
+    def rows_of(self, dataset: str) -> list[Row]:
+        """Rows whose base dataset is ``dataset``."""
+        return [row for row in self.rows if (row.base_dataset or row.dataset) == dataset]
+
+
+@dataclass
+class Plan:
+    """The expanded config: datasets, methods, sample jobs and experiments."""
+
+    config: dict[str, Any]
+    datasets: dict[str, dict] = field(default_factory=dict)
+    methods: dict[str, dict] = field(default_factory=dict)
+    experiments: dict[str, ExperimentPlan] = field(default_factory=dict)
+    jobs: set[tuple[str, str]] = field(default_factory=set)
+
+    # ---------------------------------------------------------------- paths
+    @property
+    def results(self) -> str:
+        return self.config.get("results_dir", "results")
+
+    def domain(self, dataset: str) -> str:
+        return self.datasets[dataset]["domain"]
+
+    def raw_path(self, domain: str) -> str:
+        return f"resources/{domain}/{domain}.npz"
+
+    def memory_path(self, dataset: str) -> str:
+        return f"{self.results}/memory/{self.domain(dataset)}/{dataset}.npz"
+
+    def samples_path(self, dataset: str, method: str) -> str:
+        return f"{self.results}/samples/{self.domain(dataset)}/{dataset}/{method}.npz"
+
+    def metrics_path(self, dataset: str, method: str) -> str:
+        return f"{self.results}/metrics/{self.domain(dataset)}/{dataset}/{method}.json"
+
+    def paired_path(self, dataset: str, first: str, second: str) -> str:
+        domain = self.domain(dataset)
+        return f"{self.results}/metrics/{domain}/{dataset}/paired/{first}__minus__{second}.json"
+
+    def table_paths(self, experiment: str) -> dict[str, str]:
+        stem = f"{self.results}/tables/{experiment}"
+        return {s: f"{stem}.{s}" for s in ("csv", "md", "tex", "html")}
+
+    def figure_path(self, experiment: str, figure: str, dataset: str) -> str:
+        return f"{self.results}/figures/{experiment}/{dataset}/{figure}.png"
+
+    # ---------------------------------------------------------------- inputs
+    def method_seed_keys(self, dataset: str, method: str) -> tuple[str, str]:
+        return dataset, method
+
+    def sample_inputs(self, dataset: str, method: str) -> dict[str, str]:
+        """Input files of a sample job: the memory, a control's reference, a training memory."""
+        spec = self.methods[method]
+        inputs = {"memory": self.memory_path(dataset)}
+        if spec.get("reference"):
+            inputs["reference"] = self.samples_path(dataset, spec["reference"])
+        if spec.get("train_dataset"):
+            inputs["train_memory"] = self.memory_path(spec["train_dataset"])
+        return inputs
+
+    def sample_spec(self, dataset: str, method: str) -> dict[str, Any]:
+        """Everything a sample job depends on, as one dict (a change re-runs the job)."""
+        spec = copy.deepcopy(self.methods[method])
+        for key in ("threads", "reference", "train_dataset", "label", "base"):
+            spec.pop(key, None)
+        kind = get_method(spec["kind"])
+        spec["category"] = kind.CATEGORY
+        spec["replicates"] = spec.get("replicates", self.config.get("replicates", 1))
+        if kind.CATEGORY == "sampler":
+            protocol = spec.get("protocol", "multi_chain")
+            spec["protocol"] = protocol
+            spec["protocol_params"] = self.config["protocols"][protocol]
+        spec["dataset"] = dataset
+        spec["method"] = method
+        return spec
+
+    def threads(self, method: str) -> int:
+        return int(self.methods[method].get("threads", 1))
+
+    def all_rows(self) -> list[tuple[str, Row]]:
+        return [(name, row) for name, ex in self.experiments.items() for row in ex.rows]
+
+    # --------------------------------------------------------------- targets
+    def targets(self) -> list[str]:
+        """Every final output: tables, figures and the summary."""
+        out = []
+        for name, experiment in self.experiments.items():
+            if experiment.kind in DATA_KINDS:
+                out += list(self.table_paths(name).values())
+                out += [self.figure_path(name, f, d) for f, d in experiment.figures]
+            else:
+                out += [
+                    f"{self.results}/tables/{name}.csv",
+                    f"{self.results}/tables/{name}.md",
+                    f"{self.results}/figures/{name}.png",
+                ]
+        return [*out, f"{self.results}/summary.md"]
+
+    def table_markdowns(self) -> dict[str, str]:
+        return {name: f"{self.results}/tables/{name}.md" for name in self.experiments}
+
+    def experiment_params(self, name: str) -> str:
+        """JSON of an experiment's rows and settings for its table and figure steps."""
+        experiment = self.experiments[name]
+        return json.dumps(
+            {
+                "experiment": name,
+                "kind": experiment.kind,
+                "title": experiment.config.get("title", ""),
+                "columns": experiment.config.get("columns", []),
+                "rows": [row.as_dict() for row in experiment.rows],
+                "paired": [
+                    {"first": a.as_dict(), "second": b.as_dict()} for a, b in experiment.paired
+                ],
+                "labels": {
+                    m: self.methods[m].get("label", self.methods[m].get("base", m))
+                    for m in {row.method for row in experiment.rows}
+                },
+            },
+            sort_keys=True,
+            default=str,
+        )
+
+
+# ---------------------------------------------------------------------- expansion
+
+
+def _derive(
+    table: dict[str, dict], base: str, overrides: list[tuple[str, Any]]
+) -> str:
+    """Add (once) the entry ``base`` with ``overrides`` applied; return its name."""
+    if not overrides:
+        return base
+    name = "__".join([base, *(f"{key}_{token(value)}" for key, value in overrides)])
+    if name not in table:
+        spec = copy.deepcopy(table[base])
+        for key, value in overrides:
+            spec[key] = copy.deepcopy(value)
+        spec["base"] = table[base].get("base", base)
+        table[name] = spec
+    return name
+
+
+def _grid(sweep: dict[str, list]) -> list[list[tuple[str, Any]]]:
+    keys = list(sweep)
+    return [list(zip(keys, values, strict=True)) for values in itertools.product(*sweep.values())]
+
+
+def _expand(plan: Plan, name: str, experiment: dict) -> ExperimentPlan:
+    kind = experiment["kind"]
+    result = ExperimentPlan(name, kind, experiment)
+    if kind == "spectrum":
+        datasets, methods = [experiment["dataset"]], [experiment["method"]]
+        grid = [[("method.beta", beta)] for beta in experiment["betas"]]
+    else:
+        datasets, methods = experiment["datasets"], experiment["methods"]
+        grid = _grid(experiment.get("sweep", {})) if kind == "sweep" else [[]]
+    by_point: dict[tuple, dict[tuple[str, str], Row]] = {}
+    for dataset, point in itertools.product(datasets, grid):
+        data_overrides = [(k.split(".", 1)[1], v) for k, v in point if k.startswith("dataset.")]
+        derived_dataset = _derive(plan.datasets, dataset, data_overrides)
+        for method in methods:
+            method_overrides = [
+                (k.split(".", 1)[1], v) for k, v in point if k.startswith("method.")
+            ]
+            derived_method = _derive(plan.methods, method, method_overrides)
+            _add_dependencies(plan, derived_dataset, derived_method)
+            labels = tuple((k.split(".", 1)[1], v) for k, v in point)
+            row = Row(derived_dataset, derived_method, labels, dataset, method)
+            result.rows.append(row)
+            by_point.setdefault((dataset, json.dumps(point, default=str)), {})[
+                (dataset, method)
+            ] = row
+    for first, second in experiment.get("paired", []):
+        for rows in by_point.values():
+            dataset = next(iter(rows))[0]
+            if (dataset, first) in rows and (dataset, second) in rows:
+                result.paired.append((rows[(dataset, first)], rows[(dataset, second)]))
+    figures = list(experiment.get("figures", []))
+    if any(get_method(plan.methods[m]["kind"]).CATEGORY == "learned" for m in methods):
+        figures.append("training")
+    result.figures = [(figure, dataset) for dataset in datasets for figure in figures]
+    return result
+
+
+def _add_dependencies(plan: Plan, dataset: str, method: str) -> None:
+    """Register the sample job and the jobs it needs (a control's reference sampler)."""
+    plan.jobs.add((dataset, method))
+    reference = plan.methods[method].get("reference")
+    if reference:
+        plan.jobs.add((dataset, reference))
+
+
+def build_plan(config: dict[str, Any]) -> Plan:
+    """Expand a validated, checked config (see :func:`config.prepare`) into a :class:`Plan`."""
+    plan = Plan(
+        config=config,
+        datasets=copy.deepcopy(config["datasets"]),
+        methods=copy.deepcopy(config["methods"]),
+    )
+    for name, experiment in config["experiments"].items():
+        if experiment["kind"] in DATA_KINDS:
+            plan.experiments[name] = _expand(plan, name, experiment)
+        else:
+            plan.experiments[name] = ExperimentPlan(name, experiment["kind"], experiment)
+    return plan

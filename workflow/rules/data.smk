@@ -1,0 +1,119 @@
+# Data jobs: fetch a domain's source, build each dataset's memory, draw each method's
+# samples, score them. Paths and parameters come from the plan (common.smk).
+
+
+rule fetch:
+    output:
+        raw="resources/{domain}/{domain}.npz",
+        provenance="resources/{domain}/{domain}.npz.provenance.json",
+    log:
+        f"{R}/logs/fetch/{{domain}}.log",
+    benchmark:
+        f"{R}/benchmarks/fetch/{{domain}}.tsv"
+    params:
+        spec=get_source_spec,
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    conda:
+        "../../envs/core.yaml"
+    shell:
+        f"{CLI} fetch --params {{params.spec:q}} --output raw={{output.raw:q}} > {{log:q}} 2>&1"
+
+
+rule memory:
+    input:
+        unpack(get_memory_inputs),
+    output:
+        f"{R}/memory/{{domain}}/{{dataset}}.npz",
+    log:
+        f"{R}/logs/memory/{{domain}}/{{dataset}}.log",
+    benchmark:
+        f"{R}/benchmarks/memory/{{domain}}/{{dataset}}.tsv"
+    params:
+        spec=get_memory_spec,
+        inputs=lambda w, input: named(dict(input.items())),
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../../envs/core.yaml"
+    shell:
+        f"{CLI} memory --params {{params.spec:q}} --input {{params.inputs}}"
+        f" --output memory={{output:q}} > {{log:q}} 2>&1"
+
+
+rule sample:
+    input:
+        unpack(get_sample_inputs),
+    output:
+        f"{R}/samples/{{domain}}/{{dataset}}/{{method}}.npz",
+    log:
+        f"{R}/logs/sample/{{domain}}/{{dataset}}/{{method}}.log",
+    benchmark:
+        f"{R}/benchmarks/sample/{{domain}}/{{dataset}}/{{method}}.tsv"
+    params:
+        spec=get_sample_spec,
+        seed=lambda w: get_seed(w.dataset, w.method),
+        inputs=lambda w, input: named(dict(input.items())),
+        # the configured thread count, not Snakemake's (which --cores may scale down):
+        # torch's float reductions depend on it, and tables must not depend on --cores
+        threads=get_method_threads,
+    threads: get_method_threads
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    conda:
+        "../../envs/learn.yaml"
+    shell:
+        f"{CLI} sample --params {{params.spec:q}} --seed {{params.seed}}"
+        f" --threads {{params.threads}} --input {{params.inputs}}"
+        f" --output samples={{output:q}} > {{log:q}} 2>&1"
+
+
+rule metrics:
+    input:
+        memory=f"{R}/memory/{{domain}}/{{dataset}}.npz",
+        samples=f"{R}/samples/{{domain}}/{{dataset}}/{{method}}.npz",
+    output:
+        f"{R}/metrics/{{domain}}/{{dataset}}/{{method}}.json",
+    log:
+        f"{R}/logs/metrics/{{domain}}/{{dataset}}/{{method}}.log",
+    benchmark:
+        f"{R}/benchmarks/metrics/{{domain}}/{{dataset}}/{{method}}.tsv"
+    params:
+        spec=lambda w: json.dumps({"dataset": w.dataset, "method": w.method}),
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../../envs/core.yaml"
+    shell:
+        f"{CLI} metrics --params {{params.spec:q}} --input memory={{input.memory:q}}"
+        f" samples={{input.samples:q}} --output metrics={{output:q}} > {{log:q}} 2>&1"
+
+
+rule paired:
+    input:
+        memory=f"{R}/memory/{{domain}}/{{dataset}}.npz",
+        first=f"{R}/samples/{{domain}}/{{dataset}}/{{first}}.npz",
+        second=f"{R}/samples/{{domain}}/{{dataset}}/{{second}}.npz",
+    output:
+        f"{R}/metrics/{{domain}}/{{dataset}}/paired/{{first}}__minus__{{second}}.json",
+    log:
+        f"{R}/logs/paired/{{domain}}/{{dataset}}/{{first}}__minus__{{second}}.log",
+    params:
+        spec=lambda w: json.dumps({"first": w.first, "second": w.second}),
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../../envs/core.yaml"
+    shell:
+        f"{CLI} paired --params {{params.spec:q}} --input memory={{input.memory:q}}"
+        f" first={{input.first:q}} second={{input.second:q}} --output paired={{output:q}}"
+        f" > {{log:q}} 2>&1"
