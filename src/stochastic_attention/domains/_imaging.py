@@ -38,8 +38,16 @@ _GREY_MODES = {"1", "L", "I", "F", "I;16", "I;16L", "I;16B", "I;16N"}
 _GREY_ALPHA_MODES = {"LA", "La"}
 _RGB_MODES = {"RGB", "RGBA", "RGBa", "RGBX"}
 _CONVERTIBLE_MODES = {"P", "PA", "CMYK", "YCbCr"}  # Pillow turns these into RGB(A) exactly
-_FULL_SCALE = {"1": 1.0, "L": 255.0, "LA": 255.0, "La": 255.0, "I;16": 65535.0,
-               "I;16L": 65535.0, "I;16B": 65535.0, "I;16N": 65535.0}
+_FULL_SCALE = {
+    "1": 1.0,
+    "L": 255.0,
+    "LA": 255.0,
+    "La": 255.0,
+    "I;16": 65535.0,
+    "I;16L": 65535.0,
+    "I;16B": 65535.0,
+    "I;16N": 65535.0,
+}
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -76,8 +84,11 @@ def list_images(folder: Path, what: str) -> list[Path]:
             "(a relative path is relative to the working directory)"
         )
     files = sorted(
-        (p for p in folder.iterdir()
-         if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".") and p.is_file()),
+        (
+            p
+            for p in folder.iterdir()
+            if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".") and p.is_file()
+        ),
         key=lambda p: p.name,
     )
     if not files:
@@ -135,8 +146,13 @@ def read_grayscale(path: Path, what: str) -> tuple[np.ndarray, str, bytes]:
             grey = _pixels(image, path, what)
     except DomainError:
         raise
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError,
-            Image.DecompressionBombError) as error:
+    except (
+        UnidentifiedImageError,
+        OSError,
+        ValueError,
+        SyntaxError,
+        Image.DecompressionBombError,
+    ) as error:
         raise DomainError(
             f"{what}: image {path} is unreadable or corrupt ({error}); replace or remove it"
         ) from None

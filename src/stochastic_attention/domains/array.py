@@ -90,8 +90,11 @@ def _numeric(array: np.ndarray, path: Path, where: str) -> np.ndarray:
     if not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_) or np.issubdtype(
         array.dtype, np.complexfloating
     ):
-        raise _fail(path, f"{where}holds {array.dtype} values, not real numbers",
-                    "save a numeric (integer or float) array")
+        raise _fail(
+            path,
+            f"{where}holds {array.dtype} values, not real numbers",
+            "save a numeric (integer or float) array",
+        )
     return array
 
 
@@ -100,8 +103,11 @@ def _read_npy_npz(path: Path, key: str | None) -> tuple[np.ndarray, str | None]:
     try:
         loaded = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
-        raise _fail(path, f"is not a readable {path.suffix} file ({error})",
-                    "write it with numpy.save / numpy.savez (no object arrays)") from None
+        raise _fail(
+            path,
+            f"is not a readable {path.suffix} file ({error})",
+            "write it with numpy.save / numpy.savez (no object arrays)",
+        ) from None
     if isinstance(loaded, np.ndarray):
         return _numeric(loaded, path, ""), None
     with loaded:
@@ -109,19 +115,30 @@ def _read_npy_npz(path: Path, key: str | None) -> tuple[np.ndarray, str | None]:
         if key is None:
             if len(names) != 1:
                 held = ", ".join(names) or "no arrays"
-                raise _fail(path, f"holds {held}, so it is unclear which array to use"
-                            if names else "holds no arrays",
-                            "set key: <array name> in the dataset" if names
-                            else "save the memory array in it")
+                raise _fail(
+                    path,
+                    f"holds {held}, so it is unclear which array to use"
+                    if names
+                    else "holds no arrays",
+                    "set key: <array name> in the dataset"
+                    if names
+                    else "save the memory array in it",
+                )
             key = names[0]
         elif key not in names:
-            raise _fail(path, f"has no array named {key!r} (it holds {', '.join(names)})",
-                        "set key to one of those names")
+            raise _fail(
+                path,
+                f"has no array named {key!r} (it holds {', '.join(names)})",
+                "set key to one of those names",
+            )
         try:
             array = loaded[key]
         except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
-            raise _fail(path, f"array {key!r} is unreadable ({error})",
-                        "write it again with numpy.savez (no object arrays)") from None
+            raise _fail(
+                path,
+                f"array {key!r} is unreadable ({error})",
+                "write it again with numpy.savez (no object arrays)",
+            ) from None
     return _numeric(array, path, f"array {key!r} "), key
 
 
@@ -148,8 +165,16 @@ def _csv_problem(path: Path, skip: int) -> str:
 def _loadtxt(path: Path, skip: int) -> np.ndarray:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "input contained no data"
-        return np.loadtxt(path, delimiter=",", quotechar='"', comments=None, skiprows=skip,
-                          ndmin=2, dtype=np.float64, encoding="utf-8")
+        return np.loadtxt(
+            path,
+            delimiter=",",
+            quotechar='"',
+            comments=None,
+            skiprows=skip,
+            ndmin=2,
+            dtype=np.float64,
+            encoding="utf-8",
+        )
 
 
 def _read_csv(path: Path) -> tuple[np.ndarray, list[str] | None]:
@@ -174,8 +199,12 @@ def _read_csv(path: Path) -> tuple[np.ndarray, list[str] | None]:
         if matrix is not None and matrix.shape[1] in (len(header), 0):
             return matrix, header
         if matrix is not None:
-            raise _fail(path, f"its header line has {len(header)} names but the rows have "
-                        f"{matrix.shape[1]} values", fix)
+            raise _fail(
+                path,
+                f"its header line has {len(header)} names but the rows have "
+                f"{matrix.shape[1]} values",
+                fix,
+            )
         problem = _csv_problem(path, 1)
         raise _fail(path, f"is not numeric after its header line: {problem}", fix)
     raise _fail(path, f"is not a numeric CSV: {_csv_problem(path, 0)}", fix)
@@ -185,32 +214,44 @@ def read_array(path: Path | str, key: str | None = None) -> tuple[np.ndarray, di
     """Read the 2-D numeric array of ``path`` → (array as stored, info: key, csv_header)."""
     path = Path(path).expanduser()
     if path.suffix.lower() not in SUFFIXES:
-        raise _fail(path, f"has the suffix {path.suffix or '(none)'!r}",
-                    "use a .npy, .npz or .csv file")
+        raise _fail(
+            path, f"has the suffix {path.suffix or '(none)'!r}", "use a .npy, .npz or .csv file"
+        )
     if not path.is_file():
         problem = "is a folder, not a file" if path.exists() else "does not exist"
-        raise _fail(path, problem, "check path (a relative path is relative to the working "
-                    "directory)")
+        raise _fail(
+            path, problem, "check path (a relative path is relative to the working directory)"
+        )
     if path.stat().st_size == 0:
         raise _fail(path, "is empty", "write the memory matrix into it")
     info: dict = {"key": None, "csv_header": None}
     if path.suffix.lower() == ".csv":
         if key is not None:
-            raise _fail(path, f"is a CSV file, which has no arrays to pick with key {key!r}",
-                        "remove key from the dataset")
+            raise _fail(
+                path,
+                f"is a CSV file, which has no arrays to pick with key {key!r}",
+                "remove key from the dataset",
+            )
         array, info["csv_header"] = _read_csv(path)
     else:
         if key is not None and path.suffix.lower() == ".npy":
-            raise _fail(path, f"is a .npy file, which holds one array, so key {key!r} "
-                        "selects nothing", "remove key from the dataset")
+            raise _fail(
+                path,
+                f"is a .npy file, which holds one array, so key {key!r} selects nothing",
+                "remove key from the dataset",
+            )
         array, info["key"] = _read_npy_npz(path, key)
     if array.size == 0:
-        raise _fail(path, f"holds no values (shape {array.shape})",
-                    "write the memory matrix into it")
+        raise _fail(
+            path, f"holds no values (shape {array.shape})", "write the memory matrix into it"
+        )
     if array.ndim != 2:
-        raise _fail(path, f"holds an array of shape {array.shape}, not a 2-D matrix",
-                    "save it as (d, n) with layout: columns or (n, d) with layout: rows "
-                    "(flatten images to rows and give image_shape)")
+        raise _fail(
+            path,
+            f"holds an array of shape {array.shape}, not a 2-D matrix",
+            "save it as (d, n) with layout: columns or (n, d) with layout: rows "
+            "(flatten images to rows and give image_shape)",
+        )
     return array, info
 
 
@@ -220,13 +261,20 @@ def _check_patterns(patterns: np.ndarray, path: Path, layout: str) -> None:
     finite = np.isfinite(patterns).all(axis=0)
     if not finite.all():
         index = int(np.flatnonzero(~finite)[0])
-        raise _fail(path, f"pattern {index} ({unit} {index} of the file) holds NaN or inf",
-                    "fix or drop that pattern")
+        raise _fail(
+            path,
+            f"pattern {index} ({unit} {index} of the file) holds NaN or inf",
+            "fix or drop that pattern",
+        )
     zero = ~np.any(patterns != 0, axis=0)
     if zero.any():
         index = int(np.flatnonzero(zero)[0])
-        raise _fail(path, f"pattern {index} ({unit} {index} of the file) is all zeros and "
-                    "cannot be unit-normalised", "drop that pattern")
+        raise _fail(
+            path,
+            f"pattern {index} ({unit} {index} of the file) is all zeros and "
+            "cannot be unit-normalised",
+            "drop that pattern",
+        )
 
 
 def dataset_inputs(params: dict) -> dict[str, str]:
@@ -249,16 +297,22 @@ def build_memory(params: dict, raw: Path | None = None) -> Memory:
     patterns = array if layout == "columns" else array.T  # (d, n)
     n_available = patterns.shape[1]
     n_patterns = params.get("n_patterns", n_available)
-    if isinstance(n_patterns, bool) or not isinstance(n_patterns, int | np.integer) or (
-        n_patterns < 1
+    if (
+        isinstance(n_patterns, bool)
+        or not isinstance(n_patterns, int | np.integer)
+        or (n_patterns < 1)
     ):
-        raise DomainError(f"array dataset {path}: n_patterns must be a positive integer, "
-                          f"got {n_patterns!r}")
+        raise DomainError(
+            f"array dataset {path}: n_patterns must be a positive integer, got {n_patterns!r}"
+        )
     if n_available < n_patterns:
         unit = "columns" if layout == "columns" else "rows"
-        raise _fail(path, f"holds {n_available} patterns ({unit}, layout {layout}, shape "
-                    f"{array.shape}), fewer than n_patterns={n_patterns}",
-                    "lower n_patterns or check layout")
+        raise _fail(
+            path,
+            f"holds {n_available} patterns ({unit}, layout {layout}, shape "
+            f"{array.shape}), fewer than n_patterns={n_patterns}",
+            "lower n_patterns or check layout",
+        )
     patterns = patterns[:, :n_patterns].astype(np.float64)
     _check_patterns(patterns, path, layout)
     memory = unit_columns(patterns, f"array file {path}")

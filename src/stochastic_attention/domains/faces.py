@@ -32,6 +32,7 @@ from .images import read_folder
 __all__ = [
     "DATASET_SCHEMA",
     "DEFAULT_SIZE",
+    "GRID_CMAP",
     "NAME",
     "N_OFFLINE_FACES",
     "SOURCE_SCHEMA",
@@ -45,6 +46,7 @@ NAME = "faces"
 N_OFFLINE_FACES = 100  # lfw_subset(): images 0–99 are faces, 100–199 background crops
 DEFAULT_SIZE: tuple[int, int] = (64, 64)
 DEFAULT_N_PATTERNS = 100
+GRID_CMAP = "gray"  # photographs: high values light (report.figures.sample_grids cmap)
 SOURCE_SCHEMA: dict = {
     "type": "object",
     "properties": {
@@ -56,8 +58,7 @@ SOURCE_SCHEMA: dict = {
         },
         "path": {
             "type": "string",
-            "description": "folder of face images (kind folder; relative to the working "
-            "directory)",
+            "description": "folder of face images (kind folder; relative to the working directory)",
         },
     },
     "additionalProperties": False,
@@ -164,8 +165,10 @@ def build_memory(params: dict, raw: Path | None) -> Memory:
         raise DomainError("faces: build_memory needs the file written by fetch")
     size = check_size(params.get("size", list(DEFAULT_SIZE)), "faces dataset size")
     n_patterns = params.get("n_patterns", DEFAULT_N_PATTERNS)
-    if isinstance(n_patterns, bool) or not isinstance(n_patterns, int | np.integer) or (
-        n_patterns < 1
+    if (
+        isinstance(n_patterns, bool)
+        or not isinstance(n_patterns, int | np.integer)
+        or (n_patterns < 1)
     ):
         raise DomainError(f"faces: n_patterns must be a positive integer, got {n_patterns!r}")
     images, names = load(raw)

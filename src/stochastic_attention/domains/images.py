@@ -36,6 +36,7 @@ from .base import DomainError, Memory, Panel
 
 __all__ = [
     "DATASET_SCHEMA",
+    "GRID_CMAP",
     "NAME",
     "SOURCE_SCHEMA",
     "build_memory",
@@ -46,6 +47,7 @@ __all__ = [
 
 NAME = "images"
 SOURCE_SCHEMA = None
+GRID_CMAP = "gray"  # photographs: high values light (report.figures.sample_grids cmap)
 DATASET_SCHEMA: dict = {
     "type": "object",
     "properties": {
@@ -92,8 +94,12 @@ def read_folder(
         grey, mode, data = read_grayscale(path, what)
         images.append(grey)
         records.append(
-            {"name": path.name, "sha256": sha256_bytes(data), "size": list(grey.shape),
-             "mode": mode}
+            {
+                "name": path.name,
+                "sha256": sha256_bytes(data),
+                "size": list(grey.shape),
+                "mode": mode,
+            }
         )
     return images, records
 
