@@ -53,11 +53,18 @@ def image_grid(images: np.ndarray, rows: int = 4, cols: int = 4) -> np.ndarray:
 
 
 def sample_grids(
-    panels: Sequence[tuple[str, np.ndarray]], path: Path, *, title: str, columns: int = 4
+    panels: Sequence[tuple[str, np.ndarray]],
+    path: Path,
+    *,
+    title: str,
+    columns: int = 4,
+    cmap: str = "gray_r",
 ) -> None:
     """One 4×4 grid of images per panel (label, images (n, h, w)), panels in rows of four.
 
     Each image is scaled to its own range so that shapes, not contrast, are compared.
+    ``cmap`` "gray_r" draws high values dark (MNIST ink on paper); photographs such as faces
+    need "gray" (high values light), else they show as negatives.
     """
     style()
     n_rows = int(np.ceil(len(panels) / columns))
@@ -70,7 +77,7 @@ def sample_grids(
         low = images.min(axis=(1, 2), keepdims=True)
         high = images.max(axis=(1, 2), keepdims=True)
         scaled = (images - low) / np.where(high > low, high - low, 1.0)
-        axis.imshow(image_grid(scaled), cmap="gray_r", interpolation="nearest")
+        axis.imshow(image_grid(scaled), cmap=cmap, interpolation="nearest")
         axis.set_title(label, fontsize=10)
     figure.suptitle(title)
     save(figure, path)

@@ -1,0 +1,150 @@
+"""The ``images`` domain: a memory from a folder of PNG/JPEG files (SPEC §5, DESIGN domains).
+
+Dataset keys (besides ``domain``)::
+
+    path: <folder>            # relative paths are relative to the working directory
+    size: [h, w]              # every image is resized to h×w, so d = h·w
+    n_patterns: K             # optional; default every image in the folder
+
+The images are the ``*.png``, ``*.jpg`` and ``*.jpeg`` files directly in the folder (suffix
+case ignored, hidden files and sub-folders skipped) in sorted name order; the first K are
+read. Every image is turned to grayscale whatever its mode (L, LA, P, RGB, RGBA, CMYK,
+16-bit grey; colour through scikit-image's ``rgb2gray``, alpha dropped), resized to ``size``
+with ``skimage.transform.resize(anti_aliasing=True)``, flattened row-major and unit-normalised:
+``memory: (h·w, K)``. A missing folder, a folder without images, fewer than K images, an
+unreadable or corrupt file, or a mode with no grey conversion raise a DomainError naming the
+folder or file. The metadata records the file names, each file's sha256, original size and
+mode, the distinct original sizes and ``image_shape`` = size.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ._imaging import (
+    check_size,
+    image_panel,
+    images_to_memory,
+    list_images,
+    read_grayscale,
+    resize,
+    sha256_bytes,
+)
+from .base import DomainError, Memory, Panel
+
+__all__ = [
+    "DATASET_SCHEMA",
+    "GRID_CMAP",
+    "NAME",
+    "SOURCE_SCHEMA",
+    "build_memory",
+    "dataset_inputs",
+    "panel",
+    "read_folder",
+]
+
+NAME = "images"
+SOURCE_SCHEMA = None
+GRID_CMAP = "gray"  # photographs: high values light (report.figures.sample_grids cmap)
+DATASET_SCHEMA: dict = {
+    "type": "object",
+    "properties": {
+        "path": {
+            "type": "string",
+            "description": "folder of PNG/JPEG images (relative to the working directory)",
+        },
+        "size": {
+            "type": "array",
+            "items": {"type": "integer", "minimum": 1},
+            "minItems": 2,
+            "maxItems": 2,
+            "description": "[height, width] every image is resized to (d = height·width)",
+        },
+        "n_patterns": {
+            "type": "integer",
+            "minimum": 1,
+            "description": "K: the first K images in sorted name order (default: all)",
+        },
+    },
+    "required": ["path", "size"],
+}
+
+
+def read_folder(
+    folder: Path | str, n_patterns: int | None, what: str
+) -> tuple[list[np.ndarray], list[dict]]:
+    """The first ``n_patterns`` (all if None) images of ``folder`` in grey at original size.
+
+    Returns (images: list of (h_i, w_i) float64 in [0, 1], records: one dict per image with
+    ``name``, ``sha256``, ``size`` [h, w] and ``mode``).
+    """
+    folder = Path(folder).expanduser()
+    files = list_images(folder, what)
+    if n_patterns is not None:
+        if len(files) < n_patterns:
+            raise DomainError(
+                f"{what}: image folder {folder} holds {len(files)} images, fewer than "
+                f"n_patterns={n_patterns}; lower n_patterns or add images"
+            )
+        files = files[:n_patterns]
+    images, records = [], []
+    for path in files:
+        grey, mode, data = read_grayscale(path, what)
+        images.append(grey)
+        records.append(
+            {
+                "name": path.name,
+                "sha256": sha256_bytes(data),
+                "size": list(grey.shape),
+                "mode": mode,
+            }
+        )
+    return images, records
+
+
+def _n_patterns(params: dict, what: str) -> int | None:
+    value = params.get("n_patterns")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise DomainError(f"{what}: n_patterns must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _path(params: dict, key: str, what: str) -> Path:
+    value = params.get(key)
+    if not isinstance(value, str | Path) or not str(value):
+        raise DomainError(f"{what}: the dataset needs {key}: <folder of PNG/JPEG images>")
+    return Path(value).expanduser()
+
+
+def dataset_inputs(params: dict) -> dict[str, str]:
+    """The folder the memory reads (so the workflow rebuilds it when the folder changes)."""
+    return {"folder": str(params["path"])}
+
+
+def build_memory(params: dict, raw: Path | None = None) -> Memory:
+    """Memory (h·w, K) of the first K images of ``params["path"]`` resized to ``size``."""
+    what = "images dataset"
+    folder = _path(params, "path", what)
+    size = check_size(params.get("size"), f"{what} size")
+    images, records = read_folder(folder, _n_patterns(params, what), what)
+    memory = images_to_memory([resize(image, size) for image in images], f"{what} {folder}")
+    metadata = {
+        "domain": NAME,
+        "path": str(params["path"]),
+        "image_shape": list(size),
+        "d": memory.shape[0],
+        "n_patterns": memory.shape[1],
+        "original_sizes": sorted({tuple(r["size"]) for r in records}),
+        "files": records,
+    }
+    metadata["original_sizes"] = [list(s) for s in metadata["original_sizes"]]
+    return Memory(memory, metadata)
+
+
+def panel(states: np.ndarray, memory: Memory) -> Panel:
+    """States (d, n) → images (n, h, w) at the dataset's ``size``."""
+    return image_panel(states, memory.metadata["image_shape"])
