@@ -133,6 +133,11 @@ class FittedVae:
     device: str = "cpu"
 
     @property
+    def final_loss(self) -> float:
+        """The last epoch's total loss (reconstruction + β_KL · KL)."""
+        return float(self.history["loss"][-1])
+
+    @property
     def final_reconstruction(self) -> float:
         """The last epoch's reconstruction loss ‖x − x̂‖² (mean over patterns)."""
         return float(self.history["reconstruction"][-1])
