@@ -6,6 +6,10 @@ does not depend on the data. Run one timing at a time on a quiet machine, e.g.
 
     .venv/bin/python benchmarks/learned_baselines.py --threads 1 2
     .venv/bin/python benchmarks/learned_baselines.py --vae-epochs 200 --ddpm-epochs 200
+    .venv/bin/python benchmarks/learned_baselines.py --device cuda --threads 1
+
+The ``extra`` column shows each fit's final training loss (VAE reconstruction, DDPM plateau,
+GMM EM iterations), so a timing of an underfit model is visible as such.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ddpm-epochs", type=int, default=5000)
     parser.add_argument("--samples", type=int, default=150)
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="cpu")
     parser.add_argument(
         "--only", choices=["vae", "ddpm", "gmm"], nargs="+", default=["gmm", "vae", "ddpm"]
     )
@@ -51,14 +56,21 @@ def main(argv: list[str] | None = None) -> None:
     memory = _memory(args.d, args.k, seed=0)
     fits = {
         "gmm": lambda t: gmm_pca.fit(memory, gmm_pca.GmmPcaParams(), seed=0, threads=t),
-        "vae": lambda t: vae.fit(memory, vae.VaeParams(epochs=args.vae_epochs), seed=0, threads=t),
+        "vae": lambda t: vae.fit(
+            memory, vae.VaeParams(epochs=args.vae_epochs, device=args.device), seed=0, threads=t
+        ),
         "ddpm": lambda t: ddpm.fit(
-            memory, ddpm.DdpmParams(epochs=args.ddpm_epochs), seed=0, threads=t
+            memory, ddpm.DdpmParams(epochs=args.ddpm_epochs, device=args.device), seed=0, threads=t
         ),
     }
-    vae.fit(memory, vae.VaeParams(epochs=5), seed=0)  # warm-up: first-call costs untimed
-    ddpm.fit(memory, ddpm.DdpmParams(epochs=5), seed=0)
-    print(f"d={args.d} K={args.k} cpus={os.cpu_count()} loadavg={os.getloadavg()}", flush=True)
+    # warm-up: first-call costs (and CUDA start-up) untimed
+    vae.fit(memory, vae.VaeParams(epochs=5, device=args.device), seed=0)
+    ddpm.fit(memory, ddpm.DdpmParams(epochs=5, device=args.device), seed=0)
+    print(
+        f"d={args.d} K={args.k} cpus={os.cpu_count()} device={args.device} "
+        f"loadavg={os.getloadavg()}",
+        flush=True,
+    )
     print(
         "method threads epochs train_wall_s train_cpu_s sample_wall_s sample_cpu_s load1 extra",
         flush=True,
@@ -70,7 +82,11 @@ def main(argv: list[str] | None = None) -> None:
                 lambda f=fitted: f.sample(args.samples, np.random.default_rng(1))
             )
             epochs = len(next(iter(fitted.history.values())))
-            extra = f"plateau={fitted.loss_plateau:.3f}" if name == "ddpm" else ""
+            extra = {
+                "ddpm": lambda f: f"plateau={f.loss_plateau:.3f}",
+                "vae": lambda f: f"reconstruction={f.final_reconstruction:.5f}",
+                "gmm": lambda f: f"em_iterations={f.n_iter}",
+            }[name](fitted)
             load = os.getloadavg()[0]
             print(
                 f"{name} {threads} {epochs} {wall:.1f} {cpu:.1f} {s_wall:.2f} {s_cpu:.2f} "

@@ -3,25 +3,42 @@
 ``samples`` has shape ``(d, S)`` (one sample per column), ``memory`` ``(d, K)``.
 Standard errors come from groups of samples: the chain each sample came from for chain
 samplers, consecutive groups of 5 otherwise; ``SE = std(group values, ddof=1) / sqrt(G)``.
+
+Beyond one run (SPEC §3): :func:`paired_difference` and :func:`paired_diversity_difference`
+compare two methods that share their start draws group by group; :func:`replicate_spread`
+gives the mean and SD of every metric across R replicates; :func:`frechet_diagonal` is the
+Fréchet distance between diagonal Gaussians fitted to two sets; :func:`chain_diagnostics`
+gives ArviZ's ESS and R-hat of per-chain traces.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import warnings
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 
 from .energy import energy
 
 __all__ = [
+    "PairedDifference",
     "SummaryMetrics",
+    "chain_diagnostics",
     "consecutive_groups",
     "cosine_matrix",
     "diversity",
     "diversity_standard_error",
+    "frechet_diagonal",
+    "frechet_diagonal_gaussians",
     "grouped_standard_error",
     "max_cosine",
     "novelty",
+    "paired_difference",
+    "paired_diversity_difference",
+    "replicate_spread",
     "summarise",
 ]
 
@@ -136,3 +153,191 @@ def summarise(
         fraction_negative_energy=float(np.mean(energies < 0)),
         beta=float(beta),
     )
+
+
+# --------------------------------------------------------------------------------------------
+# comparisons across methods and replicates
+
+
+@dataclass(frozen=True)
+class PairedDifference:
+    """Difference A − B of one metric and its paired standard error over G matched groups."""
+
+    difference: float
+    se: float
+    n_groups: int
+
+    def as_dict(self) -> dict[str, float]:
+        """Plain dict for JSON and tables."""
+        return asdict(self)
+
+
+def _matched_ids(
+    groups_a: np.ndarray, groups_b: np.ndarray | None, n_a: int, n_b: int
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Index sets of the groups of A and of B, matched by rank of the sorted group ids."""
+    groups_a = np.asarray(groups_a)
+    groups_b = groups_a if groups_b is None else np.asarray(groups_b)
+    if groups_a.shape != (n_a,) or groups_b.shape != (n_b,):
+        raise ValueError(
+            f"groups must have one id per sample: A has {n_a} samples and groups "
+            f"{groups_a.shape}, B has {n_b} samples and groups {groups_b.shape}"
+        )
+    ids_a, ids_b = _group_ids(groups_a), _group_ids(groups_b)
+    if len(ids_a) != len(ids_b):
+        raise ValueError(
+            f"paired groups differ in number: A has {len(ids_a)} groups, B has {len(ids_b)}; "
+            "pair two runs that share the same start draw (same protocol and replicate)"
+        )
+    return ids_a, ids_b
+
+
+def paired_difference(
+    values_a: np.ndarray,
+    values_b: np.ndarray,
+    groups: np.ndarray,
+    groups_b: np.ndarray | None = None,
+) -> PairedDifference:
+    """Mean difference ``mean(values_a) − mean(values_b)`` of per-sample values and its SE.
+
+    ``values_a: (S_a,)``, ``values_b: (S_b,)``; ``groups: (S_a,)`` group ids of A (chain ids),
+    ``groups_b: (S_b,)`` those of B (default: ``groups``). Group g of A (g-th smallest id) is
+    paired with group g of B, the groups that share a start draw (common random numbers).
+    ``SE = std(group-mean differences, ddof=1) / sqrt(G)``.
+    """
+    values_a = np.asarray(values_a, dtype=np.float64)
+    values_b = np.asarray(values_b, dtype=np.float64)
+    ids_a, ids_b = _matched_ids(groups, groups_b, values_a.size, values_b.size)
+    diffs = np.array(
+        [np.mean(values_a[i]) - np.mean(values_b[j]) for i, j in zip(ids_a, ids_b, strict=True)]
+    )
+    return PairedDifference(
+        difference=float(np.mean(values_a) - np.mean(values_b)),
+        se=float(np.std(diffs, ddof=1) / np.sqrt(diffs.size)),
+        n_groups=int(diffs.size),
+    )
+
+
+def paired_diversity_difference(
+    samples_a: np.ndarray,
+    samples_b: np.ndarray,
+    groups: np.ndarray,
+    groups_b: np.ndarray | None = None,
+) -> PairedDifference:
+    """Diversity difference ``D(samples_a) − D(samples_b)`` (pooled, as in the tables) and its
+    SE from the within-group diversity differences of the G paired groups.
+
+    ``samples_a: (d, S_a)``, ``samples_b: (d, S_b)``; groups as in :func:`paired_difference`.
+    """
+    samples_a = np.asarray(samples_a, dtype=np.float64)
+    samples_b = np.asarray(samples_b, dtype=np.float64)
+    ids_a, ids_b = _matched_ids(groups, groups_b, samples_a.shape[1], samples_b.shape[1])
+    diffs = np.array(
+        [
+            diversity(samples_a[:, i]) - diversity(samples_b[:, j])
+            for i, j in zip(ids_a, ids_b, strict=True)
+        ]
+    )
+    return PairedDifference(
+        difference=diversity(samples_a) - diversity(samples_b),
+        se=float(np.std(diffs, ddof=1) / np.sqrt(diffs.size)),
+        n_groups=int(diffs.size),
+    )
+
+
+def replicate_spread(
+    per_replicate: Sequence[SummaryMetrics | Mapping[str, Any]],
+) -> dict[str, float]:
+    """Mean and SD (``ddof = 1``) across R replicates of every numeric field of the summaries.
+
+    Returns ``{"n_replicates": R, "<field>": mean, "<field>_replicate_sd": sd, …}`` for every
+    field (``novelty``, ``novelty_se``, ``diversity``, …). With R = 1 every SD is NaN
+    (undefined); fields that are not numbers are skipped.
+    """
+    rows = [r.as_dict() if dataclasses.is_dataclass(r) else dict(r) for r in per_replicate]
+    if not rows:
+        raise ValueError("replicate_spread needs at least one replicate")
+    out: dict[str, float] = {"n_replicates": len(rows)}
+    for name, first in rows[0].items():
+        if isinstance(first, bool) or not isinstance(first, int | float | np.number):
+            continue
+        try:
+            values = np.array([float(row[name]) for row in rows])
+        except KeyError as exc:
+            raise ValueError(f"replicate_spread: a replicate lacks the field {name!r}") from exc
+        out[name] = float(np.mean(values))
+        out[f"{name}_replicate_sd"] = (
+            float(np.std(values, ddof=1)) if values.size > 1 else float("nan")
+        )
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# distribution distance
+
+
+def frechet_diagonal_gaussians(
+    mean_a: np.ndarray, var_a: np.ndarray, mean_b: np.ndarray, var_b: np.ndarray
+) -> float:
+    """Fréchet (2-Wasserstein²) distance of ``N(mean_a, diag var_a)`` and
+    ``N(mean_b, diag var_b)``: ``‖μ_a − μ_b‖² + Σ (σ_a − σ_b)²``. All arguments ``(d,)``."""
+    mean_a, var_a, mean_b, var_b = (
+        np.asarray(v, dtype=np.float64) for v in (mean_a, var_a, mean_b, var_b)
+    )
+    if np.any(var_a < 0) or np.any(var_b < 0):
+        raise ValueError("variances must be ≥ 0")
+    return float(np.sum((mean_a - mean_b) ** 2) + np.sum((np.sqrt(var_a) - np.sqrt(var_b)) ** 2))
+
+
+def frechet_diagonal(samples: np.ndarray, reference: np.ndarray) -> float:
+    """Fréchet distance between diagonal Gaussians fitted to ``samples: (d, S)`` and
+    ``reference: (d, K)`` (per-coordinate mean and variance with ``ddof = 1``, as FID does).
+
+    ``‖μ_s − μ_r‖² + Σ_i (σ_s,i − σ_r,i)²``; 0 for identical sets.
+    """
+    samples = np.asarray(samples, dtype=np.float64)
+    reference = np.asarray(reference, dtype=np.float64)
+    if samples.ndim != 2 or reference.ndim != 2 or samples.shape[0] != reference.shape[0]:
+        raise ValueError(
+            f"frechet_diagonal needs samples (d, S) and reference (d, K) with the same d, got "
+            f"{samples.shape} and {reference.shape}"
+        )
+    if samples.shape[1] < 2 or reference.shape[1] < 2:
+        raise ValueError("frechet_diagonal needs at least two columns in each set")
+    if not (np.all(np.isfinite(samples)) and np.all(np.isfinite(reference))):
+        raise ValueError("frechet_diagonal: non-finite values")
+    return frechet_diagonal_gaussians(
+        samples.mean(axis=1),
+        samples.var(axis=1, ddof=1),
+        reference.mean(axis=1),
+        reference.var(axis=1, ddof=1),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# chain diagnostics
+
+
+def chain_diagnostics(values: np.ndarray) -> dict[str, float]:
+    """ArviZ's bulk ESS and rank-normalised split R-hat of per-chain traces ``values: (C, n)``
+    (C chains, n draws each, e.g. each chain's energy after burn-in).
+
+    Returns ``{"ess": …, "rhat": …}``. Needs C ≥ 2 chains and n ≥ 4 draws; constant traces give
+    NaN (ArviZ's answer: nothing to estimate).
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim != 2 or values.shape[0] < 2 or values.shape[1] < 4:
+        raise ValueError(
+            f"chain_diagnostics needs values (C, n) with C ≥ 2 chains and n ≥ 4 draws, got "
+            f"shape {values.shape}"
+        )
+    if not np.all(np.isfinite(values)):
+        raise ValueError("chain_diagnostics: traces contain non-finite values")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # arviz 0.x announces its 1.0 API
+        import arviz
+
+        data = arviz.convert_to_dataset({"trace": values})  # dims (chain, draw)
+        ess = arviz.ess(data, method="bulk")
+        rhat = arviz.rhat(data)
+    return {"ess": float(ess["trace"].values), "rhat": float(rhat["trace"].values)}

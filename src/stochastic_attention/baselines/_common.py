@@ -11,7 +11,10 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import itertools
+import logging
 import math
+import os
+import time
 import types
 import typing
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -22,16 +25,25 @@ import numpy as np
 from ..metrics import max_cosine
 
 __all__ = [
+    "DEVICES",
     "ConfigParams",
+    "EpochLog",
     "FittedBaseline",
     "ProgressFn",
     "as_memory",
     "mlp",
     "renormalise",
+    "resolve_device",
     "top_by_max_cos",
     "torch_seed",
     "torch_session",
+    "training_generator",
 ]
+
+DEVICES = ("auto", "cpu", "cuda")
+"""Allowed values of the learned baselines' ``device`` parameter (``auto``: cuda if available)."""
+
+LOG = logging.getLogger("stochastic_attention.baselines")
 
 ProgressFn = Callable[[int, float], None]
 """``progress(epoch, loss)``: called once per epoch (1-based) with that epoch's total loss."""
@@ -184,3 +196,72 @@ def mlp(sizes: Sequence[int], generator: Any, *, init: str) -> Any:
                 nn.init.uniform_(layer.bias, -bound, bound, generator=generator)
         layers += [layer, nn.ReLU()]
     return nn.Sequential(*layers[:-1])
+
+
+def resolve_device(device: str) -> str:
+    """Map ``device`` (``auto | cpu | cuda``) to the torch device a fit uses.
+
+    ``auto`` is ``cuda`` when ``torch.cuda.is_available()``, else ``cpu``. Asking for ``cuda``
+    on a machine without a usable GPU raises ``ValueError`` with the fix.
+    """
+    import torch
+
+    if device not in DEVICES:
+        raise ValueError(f"device must be one of {DEVICES}, got {device!r}")
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            "device 'cuda' was requested but torch sees no usable GPU "
+            f"(torch {torch.__version__}); set device: cpu (or auto) for this baseline"
+        )
+    return device
+
+
+def training_generator(device: str, generator: Any) -> Any:
+    """The generator for a fit's training draws on ``device``.
+
+    On CPU this is ``generator`` itself (so CPU fits keep their exact sequence of draws). On
+    CUDA it is a CUDA generator seeded by one draw from ``generator``; the CUDA workspace
+    setting that deterministic cuBLAS needs is set if absent. Initial weights are always drawn
+    on the CPU from ``generator``, so they do not depend on the device.
+    """
+    import torch
+
+    if device == "cpu":
+        return generator
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    seed = int(torch.randint(0, 2**62, (1,), generator=generator))
+    cuda = torch.Generator(device=device)
+    cuda.manual_seed(seed)
+    return cuda
+
+
+class EpochLog:
+    """Log ``name: epoch k/N loss …`` at most every ``interval`` seconds (and at the last epoch)
+    to the ``stochastic_attention.baselines`` logger, so a long fit shows progress in a job log.
+
+    Call it once per epoch (1-based) with that epoch's loss; ``extra`` adds text to the line.
+    """
+
+    def __init__(self, name: str, total: int, interval: float = 10.0, device: str = "cpu"):
+        self.name, self.total, self.interval, self.device = name, total, interval, device
+        self.start = time.perf_counter()
+        self.last = self.start
+        LOG.info("%s: training %d epochs on %s", name, total, device)
+
+    def __call__(self, epoch: int, loss: float, extra: str = "") -> None:
+        now = time.perf_counter()
+        if epoch < self.total and now - self.last < self.interval:
+            return
+        self.last = now
+        LOG.info(
+            "%s: epoch %d/%d loss %.6g%s (%.1f s, %s)",
+            self.name,
+            epoch,
+            self.total,
+            loss,
+            extra,
+            now - self.start,
+            self.device,
+        )

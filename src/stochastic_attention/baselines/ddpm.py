@@ -13,6 +13,11 @@ Sampling is ancestral (Ho et al. 2020, Algorithm 2): ``x_T ~ N(0, I)``, then
 renormalised to unit norm. Note that with this schedule ``√ᾱ_T ≈ 0.37``: the forward process
 does not fully reach N(0, I) in 200 steps (a property of the SPEC schedule, kept as is).
 
+Training runs on ``device`` (``auto``: CUDA when available); initial weights and all sampling
+noise are drawn on the CPU, so a seed gives the same start and the same sampling noise on every
+device. A line ``ddpm: epoch k/N loss …`` goes to the ``stochastic_attention`` logger at most
+every 10 s.
+
 **Epoch scaling with K** (SPEC: "scaled so total gradient steps stay comparable when K
 grows"), chosen by ``epoch_scaling``:
 
@@ -61,6 +66,7 @@ class DdpmParams(_common.ConfigParams):
     steps: diffusion steps T; beta_start / beta_end: ends of the linear β schedule.
     epochs: epochs at ``reference_patterns`` patterns; see the module docstring for scaling.
     batch_size: ``None`` = full batch.
+    device: ``auto`` (CUDA when available), ``cpu`` or ``cuda``; where the training runs.
     """
 
     hidden: tuple[int, ...] = (512, 256, 512)
@@ -73,8 +79,13 @@ class DdpmParams(_common.ConfigParams):
     batch_size: int | None = None
     reference_patterns: int = 100
     epoch_scaling: str = "steps"
+    device: str = "auto"
 
     def __post_init__(self) -> None:
+        if self.device not in _common.DEVICES:
+            raise ValueError(
+                f"DdpmParams.device must be one of {_common.DEVICES}, got {self.device!r}"
+            )
         ints = {
             "embedding": self.embedding,
             "steps": self.steps,
@@ -136,6 +147,10 @@ class NoiseSchedule:
         posterior_var = beta * (1.0 - prev) / (1.0 - alpha_bar)
         return cls(*(v.float() for v in (beta, alpha, alpha_bar, posterior_var)))
 
+    def to(self, device: str) -> NoiseSchedule:
+        """The same schedule with every tensor on ``device``."""
+        return NoiseSchedule(*(v.to(device) for v in dataclasses.astuple(self)))
+
 
 def time_embedding(steps: int, width: int) -> torch.Tensor:
     """Sinusoidal embedding table ``(steps, width)``: ``[sin(t ω_i), cos(t ω_i)]`` with
@@ -162,13 +177,19 @@ class DdpmNet(nn.Module):
 
 @dataclasses.dataclass(frozen=True)
 class FittedDdpm:
-    """A trained DDPM. history: per-epoch ``loss`` (ε-MSE)."""
+    """A trained DDPM. history: per-epoch ``loss`` (ε-MSE); device: where the net lives."""
 
     net: DdpmNet
     schedule: NoiseSchedule
     threads: int
     history: dict[str, list[float]]
     train_seconds: float
+    device: str = "cpu"
+
+    @property
+    def final_loss(self) -> float:
+        """The last epoch's ε-MSE."""
+        return float(self.history["loss"][-1])
 
     @property
     def loss_plateau(self) -> float:
@@ -189,16 +210,20 @@ class FittedDdpm:
 
 
 def _ancestral(net: DdpmNet, sched: NoiseSchedule, n: int, gen: torch.Generator) -> torch.Tensor:
-    """Run the reverse chain from ``x_T ~ N(0, I)``; returns ``x_0: (n, d)``."""
+    """Run the reverse chain from ``x_T ~ N(0, I)``; returns ``x_0: (n, d)`` on the CPU.
+
+    The noise comes from the CPU generator ``gen`` and is moved to the net's device."""
     d = net.body[-1].out_features
-    x = torch.randn((n, d), generator=gen)
+    device = net.table.device
+    x = torch.randn((n, d), generator=gen).to(device)
     for t in range(sched.beta.numel() - 1, -1, -1):
-        eps = net(x, torch.full((n,), t, dtype=torch.long))
+        eps = net(x, torch.full((n,), t, dtype=torch.long, device=device))
         coef = sched.beta[t] / torch.sqrt(1.0 - sched.alpha_bar[t])
         x = (x - coef * eps) / torch.sqrt(sched.alpha[t])
         if t > 0:
-            x = x + torch.sqrt(sched.posterior_var[t]) * torch.randn((n, d), generator=gen)
-    return x
+            noise = torch.randn((n, d), generator=gen).to(device)
+            x = x + torch.sqrt(sched.posterior_var[t]) * noise
+    return x.cpu()
 
 
 def fit(
@@ -210,30 +235,35 @@ def fit(
     progress: _common.ProgressFn | None = None,
 ) -> FittedDdpm:
     """Train the DDPM on the K patterns of ``memory: (d, K)`` (float32) for
-    :func:`training_epochs` epochs; every draw (init, t, ε, batch order) comes from one torch
-    generator seeded by ``seed``."""
+    :func:`training_epochs` epochs; every draw (init, t, ε, batch order) comes from torch
+    generators seeded by ``seed`` (one CPU generator on CPU; see
+    :func:`_common.training_generator` for CUDA)."""
     params = params or DdpmParams()
     memory = _common.as_memory(memory)
     d, k = memory.shape
+    device = _common.resolve_device(params.device)
     epochs = training_epochs(params, k)
-    sched = NoiseSchedule.linear(params.steps, params.beta_start, params.beta_end)
+    sched = NoiseSchedule.linear(params.steps, params.beta_start, params.beta_end).to(device)
     start = time.perf_counter()
-    with _common.torch_session(threads, seed) as gen:
-        net = DdpmNet(d, params, gen)
-        x0 = torch.as_tensor(memory.T, dtype=torch.float32).contiguous()  # (K, d)
+    with _common.torch_session(threads, seed) as cpu_gen:
+        net = DdpmNet(d, params, cpu_gen).to(device)
+        gen = _common.training_generator(device, cpu_gen)
+        x0 = torch.as_tensor(memory.T, dtype=torch.float32).contiguous().to(device)  # (K, d)
         optimiser = torch.optim.Adam(net.parameters(), lr=params.lr, fused=True)
-        record = torch.zeros(epochs, dtype=torch.float64)
+        record = torch.zeros(epochs, dtype=torch.float64, device=device)
         batch = k if params.batch_size is None else min(params.batch_size, k)
+        log = _common.EpochLog("ddpm", epochs, device=device)
         for epoch in range(epochs):
-            order = None if batch == k else torch.randperm(k, generator=gen)
+            order = None if batch == k else torch.randperm(k, generator=gen, device=device)
             for first in range(0, k, batch):
                 xb = x0 if order is None else x0[order[first : first + batch]]
                 loss = _step(net, optimiser, sched, xb, params.steps, gen)
                 record[epoch] += loss * (xb.shape[0] / k)
-            _check_epoch(float(record[epoch]), epoch, progress)
+            _check_epoch(float(record[epoch]), epoch, progress, log)
+        record = record.cpu()
     seconds = time.perf_counter() - start
     net.eval()
-    return FittedDdpm(net, sched, threads, {"loss": record.tolist()}, seconds)
+    return FittedDdpm(net, sched, threads, {"loss": record.tolist()}, seconds, device)
 
 
 def _step(
@@ -245,8 +275,8 @@ def _step(
     gen: torch.Generator,
 ) -> torch.Tensor:
     """One Adam step of the ε-MSE on ``x0: (n, d)``; returns the detached loss."""
-    t = torch.randint(0, steps, (x0.shape[0],), generator=gen)
-    eps = torch.randn(x0.shape, generator=gen)
+    t = torch.randint(0, steps, (x0.shape[0],), generator=gen, device=x0.device)
+    eps = torch.randn(x0.shape, generator=gen, device=x0.device)
     ab = sched.alpha_bar[t][:, None]
     x_t = torch.sqrt(ab) * x0 + torch.sqrt(1.0 - ab) * eps
     loss = (net(x_t, t) - eps).square().mean()
@@ -256,9 +286,12 @@ def _step(
     return loss.detach().double()
 
 
-def _check_epoch(loss: float, epoch: int, progress: _common.ProgressFn | None) -> None:
+def _check_epoch(
+    loss: float, epoch: int, progress: _common.ProgressFn | None, log: _common.EpochLog
+) -> None:
     """Fail loudly on a non-finite loss; report the epoch's loss (1-based epoch)."""
     if not math.isfinite(loss):
         raise FloatingPointError(f"DDPM loss became non-finite at epoch {epoch + 1}: {loss}")
     if progress is not None:
         progress(epoch + 1, loss)
+    log(epoch + 1, loss)

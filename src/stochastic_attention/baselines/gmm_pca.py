@@ -2,9 +2,17 @@
 
 The K stored patterns (columns of ``memory: (d, K)``) are centred and projected onto their top
 ``r = min(rank, min(d, K) − 1)`` principal directions; a ``GaussianMixture`` with
-``min(components, K)`` diagonal-covariance components is fitted there by EM (k-means++ init,
-tolerance 1e-8, ``random_state = seed``). A sample is drawn in PCA space, mapped back with the
-PCA inverse ``mean + componentsᵀ z`` and renormalised to unit norm.
+``min(components, K)`` diagonal-covariance components is fitted there by EM (tolerance 1e-8,
+``random_state = seed``). A sample is drawn in PCA space, mapped back with the PCA inverse
+``mean + componentsᵀ z`` and renormalised to unit norm.
+
+EM starts as the reference does (SPEC §4, ``init="reference"``, :func:`reference_start`): the
+means are the k-means++ picks themselves (``sklearn.cluster.kmeans_plusplus`` on the projected
+patterns, seeded, no k-means iterations), every component's variances are the global
+per-dimension variance of the projected patterns, and the weights are equal.
+``init="k-means++"`` is scikit-learn's own start instead (responsibilities from the hard
+assignment to the k-means++ picks, so means are cluster means and variances per cluster);
+it is kept to compare with, not as the default.
 
 Sampling uses the caller's numpy ``Generator`` (not scikit-learn's ``sample``, which draws
 from the estimator's own random state and returns samples sorted by component).
@@ -16,13 +24,16 @@ import dataclasses
 import time
 
 import numpy as np
+from sklearn.cluster import kmeans_plusplus
 from sklearn.decomposition import PCA
 from sklearn.mixture import GaussianMixture
 from threadpoolctl import threadpool_limits
 
 from stochastic_attention.baselines import _common
 
-__all__ = ["FittedGmmPca", "GmmPcaParams", "fit"]
+__all__ = ["INITS", "FittedGmmPca", "GmmPcaParams", "MixtureStart", "fit", "reference_start"]
+
+INITS = ("reference", "k-means++")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,6 +45,7 @@ class GmmPcaParams(_common.ConfigParams):
     tol: EM convergence tolerance on the lower-bound change.
     max_iter: EM iteration cap (scikit-learn's default of 100 is often hit at tol 1e-8).
     reg_covar: scikit-learn's variance floor added to the diagonal covariances.
+    init: EM start, ``reference`` (SPEC) or ``k-means++`` (scikit-learn's own).
     """
 
     rank: int = 50
@@ -41,8 +53,11 @@ class GmmPcaParams(_common.ConfigParams):
     tol: float = 1e-8
     max_iter: int = 1000
     reg_covar: float = 1e-6
+    init: str = "reference"
 
     def __post_init__(self) -> None:
+        if self.init not in INITS:
+            raise ValueError(f"GmmPcaParams.init must be one of {INITS}, got {self.init!r}")
         for name in ("rank", "components", "max_iter"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -51,6 +66,51 @@ class GmmPcaParams(_common.ConfigParams):
             value = getattr(self, name)
             if not (isinstance(value, float | int) and np.isfinite(value) and value > 0):
                 raise ValueError(f"GmmPcaParams.{name} must be a finite float > 0, got {value!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class MixtureStart:
+    """An EM start for ``C`` diagonal components in ``r`` dimensions.
+
+    weights: (C,); means: (C, r); variances: (C, r); picks: (C,) row indices of the data
+    points used as means.
+    """
+
+    weights: np.ndarray
+    means: np.ndarray
+    variances: np.ndarray
+    picks: np.ndarray
+
+    @property
+    def precisions(self) -> np.ndarray:
+        """``1 / variances`` (C, r): scikit-learn's ``precisions_init`` for ``diag``."""
+        return 1.0 / self.variances
+
+
+def reference_start(
+    latent: np.ndarray, components: int, seed: int, floor: float = 1e-6
+) -> MixtureStart:
+    """The reference EM start for ``latent: (K, r)`` (SPEC §4).
+
+    Means are ``components`` k-means++ picks of the rows of ``latent`` (seeded with ``seed``,
+    no k-means iterations), every component's variances are the global per-dimension variance
+    of ``latent`` (``ddof = 0``, raised to ``floor`` where smaller, so a flat direction cannot
+    make a precision infinite), and the weights are equal.
+    """
+    latent = np.asarray(latent, dtype=np.float64)
+    if latent.ndim != 2 or not 1 <= components <= latent.shape[0]:
+        raise ValueError(
+            f"reference_start needs latent (K, r) and 1 ≤ components ≤ K, got shape "
+            f"{latent.shape} and components={components}"
+        )
+    means, picks = kmeans_plusplus(latent, n_clusters=components, random_state=seed)
+    variance = np.maximum(latent.var(axis=0), floor)
+    return MixtureStart(
+        weights=np.full(components, 1.0 / components),
+        means=np.asarray(means, dtype=np.float64),
+        variances=np.tile(variance, (components, 1)),
+        picks=np.asarray(picks, dtype=np.int64),
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,6 +176,14 @@ def fit(
     with threadpool_limits(limits=threads):
         pca = PCA(n_components=rank, svd_solver="full")
         latent = pca.fit_transform(memory.T)  # (K, r)
+        start_kwargs = {}
+        if params.init == "reference":
+            begin = reference_start(latent, components, seed, floor=params.reg_covar)
+            start_kwargs = {
+                "weights_init": begin.weights,
+                "means_init": begin.means,
+                "precisions_init": begin.precisions,
+            }
         gmm = GaussianMixture(
             n_components=components,
             covariance_type="diag",
@@ -124,6 +192,7 @@ def fit(
             max_iter=params.max_iter,
             reg_covar=params.reg_covar,
             random_state=seed,
+            **start_kwargs,
         )
         gmm.fit(latent)
     seconds = time.perf_counter() - start

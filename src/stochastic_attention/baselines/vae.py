@@ -2,8 +2,9 @@
 
 Architecture for ``memory: (d, K)`` with ``hidden = (256, 128)`` and ``latent = 8``:
 encoder ``d → 256 → 128`` (ReLU) with two linear heads ``128 → latent`` for μ and log σ²;
-decoder ``latent → 128 → 256 → d`` (ReLU hidden, linear output). Weights Glorot-uniform,
-biases zero.
+decoder ``latent → 128 → 256 → d`` (ReLU hidden, linear output ``o``), whose output is scaled
+to unit length, ``x̂ = o / (‖o‖ + 1e-8)`` (SPEC §4: the patterns are unit vectors, so the model
+only has to learn directions). Weights Glorot-uniform, biases zero.
 
 Loss per epoch: ``reconstruction + β_KL · KL`` where reconstruction is ‖x − x̂‖² **summed over
 the d coordinates and averaged over the patterns of the batch**, and KL is
@@ -12,7 +13,12 @@ the d coordinates and averaged over the patterns of the batch**, and KL is
 linearly, reaching ``beta_kl`` (1e-4) at the last epoch. Adam (lr 1e-3), full batch unless
 ``batch_size`` is set (E15: 256, shuffled each epoch from the fit's seed).
 
-Samples: ``z ~ N(0, I)``, decode, renormalise each column to unit norm.
+Samples: ``z ~ N(0, I)`` (drawn on the CPU, so the same seed gives the same z on every device),
+decode to ``x̂``, renormalise each column to unit norm.
+
+Training runs on ``device`` (``auto``: CUDA when available); the initial weights are drawn on
+the CPU either way. A line ``vae: epoch k/N loss …`` goes to the ``stochastic_attention``
+logger at most every 10 s.
 """
 
 from __future__ import annotations
@@ -28,7 +34,10 @@ from torch import nn
 
 from stochastic_attention.baselines import _common
 
-__all__ = ["FittedVae", "VaeNet", "VaeParams", "fit", "kl_weights"]
+__all__ = ["OUTPUT_EPS", "FittedVae", "VaeNet", "VaeParams", "fit", "kl_weights"]
+
+OUTPUT_EPS = 1e-8
+"""The ε of the decoder's output scaling ``x̂ = o / (‖o‖ + ε)`` (SPEC §4)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,6 +47,7 @@ class VaeParams(_common.ConfigParams):
     hidden: encoder widths from the input side; the decoder mirrors them.
     kl_off_fraction: fraction of the epochs trained with β_KL = 0 before the linear ramp.
     batch_size: ``None`` = full batch (one gradient step per epoch).
+    device: ``auto`` (CUDA when available), ``cpu`` or ``cuda``; where the training runs.
     """
 
     latent: int = 8
@@ -47,8 +57,13 @@ class VaeParams(_common.ConfigParams):
     beta_kl: float = 1e-4
     lr: float = 1e-3
     batch_size: int | None = None
+    device: str = "auto"
 
     def __post_init__(self) -> None:
+        if self.device not in _common.DEVICES:
+            raise ValueError(
+                f"VaeParams.device must be one of {_common.DEVICES}, got {self.device!r}"
+            )
         ints = {"latent": self.latent, "epochs": self.epochs}
         if self.batch_size is not None:
             ints["batch_size"] = self.batch_size
@@ -96,8 +111,9 @@ class VaeNet(nn.Module):
         return self.mu(h), self.logvar(h)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """``z: (n, latent)`` → ``(n, d)``."""
-        return self.decoder(z)
+        """``z: (n, latent)`` → ``x̂ = o / (‖o‖ + 1e-8)``, ``(n, d)``, ``o`` the raw output."""
+        out = self.decoder(z)
+        return out / (torch.linalg.vector_norm(out, dim=1, keepdim=True) + OUTPUT_EPS)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,7 +122,7 @@ class FittedVae:
 
     history: per-epoch ``loss`` (total), ``reconstruction`` and ``kl``; with minibatches each
     is the pattern-weighted mean over the epoch's batches. The β_KL of each epoch is
-    :func:`kl_weights` of ``params``.
+    :func:`kl_weights` of ``params``. device: where it was trained (the net lives there).
     """
 
     net: VaeNet
@@ -114,12 +130,24 @@ class FittedVae:
     threads: int
     history: dict[str, list[float]]
     train_seconds: float
+    device: str = "cpu"
+
+    @property
+    def final_loss(self) -> float:
+        """The last epoch's total loss (reconstruction + β_KL · KL)."""
+        return float(self.history["loss"][-1])
+
+    @property
+    def final_reconstruction(self) -> float:
+        """The last epoch's reconstruction loss ‖x − x̂‖² (mean over patterns)."""
+        return float(self.history["reconstruction"][-1])
 
     def decode(self, z: np.ndarray) -> np.ndarray:
-        """Decode latent points ``z: (latent, n)`` → ``(d, n)`` float64 (not renormalised)."""
+        """Decode latent points ``z: (latent, n)`` → ``x̂: (d, n)`` float64 (the decoder's
+        unit-scaled output, not renormalised in float64)."""
         with _common.torch_session(self.threads, 0), torch.inference_mode():
-            zt = torch.as_tensor(np.asarray(z, dtype=np.float32).T)
-            return self.net.decode(zt).double().numpy().T.copy()
+            zt = torch.as_tensor(np.asarray(z, dtype=np.float32).T).to(self.device)
+            return self.net.decode(zt).double().cpu().numpy().T.copy()
 
     def sample(self, n: int, rng: np.random.Generator, *, renormalise: bool = True) -> np.ndarray:
         """Draw ``n`` samples ``(d, n)``: ``z ~ N(0, I)`` (from a torch generator seeded by
@@ -142,25 +170,30 @@ def fit(
     progress: _common.ProgressFn | None = None,
 ) -> FittedVae:
     """Train the VAE on the K patterns of ``memory: (d, K)`` (float32) with every random draw
-    (init, reparameterisation noise, batch order) from one torch generator seeded by ``seed``."""
+    (init, reparameterisation noise, batch order) from torch generators seeded by ``seed``
+    (one CPU generator on CPU; see :func:`_common.training_generator` for CUDA)."""
     params = params or VaeParams()
     memory = _common.as_memory(memory)
     d, k = memory.shape
+    device = _common.resolve_device(params.device)
     betas = kl_weights(params)
     start = time.perf_counter()
-    with _common.torch_session(threads, seed) as gen:
-        net = VaeNet(d, params, gen)
-        x = torch.as_tensor(memory.T, dtype=torch.float32).contiguous()  # (K, d)
+    with _common.torch_session(threads, seed) as cpu_gen:
+        net = VaeNet(d, params, cpu_gen).to(device)
+        gen = _common.training_generator(device, cpu_gen)
+        x = torch.as_tensor(memory.T, dtype=torch.float32).contiguous().to(device)  # (K, d)
         optimiser = torch.optim.Adam(net.parameters(), lr=params.lr, fused=True)
-        record = torch.zeros((params.epochs, 3), dtype=torch.float64)
+        record = torch.zeros((params.epochs, 3), dtype=torch.float64, device=device)
         batch = k if params.batch_size is None else min(params.batch_size, k)
+        log = _common.EpochLog("vae", params.epochs, device=device)
         for epoch in range(params.epochs):
-            order = None if batch == k else torch.randperm(k, generator=gen)
+            order = None if batch == k else torch.randperm(k, generator=gen, device=device)
             for first in range(0, k, batch):
                 xb = x if order is None else x[order[first : first + batch]]
                 terms = _step(net, optimiser, xb, float(betas[epoch]), gen)
                 record[epoch] += terms * (xb.shape[0] / k)
-            _check_epoch(record[epoch], epoch, progress)
+            _check_epoch(record[epoch], epoch, progress, log)
+        record = record.cpu()
     seconds = time.perf_counter() - start
     history = {
         "loss": record[:, 0].tolist(),
@@ -168,7 +201,7 @@ def fit(
         "kl": record[:, 2].tolist(),
     }
     net.eval()
-    return FittedVae(net, params, threads, history, seconds)
+    return FittedVae(net, params, threads, history, seconds, device)
 
 
 def _step(
@@ -176,7 +209,7 @@ def _step(
 ) -> torch.Tensor:
     """One Adam step on batch ``xb: (n, d)``; returns detached (loss, reconstruction, KL)."""
     mu, logvar = net.encode(xb)
-    eps = torch.randn(mu.shape, generator=gen)
+    eps = torch.randn(mu.shape, generator=gen, device=mu.device)
     z = mu + torch.exp(0.5 * logvar) * eps
     recon = (xb - net.decode(z)).square().sum(dim=1).mean()
     kl = (-0.5 * (1.0 + logvar - mu.square() - logvar.exp())).sum(dim=1).mean()
@@ -187,10 +220,14 @@ def _step(
     return torch.stack([loss, recon, kl]).detach().double()
 
 
-def _check_epoch(terms: torch.Tensor, epoch: int, progress: _common.ProgressFn | None) -> None:
+def _check_epoch(
+    terms: torch.Tensor, epoch: int, progress: _common.ProgressFn | None, log: _common.EpochLog
+) -> None:
     """Fail loudly on a non-finite loss; report the epoch's total loss (1-based epoch)."""
-    loss = float(terms[0])
+    values = terms.tolist()
+    loss = values[0]
     if not math.isfinite(loss):
-        raise FloatingPointError(f"VAE loss became non-finite at epoch {epoch + 1}: {terms}")
+        raise FloatingPointError(f"VAE loss became non-finite at epoch {epoch + 1}: {values}")
     if progress is not None:
         progress(epoch + 1, loss)
+    log(epoch + 1, loss, f" reconstruction {values[1]:.6g}")
