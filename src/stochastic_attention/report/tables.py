@@ -187,8 +187,7 @@ def _plain_column(values: list[object], digits: int) -> list[str]:
     nonzero = [abs(v) for v in finite if abs(v) > limit]
     if all(v.is_integer() and v < 1e15 for v in nonzero):
         return [
-            _MISSING if not _finite(v) else "0" if abs(v) <= limit else f"{int(v)}"
-            for v in values
+            _MISSING if not _finite(v) else "0" if abs(v) <= limit else f"{int(v)}" for v in values
         ]
     top = math.floor(math.log10(max(nonzero)))
     bottom = math.floor(math.log10(min(nonzero)))
@@ -374,9 +373,9 @@ def format_html(
 
 def _html_document(title: str, body: str) -> str:
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         f"<title>{html.escape(title or 'table')}</title>\n<style>\n{HTML_STYLE}"
-        "body { font-family: system-ui, -apple-system, \"Segoe UI\", Roboto, sans-serif;"
+        'body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;'
         " margin: 1.5em; color: #1f2328; max-width: 80em; }\n</style>\n</head>\n<body>\n"
         f"{body}</body>\n</html>\n"
     )
