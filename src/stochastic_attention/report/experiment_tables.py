@@ -78,14 +78,13 @@ def write(params: dict, table: pd.DataFrame, paired: pd.DataFrame, outputs: dict
     """CSV (the main table, full precision), Markdown, LaTeX and HTML (both tables)."""
     title = params.get("title") or params["experiment"]
     tables.write_table(table, outputs["csv"], None, title=title)
-    sections = [(title, table)]
+    sections: list[tuple[str, pd.DataFrame]] = [("", table)]
     if not paired.empty:
-        heading = f"{params['experiment']}: paired differences (common start draws)"
-        sections.append((heading, paired))
-    outputs["md"].write_text(
-        "\n".join(f"## {heading}\n\n{tables.format_markdown(frame)}" for heading, frame in sections)
+        sections.append(("Paired differences (same start draws; SE of the difference)", paired))
+    tables.write_document(
+        title,
+        sections,
+        markdown_path=outputs["md"],
+        latex_path=outputs["tex"],
+        html_path=outputs["html"],
     )
-    outputs["tex"].write_text(
-        "\n".join(tables.format_latex(frame, title=heading) for heading, frame in sections)
-    )
-    outputs["html"].write_text(tables.html_document(sections))

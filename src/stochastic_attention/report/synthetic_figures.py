@@ -1,8 +1,9 @@
 """Figures of the synthetic experiments (E1–E3, critical-temperature law), one per function.
 
 Each function takes the tables of :mod:`stochastic_attention.synthetic` (so a figure can be
-redrawn from the CSV files) and writes one PNG. matplotlib with the Agg backend; one look:
-readable fonts, labelled axes with units, the SNR next to every β axis.
+redrawn from the CSV files) and writes one PNG in the look of :mod:`.style`: readable fonts,
+labelled axes with units, the SNR next to every β axis, plain-number ticks. A config
+``title`` is shown above the informative default title, never instead of it.
 """
 
 from __future__ import annotations
@@ -10,13 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+
+from . import style
 
 __all__ = [
     "STYLE",
@@ -26,39 +25,10 @@ __all__ = [
     "temperature_spectrum_figure",
 ]
 
-STYLE: dict[str, object] = {
-    "font.size": 12,
-    "axes.titlesize": 13,
-    "axes.labelsize": 12,
-    "legend.fontsize": 10,
-    "xtick.labelsize": 11,
-    "ytick.labelsize": 11,
-    "figure.dpi": 110,
-    "savefig.dpi": 150,
-    "axes.grid": True,
-    "grid.alpha": 0.3,
-}
-_BETA_LABEL = "inverse temperature β (dimensionless, log scale)"
-
-
-def _snr_axis(axis: plt.Axes, alpha: float, d: int) -> None:
-    """A top x axis with ``SNR = sqrt(α β / 2d)`` for a log-β bottom axis."""
-
-    def forward(beta: np.ndarray) -> np.ndarray:
-        return np.sqrt(alpha * np.clip(beta, 1e-300, None) / (2.0 * d))
-
-    def inverse(snr: np.ndarray) -> np.ndarray:
-        return 2.0 * d * np.asarray(snr) ** 2 / alpha
-
-    top = axis.secondary_xaxis("top", functions=(forward, inverse))
-    top.set_xlabel(f"SNR = √(αβ/2d)   (α = {alpha:g}, d = {d})")
-
-
-def _save(figure: plt.Figure, path: Path | str) -> Path:
-    path = Path(path)
-    figure.savefig(path, format="png", bbox_inches="tight")
-    plt.close(figure)
-    return path
+STYLE = style.STYLE
+_BETA_LABEL = style.BETA_LABEL
+_snr_axis = style.snr_axis
+_save = style.save
 
 
 def temperature_spectrum_figure(
@@ -80,7 +50,7 @@ def temperature_spectrum_figure(
     alpha, d = float(table["alpha"].iloc[0]), int(table["d"].iloc[0])
     n_patterns = int(table["n_patterns"].iloc[0])
     beta = table["beta"].to_numpy()
-    with plt.rc_context(STYLE):
+    with style.styled():
         figure, left = plt.subplots(figsize=(9, 5.5))
         right = left.twinx()
         right.grid(False)
@@ -127,12 +97,22 @@ def temperature_spectrum_figure(
         _snr_axis(left, alpha, d)
         handles = left.get_legend_handles_labels()
         extra = right.get_legend_handles_labels()
-        left.legend(handles[0] + extra[0], handles[1] + extra[1], loc="center left", framealpha=0.9)
+        left.legend(
+            handles[0] + extra[0],
+            handles[1] + extra[1],
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.13),
+            ncol=2,
+            frameon=False,
+        )
+        style.plain_log_ticks(left, "x")
         n_snapshots = int(table["n_snapshots"].iloc[0])
         left.set_title(
-            title
-            or f"E1 temperature spectrum: d = {d}, K = {n_patterns}, one SA chain per β\n"
-            f"(shaded: 10–90 % over {n_snapshots} snapshots per chain)"
+            style.heading(
+                f"E1 temperature spectrum: d = {d}, K = {n_patterns}, one SA chain per β\n"
+                f"(shaded: 10–90 % over {n_snapshots} snapshots per chain)",
+                title,
+            )
         )
         return _save(figure, path)
 
@@ -157,7 +137,7 @@ def convergence_figure(
     rows = table.set_index("sample_set")
     pooled, reference = rows.loc["ula_pooled"], rows.loc["reference"]
     beta = float(table["beta"].iloc[0])
-    with plt.rc_context(STYLE):
+    with style.styled():
         figure, (density, history) = plt.subplots(
             1, 2, figsize=(13, 5.2), gridspec_kw={"width_ratios": [1.4, 1]}
         )
@@ -205,19 +185,20 @@ def convergence_figure(
             ha="right",
             va="center",
             family="monospace",
-            fontsize=9.5,
+            fontsize=10,
             bbox={"boxstyle": "round", "facecolor": "white", "alpha": 0.9},
         )
         density.set_xlabel(f"energy E(ξ) at β = {beta:g} (dimensionless)")
         density.set_ylabel("probability density (1 / energy unit)")
         density.set_title("energy densities after burn-in")
-        density.legend(loc="upper right", fontsize=9)
+        density.legend(loc="upper right")
         ends = trace["step_end"]
         history.plot(ends, trace["ks_vs_reference"], "o-", label="KS vs MALA reference")
         if trace["ks_vs_exact"].notna().any():
             history.plot(ends, trace["ks_vs_exact"], "s--", label="KS vs exact law")
         history.axvspan(trace["step_end"].iloc[0] / 2, burn_in, color="0.85", label="burn-in")
         history.set_xscale("log")
+        style.plain_log_ticks(history, "x")
         history.set_xlabel("ULA step at the end of the window (log scale)")
         history.set_ylabel("KS statistic (dimensionless)")
         history.set_title("pooled chains in doubling windows of steps")
@@ -225,9 +206,11 @@ def convergence_figure(
         history.legend()
         d_text = rows.loc["exact", "sampler"] if "exact" in rows.index else "no exact law"
         figure.suptitle(
-            title
-            or f"E2 convergence: ULA from random starts against a long MALA chain, β = {beta:g}"
-            f"\n(exact law of E: {d_text} × Gamma law of the orthogonal complement)",
+            style.heading(
+                f"E2 convergence: ULA from random starts against a long MALA chain, β = {beta:g}"
+                f"\n(exact law of E: {d_text} × Gamma law of the orthogonal complement)",
+                title,
+            )
         )
         figure.tight_layout()
         return _save(figure, path)
@@ -254,7 +237,7 @@ def phase_diagram_figure(
     ratios, betas = grid.index.to_numpy(float), grid.columns.to_numpy(float)
     d = int(table["d"].iloc[0])
     n_datasets = int(table["n_datasets"].min())
-    with plt.rc_context(STYLE):
+    with style.styled():
         figure, axis = plt.subplots(figsize=(10, 6))
         mesh = axis.pcolormesh(
             _edges(betas, True),
@@ -267,10 +250,6 @@ def phase_diagram_figure(
         )
         colorbar = figure.colorbar(mesh, ax=axis, pad=0.02)
         colorbar.set_label("concentration C = 1 − H / log K")
-        if grid.shape[0] > 1 and grid.shape[1] > 1:
-            axis.contour(
-                betas, ratios, grid.to_numpy(), levels=[level], colors="white", linewidths=2
-            )
         axis.plot(
             contour["beta_at_level"],
             contour["load_ratio"],
@@ -295,9 +274,12 @@ def phase_diagram_figure(
         axis.minorticks_off()
         axis.legend(loc="lower right", facecolor="0.3", labelcolor="white", framealpha=0.8)
         _snr_axis(axis, alpha, d)
+        style.plain_log_ticks(axis, "x")
         axis.set_title(
-            title
-            or f"E3 load-ratio phase diagram: d = {d}, mean C over {n_datasets} random memories"
+            style.heading(
+                f"E3 load-ratio phase diagram: d = {d}, mean C over {n_datasets} random memories",
+                title,
+            )
         )
         return _save(figure, path)
 
@@ -327,7 +309,7 @@ def critical_law_figure(
     styles: Callable[[str], str] = lambda name: markers.setdefault(name, next(marker_cycle))  # noqa: E731
     load_ratio = float(table["load_ratio"].iloc[0])
     fit_rows = fits.set_index("estimator")
-    with plt.rc_context(STYLE):
+    with style.styled():
         figure, (scaled, by_log_k) = plt.subplots(1, 2, figsize=(14, 7))
         for name, group in table.groupby("estimator", sort=False):
             fit = fit_rows.loc[name]
@@ -369,14 +351,14 @@ def critical_law_figure(
         scaled.set_xlabel("dimension d (log scale)")
         scaled.set_ylabel("β* / √d (dimensionless, log scale)")
         scaled.set_title("β*/√d: flat if β* ∝ √d (dotted: free fit a·d^γ)")
-        scaled.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=1)
+        style.plain_log_ticks(scaled, "x", table["d"].unique())
+        style.plain_log_ticks(scaled, "y")
+        scaled.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=1, frameon=False)
         by_log_k.set_xlabel("log K (K = number of stored patterns)")
         by_log_k.set_ylabel("β* (dimensionless)")
         by_log_k.set_title("pattern probes and chains: β* against log K")
-        by_log_k.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=1)
-        heading = title or (
-            f"Critical inverse temperature of random unit memories, K/d = {load_ratio:g}"
-        )
-        figure.suptitle(heading + (f"\n{verdict}" if verdict else ""))
+        by_log_k.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=1, frameon=False)
+        default = f"Critical inverse temperature of random unit memories, K/d = {load_ratio:g}"
+        figure.suptitle(style.heading(default + (f"\n{verdict}" if verdict else ""), title))
         figure.tight_layout()
         return _save(figure, path)

@@ -4,14 +4,14 @@
 Parameters are the keyword arguments of the library functions in
 :mod:`stochastic_attention.synthetic` (their defaults are the SPEC values) plus ``title``;
 an unknown key is a ``ValueError`` naming it. Outputs are named: ``table`` (CSV) and
-``figure`` (PNG) are required, ``markdown`` (the table as Markdown) and the extra tables
+``figure`` (PNG) are required; ``markdown``, ``latex`` and ``html`` (text and tables as one
+document, :func:`stochastic_attention.report.tables.write_document`) and the extra tables
 listed per step are written when named.
 """
 
 from __future__ import annotations
 
 import inspect
-import math
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ import pandas as pd
 from .. import synthetic as sy
 from ..cli import step
 
-__all__ = ["markdown_table"]
+__all__: list[str] = []
 
 
 def _figures():
@@ -68,52 +68,20 @@ def _pick(params: dict, function: Callable[..., Any]) -> dict:
     return {key: value for key, value in params.items() if key in allowed}
 
 
-def _format_number(value: Any) -> str:
-    if isinstance(value, bool | np.bool_):
-        return str(bool(value))
-    if isinstance(value, int | np.integer):
-        return str(int(value))
-    if isinstance(value, float | np.floating):
-        if math.isnan(value):
-            return ""
-        if float(value).is_integer() and abs(value) < 1e12:
-            return str(int(value))
-        return f"{value:.4g}"
-    return str(value)
-
-
-def markdown_table(table: pd.DataFrame) -> str:
-    """The table as GitHub Markdown, numbers to 4 significant digits."""
-    text = table.map(_format_number)
-    try:
-        import tabulate  # noqa: F401
-    except ImportError:  # pragma: no cover - tabulate is installed with the workflow extras
-        header = "| " + " | ".join(map(str, text.columns)) + " |"
-        rule = "|" + "|".join("---" for _ in text.columns) + "|"
-        body = ["| " + " | ".join(row) + " |" for row in text.itertuples(index=False)]
-        return "\n".join([header, rule, *body])
-    return text.to_markdown(index=False, disable_numparse=True)
-
-
 def _write_documents(outputs: dict[str, Path], heading: str, sections: list[tuple[str, Any]]):
-    """The ``markdown`` and ``latex`` outputs, if requested: text and tables in order."""
-    if "markdown" in outputs:
-        parts = [f"# {heading}", ""]
-        for label, content in sections:
-            if label:
-                parts += [f"## {label}", ""]
-            parts += [markdown_table(content) if isinstance(content, pd.DataFrame) else content, ""]
-        outputs["markdown"].write_text("\n".join(parts))
-    if "latex" in outputs:
-        from ..report.tables import escape_latex, format_latex
+    """The ``markdown``, ``latex`` and ``html`` outputs, if requested: text and tables in order
+    (one writer, :func:`stochastic_attention.report.tables.write_document`)."""
+    if not {"markdown", "latex", "html"} & set(outputs):
+        return
+    from ..report.tables import write_document
 
-        parts = [f"% {heading}", ""]
-        for label, content in sections:
-            if label:
-                parts += [f"\\paragraph{{{escape_latex(label)}}}", ""]
-            is_table = isinstance(content, pd.DataFrame)
-            parts += [format_latex(content) if is_table else escape_latex(content), ""]
-        outputs["latex"].write_text("\n".join(parts))
+    write_document(
+        heading,
+        sections,
+        markdown_path=outputs.get("markdown"),
+        latex_path=outputs.get("latex"),
+        html_path=outputs.get("html"),
+    )
 
 
 def _write_csv(table: pd.DataFrame, path: Path) -> None:
@@ -125,9 +93,9 @@ def _write_csv(table: pd.DataFrame, path: Path) -> None:
 
 @step("e1")
 def e1(params: dict, inputs: dict[str, Path], outputs: dict[str, Path], seed: int, threads: int):
-    """E1 temperature spectrum → table, figure (and markdown, latex)."""
+    """E1 temperature spectrum → table, figure (and markdown, latex, html)."""
     _check_params("e1", params, _allowed(sy.temperature_spectrum, {"title"}))
-    _check_outputs("e1", outputs, {"table", "figure"}, {"markdown", "latex"})
+    _check_outputs("e1", outputs, {"table", "figure"}, {"markdown", "latex", "html"})
     result = sy.temperature_spectrum(
         **_pick(params, sy.temperature_spectrum), seed=np.random.default_rng(seed)
     )
@@ -178,9 +146,9 @@ def e1(params: dict, inputs: dict[str, Path], outputs: dict[str, Path], seed: in
 
 @step("e2")
 def e2(params: dict, inputs: dict[str, Path], outputs: dict[str, Path], seed: int, threads: int):
-    """E2 convergence → table, figure (and markdown, latex, trace)."""
+    """E2 convergence → table, figure (and markdown, latex, html, trace)."""
     _check_params("e2", params, _allowed(sy.convergence, {"title"}))
-    _check_outputs("e2", outputs, {"table", "figure"}, {"markdown", "latex", "trace"})
+    _check_outputs("e2", outputs, {"table", "figure"}, {"markdown", "latex", "html", "trace"})
     result = sy.convergence(**_pick(params, sy.convergence), seed=np.random.default_rng(seed))
     _write_csv(result.table, outputs["table"])
     if "trace" in outputs:
@@ -237,10 +205,13 @@ def e3_cell(
 def e3_aggregate(
     params: dict, inputs: dict[str, Path], outputs: dict[str, Path], seed: int, threads: int
 ):
-    """E3 cells (inputs ``cell0``, ``cell1``, …) → table, figure (and markdown, latex, contour)."""
+    """E3 cells (inputs ``cell0``, ``cell1``, …) → table, figure (+ markdown, latex, html, contour).
+    """
     allowed = _allowed(sy.load_ratio_cell, {"load_ratios", "contour_level", "title"})
     _check_params("e3-aggregate", params, allowed)
-    _check_outputs("e3-aggregate", outputs, {"table", "figure"}, {"markdown", "latex", "contour"})
+    _check_outputs(
+        "e3-aggregate", outputs, {"table", "figure"}, {"markdown", "latex", "html", "contour"}
+    )
     expected_names = [f"cell{i}" for i in range(len(inputs))]
     if not inputs or sorted(inputs) != sorted(expected_names):
         raise ValueError(f"step e3-aggregate: inputs must be cell0, cell1, …; got {sorted(inputs)}")
@@ -284,10 +255,10 @@ def e3_aggregate(
 def critical_law(
     params: dict, inputs: dict[str, Path], outputs: dict[str, Path], seed: int, threads: int
 ):
-    """β* against d → table, figure (and markdown, latex, fit, curves)."""
+    """β* against d → table, figure (and markdown, latex, html, fit, curves)."""
     _check_params("critical-law", params, _allowed(sy.critical_law, {"title"}))
     _check_outputs(
-        "critical-law", outputs, {"table", "figure"}, {"markdown", "latex", "fit", "curves"}
+        "critical-law", outputs, {"table", "figure"}, {"markdown", "latex", "html", "fit", "curves"}
     )
     kwargs = _pick(params, sy.critical_law)
     result = sy.critical_law(**kwargs, seed=np.random.default_rng(seed))
