@@ -11,6 +11,7 @@ from stochastic_attention.multihead import (
     combine_heads,
     head_memories,
     multihead_chains,
+    multihead_run,
     split_states,
 )
 from stochastic_attention.transforms import (
@@ -18,7 +19,9 @@ from stochastic_attention.transforms import (
     full_rank,
     lift,
     pca_projection,
+    projected_chains,
     projected_multi_chain,
+    start_states,
 )
 
 
@@ -272,3 +275,50 @@ def test_run_lengths():
     labels, lengths = run_lengths(np.array([5, 5, 1, 5]))
     np.testing.assert_array_equal(labels, [5, 1, 5])
     np.testing.assert_array_equal(lengths, [2, 1, 1])
+
+
+def test_run_level_functions_take_a_common_start_draw():
+    """multihead_run / projected_chains accept given starts, like samplers.run_chains."""
+    memory = unit_memory()
+    rng = np.random.default_rng(11)
+    _, initial = start_states(memory, rng, 4, 0.01)
+    steps = [10, 20, 30]
+    run = multihead_run(
+        memory,
+        initial,
+        n_heads=2,
+        kernel="mala",
+        beta=50.0,
+        alpha=0.02,
+        rng=np.random.default_rng(1),
+        record_steps=steps,
+    )
+    assert run.records.shape == (3, 40, 4)
+    np.testing.assert_array_equal(run.record_steps, steps)
+    assert run.acceptance.shape == (4,) and np.all((run.acceptance > 0) & (run.acceptance <= 1))
+    projected = projected_chains(
+        memory,
+        initial,
+        rank=5,
+        kernel="sa",
+        beta=50.0,
+        alpha=0.02,
+        rng=np.random.default_rng(1),
+        record_steps=steps,
+    )
+    assert projected.records.shape == (3, 40, 4) and projected.acceptance is None
+    with pytest.raises(ValueError, match=r"\(40, C\)"):
+        projected_chains(
+            memory,
+            initial[:5],
+            rank=5,
+            kernel="sa",
+            beta=50.0,
+            alpha=0.02,
+            rng=rng,
+            record_steps=steps,
+        )
+    with pytest.raises(ValueError, match=r"\(40, C\)"):
+        multihead_run(
+            memory, initial[:5], n_heads=2, beta=50.0, alpha=0.02, rng=rng, record_steps=steps
+        )

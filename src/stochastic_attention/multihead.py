@@ -42,8 +42,8 @@ from typing import Literal, NamedTuple
 import numpy as np
 
 from . import samplers
-from .samplers import SampleSet
-from .transforms import centred_pca_projection, start_states
+from .samplers import ChainRun, SampleSet
+from .transforms import centred_pca_projection, protocol_samples, start_states
 
 __all__ = [
     "Head",
@@ -51,6 +51,7 @@ __all__ = [
     "combine_heads",
     "head_memories",
     "multihead_chains",
+    "multihead_run",
     "split_states",
 ]
 
@@ -115,6 +116,53 @@ def combine_heads(head_states: Sequence[np.ndarray], split: HeadSplit) -> np.nda
     return total
 
 
+def multihead_run(
+    memory: np.ndarray,
+    initial_states: np.ndarray,
+    *,
+    n_heads: int,
+    beta: float | np.ndarray,
+    alpha: float,
+    rng: np.random.Generator,
+    record_steps: Sequence[int],
+    kernel: Literal["sa", "mala"] = "sa",
+    rank: int | None = None,
+) -> ChainRun:
+    """Run H heads from full-space starts (d, C) and record the summed states (R, d, C).
+
+    The counterpart of ``samplers.run_chains`` (same arguments plus the heads), so a method
+    plug-in can feed it the common start draw. Heads run one after another from ``rng``;
+    ``acceptance`` (C,) is each chain's mean over heads (MALA) and ``wall_seconds`` the sum.
+    """
+    memory = np.asarray(memory, dtype=np.float64)
+    split = head_memories(memory, n_heads, rank)
+    initial = np.asarray(initial_states, dtype=np.float64)
+    if initial.ndim != 2 or initial.shape[0] != memory.shape[0]:
+        raise ValueError(
+            f"initial_states must have shape ({memory.shape[0]}, C), got {initial.shape}"
+        )
+    records, acceptances, seconds, steps = None, [], 0.0, None
+    for head, start in zip(split.heads, split_states(initial, split), strict=True):
+        run = samplers.run_chains(
+            head.memory,
+            start,
+            kernel=kernel,
+            beta=beta,
+            alpha=alpha,
+            rng=rng,
+            record_steps=record_steps,
+        )
+        lifted = np.einsum("dr,trc->tdc", head.basis, run.records)
+        records = lifted if records is None else records + lifted
+        if run.acceptance is not None:
+            acceptances.append(run.acceptance)
+        seconds += run.wall_seconds
+        steps = run.record_steps
+    records += split.mean[None, :, None]
+    acceptance = np.mean(acceptances, axis=0) if acceptances else None
+    return ChainRun(records, steps, acceptance, seconds)
+
+
 def multihead_chains(
     memory: np.ndarray,
     *,
@@ -133,36 +181,20 @@ def multihead_chains(
 ) -> SampleSet:
     """SPEC §2 multi-chain protocol with H independent heads, outputs summed (module docstring).
 
-    memory: (d, K). Returns the summed samples (d, C·keep) ordered chain by chain like
-    ``samplers.multi_chain``; for MALA ``acceptance`` (C,) is each chain's mean over heads.
-    ``wall_seconds`` adds up the heads' sampling time.
+    memory: (d, K). Start draws as ``samplers.multi_chain`` (:func:`transforms.start_states`),
+    then :func:`multihead_run`. Returns the summed samples (d, C·keep) ordered chain by chain.
     """
     memory = np.asarray(memory, dtype=np.float64)
-    split = head_memories(memory, n_heads, rank)
     starts, initial = start_states(memory, rng, n_chains, init_noise)
-    record_steps = samplers.snapshot_steps(n_steps, burn_in, thin)
-    positions = samplers.evenly_spaced_positions(record_steps.size, keep)
-    kept_by_head, acceptances, seconds = [], [], 0.0
-    for head, start in zip(split.heads, split_states(initial, split), strict=True):
-        run = samplers.run_chains(
-            head.memory,
-            start,
-            kernel=kernel,
-            beta=beta,
-            alpha=alpha,
-            rng=rng,
-            record_steps=record_steps,
-        )
-        kept = run.records[positions]  # (keep, r_h, C)
-        kept_by_head.append(kept.transpose(1, 2, 0).reshape(kept.shape[1], n_chains * keep))
-        if run.acceptance is not None:
-            acceptances.append(run.acceptance)
-        seconds += run.wall_seconds
-    return SampleSet(
-        samples=combine_heads(kept_by_head, split),
-        chain_ids=np.repeat(np.arange(n_chains), keep),
-        steps=np.tile(record_steps[positions], n_chains),
-        start_patterns=starts,
-        acceptance=np.mean(acceptances, axis=0) if acceptances else None,
-        wall_seconds=seconds,
+    run = multihead_run(
+        memory,
+        initial,
+        n_heads=n_heads,
+        kernel=kernel,
+        beta=beta,
+        alpha=alpha,
+        rng=rng,
+        rank=rank,
+        record_steps=samplers.snapshot_steps(n_steps, burn_in, thin),
     )
+    return protocol_samples(run, keep, starts)

@@ -49,19 +49,22 @@ same memory always gives the same basis.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
 
 from . import samplers
-from .samplers import SampleSet
+from .samplers import ChainRun, SampleSet
 
 __all__ = [
     "centred_pca_projection",
     "full_rank",
     "lift",
     "pca_projection",
+    "projected_chains",
     "projected_multi_chain",
+    "protocol_samples",
     "start_states",
 ]
 
@@ -177,6 +180,69 @@ def start_states(
     return starts, initial
 
 
+def projected_chains(
+    memory: np.ndarray,
+    initial_states: np.ndarray,
+    *,
+    rank: int | None,
+    kernel: Literal["sa", "mala"],
+    beta: float | np.ndarray,
+    alpha: float,
+    rng: np.random.Generator,
+    record_steps: Sequence[int],
+    centred: bool = False,
+) -> ChainRun:
+    """``samplers.run_chains`` in the projected space, records lifted back to (R, d, C).
+
+    memory: (d, K); initial_states: (d, C) full-space starts (e.g. the common start draw),
+    projected with ``basisᵀ (ξ₀ − m)``; the chains advance with the reduced memory (r, K),
+    so the Langevin noise lives in r dimensions. ``centred`` picks the projection.
+    """
+    memory = _check_memory(memory)
+    if centred:
+        reduced, basis, mean = centred_pca_projection(memory, rank)
+    else:
+        (reduced, basis), mean = pca_projection(memory, rank), None
+    initial = np.asarray(initial_states, dtype=np.float64)
+    if initial.ndim != 2 or initial.shape[0] != memory.shape[0]:
+        raise ValueError(
+            f"initial_states must have shape ({memory.shape[0]}, C), got {initial.shape}"
+        )
+    shifted = initial if mean is None else initial - mean[:, None]
+    run = samplers.run_chains(
+        reduced,
+        basis.T @ shifted,
+        kernel=kernel,
+        beta=beta,
+        alpha=alpha,
+        rng=rng,
+        record_steps=record_steps,
+    )
+    records = np.einsum("dr,trc->tdc", basis, run.records)
+    if mean is not None:
+        records += mean[None, :, None]
+    return ChainRun(records, run.record_steps, run.acceptance, run.wall_seconds)
+
+
+def protocol_samples(run: ChainRun, keep: int, start_patterns: np.ndarray) -> SampleSet:
+    """Keep ``keep`` evenly spaced records per chain, ordered chain by chain (SPEC §2).
+
+    The same selection as ``samplers.multi_chain``: samples (d, C·keep) from records
+    (R, d, C).
+    """
+    n_records, d, n_chains = run.records.shape
+    positions = samplers.evenly_spaced_positions(n_records, keep)
+    kept = run.records[positions]  # (keep, d, C)
+    return SampleSet(
+        samples=kept.transpose(1, 2, 0).reshape(d, n_chains * keep),
+        chain_ids=np.repeat(np.arange(n_chains), keep),
+        steps=np.tile(run.record_steps[positions], n_chains),
+        start_patterns=np.asarray(start_patterns),
+        acceptance=run.acceptance,
+        wall_seconds=run.wall_seconds,
+    )
+
+
 def projected_multi_chain(
     memory: np.ndarray,
     *,
@@ -196,34 +262,20 @@ def projected_multi_chain(
     """SPEC §2 multi-chain protocol run in the projected space, samples lifted to (d, C·keep).
 
     Chains start at the projections of the same stored patterns + init noise as the
-    full-space ``multi_chain`` with this generator state, advance with the reduced memory
-    (r, K) and are decoded with :func:`lift`. ``centred`` picks the projection.
+    full-space ``multi_chain`` with this generator state (:func:`start_states`), then
+    :func:`projected_chains`.
     """
     memory = _check_memory(memory)
-    if centred:
-        reduced, basis, mean = centred_pca_projection(memory, rank)
-    else:
-        (reduced, basis), mean = pca_projection(memory, rank), None
     starts, initial = start_states(memory, rng, n_chains, init_noise)
-    shifted = initial if mean is None else initial - mean[:, None]
-    record_steps = samplers.snapshot_steps(n_steps, burn_in, thin)
-    positions = samplers.evenly_spaced_positions(record_steps.size, keep)
-    run = samplers.run_chains(
-        reduced,
-        basis.T @ shifted,
+    run = projected_chains(
+        memory,
+        initial,
+        rank=rank,
+        centred=centred,
         kernel=kernel,
         beta=beta,
         alpha=alpha,
         rng=rng,
-        record_steps=record_steps,
+        record_steps=samplers.snapshot_steps(n_steps, burn_in, thin),
     )
-    kept = run.records[positions]  # (keep, r, C)
-    flat = kept.transpose(1, 2, 0).reshape(basis.shape[1], n_chains * keep)
-    return SampleSet(
-        samples=lift(flat, basis, mean),
-        chain_ids=np.repeat(np.arange(n_chains), keep),
-        steps=np.tile(record_steps[positions], n_chains),
-        start_patterns=starts,
-        acceptance=run.acceptance,
-        wall_seconds=run.wall_seconds,
-    )
+    return protocol_samples(run, keep, starts)
