@@ -217,8 +217,11 @@ def sweep_figure(
                 label=str(group),
             )
             drawn = True
+        swept = np.unique(table[x].to_numpy(dtype=float))
         if logx:
             axis.set_xscale("log")
+        elif swept.size <= 12:
+            axis.set_xticks(swept, [f"{v:g}" for v in swept])  # e.g. H = 1, 2, 4, 5
         axis.set_xlabel(names.get(x, x))
         axis.set_ylabel(names.get(metric, metric.replace("_", " ")))
         _add_snr_axis(axis, x, table[x].to_numpy(float), alpha=alpha, beta=beta, d=d)
