@@ -1,0 +1,281 @@
+"""Memory transforms: principal-direction projections and sampling in the projected space.
+
+``memory`` has shape ``(d, K)`` (one stored pattern per column), ``basis`` ``(d, r)`` has
+orthonormal columns, ``reduced`` ``(r, K)`` is the memory in those coordinates and reduced
+states ``(r, n)`` map back to pixels with :func:`lift`.
+
+Uncentred projection (E17, PCA-space SA)
+----------------------------------------
+``basis`` = the top-r left singular vectors ``U_r`` of the memory itself (no mean removed) and
+``reduced = U_rᵀ memory``. Because ``basis`` is orthonormal, for every reduced state ``y``
+
+    ``E_reduced(y) = E_full(basis y)``  and  ``attention_reduced(y) = attention_full(basis y)``
+
+at every r (``‖basis y‖ = ‖y‖``, ``memoryᵀ basis y = reducedᵀ y``). The projection matters for
+a full-space state ``ξ`` with ``P = basis basisᵀ``:
+
+    ``E_full(ξ) = E_reduced(basisᵀ ξ) + ½‖(I − P) ξ‖² − β⁻¹ [lse(β memoryᵀ ξ)
+    − lse(β memoryᵀ P ξ)]``.
+
+At ``r = rank(memory)`` the memory lies in the span, ``memoryᵀ ξ = memoryᵀ P ξ``, so the
+logits and the attention are identical and the energies differ only by the exactly known
+``½‖(I − P) ξ‖²`` (zero for ξ in the span). Below the rank each logit moves by
+``x_kᵀ (I − P) ξ``, at most ``σ_{r+1} ‖(I − P) ξ‖`` in size (σ the singular values of the
+memory), and log-sum-exp is 1-Lipschitz in the max norm, so the bracket is bounded by that
+too. The wells become shallower: the reduced patterns have ``‖P x_k‖ ≤ 1``, the energy at a
+reduced pattern is ``≤ −½‖P x_k‖²`` and the reduced energy is nowhere below
+``−½ max_k ‖P x_k‖² − (log K)/β`` (against ≈ −½ at a unit pattern in the full space); the
+captured share ``‖P x_k‖²`` is what the rank costs each pattern.
+Uncentred is the default because ``r = K`` (e.g. 100 of 100 MNIST images) then reproduces
+full-space SA exactly, while a centred basis has at most K − 1 directions.
+
+Sampling in ``r`` dimensions changes the noise, not the drift: the Langevin noise
+``sqrt(2α/β) ε`` lives in r instead of d dimensions, so its squared norm is ≈ r/β and the
+step's signal-to-noise ratio is ``sqrt(α β / 2r)`` (use ``d = r`` in :func:`energy.snr`).
+The lifted samples ``basis y`` have no component outside the span.
+
+Centred projection (E16, multi-head SA)
+---------------------------------------
+``mean m = memory.mean(axis=1)``; ``basis`` = the top-r left singular vectors of
+``memory − m 1ᵀ`` (at most ``min(d, K − 1)`` directions carry variance) and
+``reduced = basisᵀ (memory − m 1ᵀ)``; a reduced state decodes to ``m + basis y``. SA on the
+centred memory is a different energy (its logits lack the per-pattern constants
+``x_kᵀ m``), which is what a principal-direction decomposition of the data asks for.
+
+Signs: singular vectors are defined up to sign; each basis column is flipped so that its
+entry of largest magnitude is positive (as ``sklearn.utils.extmath.svd_flip`` does), so the
+same memory always gives the same basis.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+
+from . import samplers
+from .samplers import ChainRun, SampleSet
+
+__all__ = [
+    "centred_pca_projection",
+    "full_rank",
+    "lift",
+    "pca_projection",
+    "projected_chains",
+    "projected_multi_chain",
+    "protocol_samples",
+    "start_states",
+]
+
+
+def _check_memory(memory: np.ndarray) -> np.ndarray:
+    memory = np.asarray(memory, dtype=np.float64)
+    if memory.ndim != 2:
+        raise ValueError(f"memory must have shape (d, K), got {memory.shape}")
+    if not np.all(np.isfinite(memory)):
+        raise ValueError("memory contains non-finite values (NaN or inf)")
+    return memory
+
+
+def _signed_svd(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Left singular vectors (d, min(d, K)) with deterministic signs, and singular values."""
+    left, singular, _ = np.linalg.svd(matrix, full_matrices=False)
+    largest = np.argmax(np.abs(left), axis=0)
+    signs = np.sign(left[largest, np.arange(left.shape[1])])
+    signs[signs == 0] = 1.0
+    return left * signs, singular
+
+
+def full_rank(memory: np.ndarray, *, centred: bool = False) -> int:
+    """Numerical rank of the memory (d, K), or of the centred memory when ``centred``."""
+    memory = _check_memory(memory)
+    if centred:
+        memory = memory - memory.mean(axis=1, keepdims=True)
+    singular = np.linalg.svd(memory, compute_uv=False)
+    if singular.size == 0 or singular[0] == 0:
+        return 0
+    tolerance = singular[0] * max(memory.shape) * np.finfo(np.float64).eps
+    return int(np.sum(singular > tolerance))
+
+
+def _check_rank(rank: int, most: int, what: str) -> int:
+    if isinstance(rank, bool) or not isinstance(rank, int | np.integer):
+        raise ValueError(f"{what}: rank must be an integer, got {rank!r}")
+    if not 1 <= rank <= most:
+        raise ValueError(
+            f"{what}: rank must lie in 1..{most} (the number of principal directions this "
+            f"memory has), got {rank}; lower rank or use more patterns"
+        )
+    return int(rank)
+
+
+def pca_projection(memory: np.ndarray, rank: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Uncentred projection on the top-``rank`` left singular directions (module docstring).
+
+    memory: (d, K); rank ≤ min(d, K) (``None``: the numerical rank). Returns ``(reduced (r, K),
+    basis (d, r))`` with ``reduced = basisᵀ memory``; at ``rank = rank(memory)`` energies and
+    attention of SA in the reduced space equal those in the full space.
+    """
+    memory = _check_memory(memory)
+    if rank is None:
+        rank = full_rank(memory)
+    rank = _check_rank(rank, min(memory.shape), "pca_projection")
+    left, _ = _signed_svd(memory)
+    basis = np.ascontiguousarray(left[:, :rank])
+    return basis.T @ memory, basis
+
+
+def centred_pca_projection(
+    memory: np.ndarray, rank: int | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Centred projection: principal directions of ``memory − m 1ᵀ`` (module docstring).
+
+    memory: (d, K) with K ≥ 2; rank ≤ min(d, K − 1) (``None``: the numerical rank of the
+    centred memory, i.e. every direction that carries variance). Returns
+    ``(reduced (r, K), basis (d, r), mean (d,))`` with ``reduced = basisᵀ (memory − m 1ᵀ)``;
+    ``lift(reduced, basis, mean)`` gives the memory back when rank covers every direction.
+    """
+    memory = _check_memory(memory)
+    if memory.shape[1] < 2:
+        raise ValueError("centred_pca_projection needs at least two stored patterns")
+    if rank is None:
+        rank = full_rank(memory, centred=True)
+    rank = _check_rank(rank, min(memory.shape[0], memory.shape[1] - 1), "centred_pca_projection")
+    mean = memory.mean(axis=1)
+    centred = memory - mean[:, None]
+    left, _ = _signed_svd(centred)
+    basis = np.ascontiguousarray(left[:, :rank])
+    return basis.T @ centred, basis, mean
+
+
+def lift(states: np.ndarray, basis: np.ndarray, mean: np.ndarray | None = None) -> np.ndarray:
+    """Decode reduced states (r, n) to the full space: ``mean + basis states`` (d, n)."""
+    states = np.asarray(states, dtype=np.float64)
+    if states.ndim != 2 or states.shape[0] != basis.shape[1]:
+        raise ValueError(
+            f"states must have shape ({basis.shape[1]}, n) to match the basis {basis.shape}, "
+            f"got {states.shape}"
+        )
+    lifted = basis @ states
+    if mean is not None:
+        lifted += np.asarray(mean, dtype=np.float64)[:, None]
+    return lifted
+
+
+def start_states(
+    memory: np.ndarray, rng: np.random.Generator, n_chains: int, init_noise: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Start patterns (C,) and full-space start states (d, C), drawn as :func:`multi_chain` does.
+
+    The same generator state gives the same start patterns and init noise as
+    ``samplers.multi_chain``, so projected and multi-head runs share common random numbers
+    with the full-space run of the same seed.
+    """
+    if n_chains < 1:
+        raise ValueError(f"n_chains must be ≥ 1, got {n_chains}")
+    n_patterns = memory.shape[1]
+    starts = rng.choice(n_patterns, size=n_chains, replace=n_chains > n_patterns)
+    initial = memory[:, starts] + init_noise * rng.standard_normal((memory.shape[0], n_chains))
+    return starts, initial
+
+
+def projected_chains(
+    memory: np.ndarray,
+    initial_states: np.ndarray,
+    *,
+    rank: int | None,
+    kernel: Literal["sa", "mala"],
+    beta: float | np.ndarray,
+    alpha: float,
+    rng: np.random.Generator,
+    record_steps: Sequence[int],
+    centred: bool = False,
+) -> ChainRun:
+    """``samplers.run_chains`` in the projected space, records lifted back to (R, d, C).
+
+    memory: (d, K); initial_states: (d, C) full-space starts (e.g. the common start draw),
+    projected with ``basisᵀ (ξ₀ − m)``; the chains advance with the reduced memory (r, K),
+    so the Langevin noise lives in r dimensions. ``centred`` picks the projection.
+    """
+    memory = _check_memory(memory)
+    if centred:
+        reduced, basis, mean = centred_pca_projection(memory, rank)
+    else:
+        (reduced, basis), mean = pca_projection(memory, rank), None
+    initial = np.asarray(initial_states, dtype=np.float64)
+    if initial.ndim != 2 or initial.shape[0] != memory.shape[0]:
+        raise ValueError(
+            f"initial_states must have shape ({memory.shape[0]}, C), got {initial.shape}"
+        )
+    shifted = initial if mean is None else initial - mean[:, None]
+    run = samplers.run_chains(
+        reduced,
+        basis.T @ shifted,
+        kernel=kernel,
+        beta=beta,
+        alpha=alpha,
+        rng=rng,
+        record_steps=record_steps,
+    )
+    records = np.einsum("dr,trc->tdc", basis, run.records)
+    if mean is not None:
+        records += mean[None, :, None]
+    return ChainRun(records, run.record_steps, run.acceptance, run.wall_seconds)
+
+
+def protocol_samples(run: ChainRun, keep: int, start_patterns: np.ndarray) -> SampleSet:
+    """Keep ``keep`` evenly spaced records per chain, ordered chain by chain (SPEC §2).
+
+    The same selection as ``samplers.multi_chain``: samples (d, C·keep) from records
+    (R, d, C).
+    """
+    n_records, d, n_chains = run.records.shape
+    positions = samplers.evenly_spaced_positions(n_records, keep)
+    kept = run.records[positions]  # (keep, d, C)
+    return SampleSet(
+        samples=kept.transpose(1, 2, 0).reshape(d, n_chains * keep),
+        chain_ids=np.repeat(np.arange(n_chains), keep),
+        steps=np.tile(run.record_steps[positions], n_chains),
+        start_patterns=np.asarray(start_patterns),
+        acceptance=run.acceptance,
+        wall_seconds=run.wall_seconds,
+    )
+
+
+def projected_multi_chain(
+    memory: np.ndarray,
+    *,
+    rank: int | None,
+    kernel: Literal["sa", "mala"],
+    beta: float,
+    alpha: float,
+    rng: np.random.Generator,
+    centred: bool = False,
+    n_chains: int = 30,
+    n_steps: int = 5000,
+    burn_in: int = 2000,
+    thin: int = 100,
+    keep: int = 5,
+    init_noise: float = 0.01,
+) -> SampleSet:
+    """SPEC §2 multi-chain protocol run in the projected space, samples lifted to (d, C·keep).
+
+    Chains start at the projections of the same stored patterns + init noise as the
+    full-space ``multi_chain`` with this generator state (:func:`start_states`), then
+    :func:`projected_chains`.
+    """
+    memory = _check_memory(memory)
+    starts, initial = start_states(memory, rng, n_chains, init_noise)
+    run = projected_chains(
+        memory,
+        initial,
+        rank=rank,
+        centred=centred,
+        kernel=kernel,
+        beta=beta,
+        alpha=alpha,
+        rng=rng,
+        record_steps=samplers.snapshot_steps(n_steps, burn_in, thin),
+    )
+    return protocol_samples(run, keep, starts)
