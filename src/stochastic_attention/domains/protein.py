@@ -62,6 +62,7 @@ __all__ = [
     "SOURCE_SCHEMA",
     "build_memory",
     "composition_kl",
+    "critical_temperature",
     "decode",
     "domain_metrics",
     "encode",
@@ -398,6 +399,21 @@ def build_memory(params: dict, raw: Path | str) -> Memory:
         "entropy_slope": critical.mean_slope_magnitude,
     }
     return Memory(memory, metadata, arrays)
+
+
+def critical_temperature(memory: Memory):
+    """The memory's :class:`~stochastic_attention.energy.CriticalTemperature` (no recompute)."""
+    from ..energy import CriticalTemperature
+
+    meta, arrays = memory.metadata, memory.arrays
+    return CriticalTemperature(
+        beta_star=float(meta["beta_star"]),
+        beta_knee=float(meta["beta_knee"]),
+        sqrt_d=float(meta["sqrt_d"]),
+        betas=arrays["entropy_betas"],
+        mean_entropy=arrays["entropy_mean"],
+        mean_slope_magnitude=arrays["entropy_slope"],
+    )
 
 
 def _as_states(states: np.ndarray, memory: Memory) -> np.ndarray:
