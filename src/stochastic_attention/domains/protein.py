@@ -358,6 +358,12 @@ def build_memory(params: dict, raw: Path | str) -> Memory:
     chars = _chars(rows)[np.ix_(kept, columns)]
     filtered = np.array(["".join(r) for r in chars], dtype=np.str_)
     codes = one_hot(filtered)
+    if np.ptp(codes, axis=0).max() == 0:
+        raise DomainError(
+            f"protein: {raw}: the {kept.size} sequences left after the gap filters are "
+            "identical on the kept columns, so there is no variance for the PCA; raise "
+            "max_column_gap or use a more diverse alignment"
+        )
     pca = PCA(n_components=float(p["variance"]), svd_solver="full").fit(codes)
     coordinates = pca.transform(codes).T  # (d, K)
     norms = np.linalg.norm(coordinates, axis=0)

@@ -78,7 +78,7 @@ def entropy_curve_figure(
     axis.set_ylim(-0.02, 1.02)
     twin = axis.twinx()
     twin.semilogx(betas, critical.mean_slope_magnitude, color="C1", lw=1.5)
-    twin.set_ylabel("−dH/dβ · β = mean β·Var_a(e)", color="C1")
+    twin.set_ylabel("−dH/dβ = mean β·Var_a(e)", color="C1")
     twin.spines["top"].set_visible(False)
     lines = [
         (critical.beta_star, f"β* = {critical.beta_star:.3g}", "k", "-"),
