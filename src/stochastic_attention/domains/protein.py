@@ -23,9 +23,11 @@ coordinates ``z = W (x − mean)`` (``W``: (d, 20·L)); memory columns ``z_k / �
 States live in memory units. Because the memory is unit-normalised, a state ``ξ`` is mapped
 back to PCA coordinates by the scale ``s`` = mean ‖z_k‖ of the naturals (``pca_scale``), and
 :func:`decode` takes, per position, the argmax of the 20 channels of ``mean + Wᵀ(s·ξ)`` (the
-inverse PCA). With ``gap_threshold`` set (default 0.5, the midpoint between a one-hot 1 and
-the all-zero gap code) a position whose largest channel stays below it decodes as a gap
-``-``; ``gap_threshold: null`` gives the plain argmax of SPEC §5 (never a gap).
+inverse PCA); by default (``gap_threshold: null``, SPEC §5) a state never decodes to a gap.
+With ``gap_threshold`` set (0.5 is the midpoint between a one-hot 1 and the all-zero gap
+code) a position whose largest channel stays below it decodes as ``-``: the naturals then
+round-trip with their gaps, but states off the naturals' PCA subspace (HMM emissions) decode
+with many spurious gaps, so it is off by default.
 :func:`encode` is the inverse: one-hot, minus the mean, projected on ``W`` and scaled to unit
 norm like the memory columns.
 
@@ -121,7 +123,7 @@ DATASET_SCHEMA: dict[str, Any] = {
                      "default": 0.95},
         "n_patterns": {"type": "integer", "minimum": 2,
                        "description": "keep at most this many sequences (first in file order)"},
-        "gap_threshold": {"type": ["number", "null"], "minimum": 0, "default": 0.5,
+        "gap_threshold": {"type": ["number", "null"], "minimum": 0, "default": None,
                           "description": "decode a gap where no channel reaches this; "
                           "null: plain argmax"},
         "hmm_evalue": {"type": "number", "exclusiveMinimum": 0, "default": 0.01},
