@@ -219,6 +219,8 @@ def test_shuffled_baseline_keeps_composition(memory, naturals):
     decoded = [str(s) for s in result.arrays["decoded"]]
     assert all(sorted(s) in [sorted(n) for n in naturals] for s in decoded)
     assert result.samples.shape == (memory.d, 10)
+    metrics = P.domain_metrics_of_sequences(decoded, memory, result.groups)
+    assert metrics["hmm_pass_rate"] == 0.0 and metrics["composition_kl"] < 0.05
 
 
 def test_write_fasta(tmp_path):

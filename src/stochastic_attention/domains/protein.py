@@ -67,6 +67,7 @@ __all__ = [
     "critical_temperature",
     "decode",
     "domain_metrics",
+    "domain_metrics_of_sequences",
     "encode",
     "fetch",
     "filter_alignment",
@@ -613,11 +614,23 @@ def sequence_metrics(
 
 def domain_metrics(samples: np.ndarray, memory: Memory, groups: np.ndarray) -> dict[str, float]:
     """:func:`sequence_metrics` of the decoded samples (d, S) against the memory's naturals."""
+    return domain_metrics_of_sequences(decode(samples, memory), memory, groups)
+
+
+def domain_metrics_of_sequences(
+    sequences: Sequence[str], memory: Memory, groups: np.ndarray | None
+) -> dict[str, float]:
+    """:func:`sequence_metrics` of aligned sequences (length L) against the memory's naturals.
+
+    For methods that draw sequences themselves (``arrays["decoded"]`` of ``hmm_emission`` and
+    ``shuffled``): decoding their encoded states pulls them towards the naturals' PCA span
+    (a shuffled natural decodes to an RRM-like sequence that passes hmmsearch).
+    """
     from .protein_hmm import hmm_from_array
 
     meta = memory.metadata
     return sequence_metrics(
-        decode(samples, memory),
+        [str(s) for s in sequences],
         [str(s) for s in memory.arrays["sequences"]],
         hmm_from_array(memory.arrays["hmm"]),
         groups,
