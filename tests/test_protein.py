@@ -1,0 +1,353 @@
+"""Protein domain: sources, memory, decoding, sequence metrics, HMM controls, baselines."""
+
+from __future__ import annotations
+
+import gzip
+import http.server
+import threading
+import typing
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from stochastic_attention.baselines import hmm_emission, shuffled
+from stochastic_attention.domains import protein as P
+from stochastic_attention.domains.base import DomainError, get_domain
+from stochastic_attention.domains.protein_hmm import emit_aligned, hmm_from_array, search
+from stochastic_attention.download import DataSourceError
+from stochastic_attention.methods.base import RunContext
+
+pytestmark = pytest.mark.skipif(
+    not P.OFFLINE_PATH.is_file(), reason="needs Debian's hmmer-examples package"
+)
+
+STOCKHOLM = """# STOCKHOLM 1.0
+s1 ACDE-FGHIK
+s2 ACDEWFGHIK
+s3 ACD--FGHLK
+//
+"""
+
+
+@pytest.fixture(scope="module")
+def raw(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("protein") / "raw.npz"
+    P.fetch({"kind": "offline"}, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def memory(raw):
+    return P.build_memory({}, raw)
+
+
+@pytest.fixture(scope="module")
+def naturals(memory) -> list[str]:
+    return [str(s) for s in memory.arrays["sequences"]]
+
+
+@pytest.fixture(scope="module")
+def hmm(memory):
+    return hmm_from_array(memory.arrays["hmm"])
+
+
+# ------------------------------------------------------------------------------------ sources
+
+
+def test_offline_source_parses_79_sequences(raw):
+    data = np.load(raw, allow_pickle=False)
+    assert data["names"].shape == (79,) and data["rows"].shape == (79,)
+    assert {len(r) for r in data["rows"]} == {80}
+    assert data["names"][0] == "GBP2_YEAST/221-291"
+
+
+def test_registry_finds_the_domain():
+    assert get_domain("protein") is P
+
+
+def test_memory_filters_pca_and_beta(memory):
+    meta = memory.metadata
+    assert (meta["L"], meta["K"], meta["columns_total"]) == (72, 79, 80)
+    assert meta["d"] == memory.d == memory.arrays["pca_components"].shape[0]
+    assert meta["variance_kept"] >= 0.95
+    np.testing.assert_allclose(np.linalg.norm(memory.memory, axis=0), 1.0)
+    assert meta["beta_retrieval"] == pytest.approx(20 * meta["beta_star"])
+    assert meta["beta_generation"] == pytest.approx(2 * meta["beta_star"])
+    assert meta["sqrt_d"] == pytest.approx(np.sqrt(meta["d"]))
+    assert 0 < meta["beta_knee"] < meta["sqrt_d"] * 10
+    # kept columns have at most 50 % gaps; kept sequences at most 30 % gaps on them
+    chars = np.array([list(s) for s in memory.arrays["sequences"]])
+    assert (chars == "-").mean(axis=0).max() <= 0.5
+    assert (chars == "-").mean(axis=1).max() <= 0.3
+
+
+def test_stricter_filters_drop_sequences_and_columns(raw):
+    strict = P.build_memory({"max_column_gap": 0.1, "max_sequence_gap": 0.0}, raw)
+    assert strict.metadata["L"] < 72 and strict.metadata["sequences_dropped"] > 0
+
+
+def test_filter_alignment_exact():
+    columns, kept = P.filter_alignment(["A-C-", "AAC-", "--CD"], 0.5, 0.0)
+    assert columns.tolist() == [0, 2] and kept.tolist() == [0, 1]
+    columns, kept = P.filter_alignment(["A-C-", "AAC-", "--CD"], 0.5, 0.5)
+    assert kept.tolist() == [0, 1, 2]
+
+
+def _agreement(decoded, naturals, residues_only):
+    return np.mean([a == b for x, y in zip(decoded, naturals, strict=True)
+                    for a, b in zip(x, y, strict=True) if b != "-" or not residues_only])
+
+
+def test_plain_argmax_round_trip(memory, naturals):
+    """Through 95 % PCA every natural residue comes back (measured: 100 %); gaps never do."""
+    for states in (P.encode(naturals, memory), memory.memory):
+        decoded = P.decode(states, memory)
+        assert all("-" not in s for s in decoded)
+        assert _agreement(decoded, naturals, residues_only=True) >= 0.99
+
+
+def test_gap_threshold_round_trip(raw, naturals):
+    """With gap_threshold 0.5 residues and gaps both come back (measured: 100 %)."""
+    gapped = P.build_memory({"gap_threshold": 0.5}, raw)
+    for states in (P.encode(naturals, gapped), gapped.memory):
+        assert _agreement(P.decode(states, gapped), naturals, residues_only=False) >= 0.99
+    assert P.panel(gapped.memory[:, :3], gapped).lines == tuple(naturals[:3])
+
+
+def test_memory_round_trips_through_the_memory_file(tmp_path, memory):
+    from stochastic_attention.domains.base import load_memory_file, save_memory_file
+
+    save_memory_file(tmp_path / "m.npz", memory)
+    loaded = load_memory_file(tmp_path / "m.npz")
+    assert P.decode(loaded.memory[:, :5], loaded) == P.decode(memory.memory[:, :5], memory)
+    assert hmm_from_array(loaded.arrays["hmm"]).M == 72
+
+
+# ------------------------------------------------------------------------------------ metrics
+
+
+def test_identity_exact():
+    assert P.identity_matrix(["AC-D"], ["AC-D"])[0, 0] == 1.0
+    # 2 matches (A, C) over 4 positions where either has a residue
+    assert P.identity_matrix(["AC-D"], ["ACE-"])[0, 0] == pytest.approx(2 / 4)
+    assert P.identity_matrix(["--"], ["--"])[0, 0] == 0.0
+    assert P.max_identity(["ACDE"], ["ACDF", "WWWW"]).tolist() == [0.75]
+
+
+def test_kl_exact():
+    rows = ["ACDE", "ACDF", "GCDE"]
+    assert P.composition_kl(rows, rows) == 0.0
+    assert P.position_kl(rows, rows) == 0.0
+    # composition with pseudocount 0.5 over 20 letters: "AAAA" vs "CCCC"
+    p = np.full(20, 0.5)
+    p[0] += 4
+    q = np.full(20, 0.5)
+    q[1] += 4
+    p, q = p / p.sum(), q / q.sum()
+    assert P.composition_kl(["AAAA"], ["CCCC"]) == pytest.approx(np.sum(p * np.log(p / q)))
+
+
+def test_mutual_information_exact():
+    # columns 0 and 1 copy each other (MI = log 2), column 2 is constant (MI 0)
+    mi = P.mutual_information(["AAC", "CCC", "AAC", "CCC"])
+    assert mi[0, 1] == pytest.approx(np.log(2))
+    assert mi[0, 2] == pytest.approx(0.0) and mi[2, 2] == pytest.approx(0.0)
+    rows = ["AAC", "CCC", "AAD", "CCD", "ACD"]
+    assert P.mi_correlation(rows, rows) == pytest.approx(1.0)
+    assert np.isnan(P.mi_correlation(["AAA", "AAA"], rows))
+
+
+def test_naturals_against_themselves(naturals, hmm):
+    result = P.sequence_metrics(naturals, naturals, hmm, None)
+    assert result["seq_identity"] == 1.0
+    assert result["composition_kl"] == 0.0 and result["position_kl"] == 0.0
+    assert result["mi_correlation"] == pytest.approx(1.0)
+
+
+def test_hmm_positive_and_negative_controls(naturals, hmm):
+    """Real hmmsearch: naturals pass (≥ 90 %), their shuffles almost never do."""
+    natural = search(hmm, naturals)
+    assert natural.pass_rate >= 0.9
+    rng = np.random.default_rng(0)
+    shuffles = shuffled.shuffle_sequences(naturals, 150, rng)
+    control = search(hmm, shuffles)
+    assert control.pass_rate <= 0.05
+    assert control.mean_bitscore < natural.mean_bitscore - 30
+
+
+def test_search_handles_empty_sequences(hmm, naturals):
+    found = search(hmm, ["-" * 72, naturals[0]])
+    assert found.passed.tolist() == [False, True] and np.isnan(found.score[0])
+
+
+def test_domain_metrics_of_samples(memory):
+    rng = np.random.default_rng(1)
+    samples = memory.memory[:, rng.integers(memory.n_patterns, size=20)]
+    result = P.domain_metrics(samples, memory, np.arange(20) // 5)
+    # stored patterns decode to their naturals with gaps filled by the argmax residue
+    assert 0.95 < result["seq_identity"] < 1.0 and result["hmm_pass_rate"] == 1.0
+    assert result["seq_identity_se"] > 0.0 and result["hmm_pass_rate_se"] == 0.0
+    expected = {"seq_identity", "seq_identity_se", "composition_kl", "position_kl",
+                "mi_correlation", "hmm_pass_rate", "hmm_pass_rate_se", "hmm_mean_bitscore"}
+    assert set(result) == expected
+
+
+# ---------------------------------------------------------------------------------- baselines
+
+
+def test_hmm_emission_baseline(memory, hmm):
+    context = RunContext(rng=np.random.default_rng(5), seed=5)
+    result = hmm_emission.run(memory, {"n_samples": 30}, context)
+    assert result.samples.shape == (memory.d, 30)
+    np.testing.assert_allclose(np.linalg.norm(result.samples, axis=0), 1.0)
+    assert result.groups.tolist() == (np.arange(30) // 5).tolist()
+    decoded = [str(s) for s in result.arrays["decoded"]]
+    assert all(len(s) == 72 for s in decoded)
+    assert search(hmm, decoded).pass_rate >= 0.9
+    again = hmm_emission.run(memory, {"n_samples": 30}, RunContext(np.random.default_rng(5), 5))
+    np.testing.assert_array_equal(again.samples, result.samples)
+
+
+def test_emit_aligned_is_seeded(hmm):
+    assert emit_aligned(hmm, 3, 11) == emit_aligned(hmm, 3, 11)
+    assert emit_aligned(hmm, 3, 11) != emit_aligned(hmm, 3, 12)
+
+
+def test_shuffled_baseline_keeps_composition(memory, naturals):
+    result = shuffled.run(memory, {"n_samples": 10}, RunContext(np.random.default_rng(2), 2))
+    decoded = [str(s) for s in result.arrays["decoded"]]
+    assert all(sorted(s) in [sorted(n) for n in naturals] for s in decoded)
+    assert result.samples.shape == (memory.d, 10)
+    metrics = P.domain_metrics_of_sequences(decoded, memory, result.groups)
+    assert metrics["hmm_pass_rate"] == 0.0 and metrics["composition_kl"] < 0.05
+
+
+def test_write_fasta(tmp_path):
+    from Bio import SeqIO
+
+    path = P.write_fasta(["AC-D", "WWYY"], ["a", "b"], tmp_path / "x" / "s.fasta")
+    records = list(SeqIO.parse(path, "fasta"))
+    assert [(r.id, str(r.seq)) for r in records] == [("a", "AC-D"), ("b", "WWYY")]
+
+
+# ----------------------------------------------------------------------- network and bad input
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    routes: typing.ClassVar[dict[str, bytes]] = {}
+
+    def do_GET(self):
+        key = next((k for k in self.routes if k in self.path), None)
+        if key is None:
+            self.send_error(404, "Not Found")
+            return
+        body = self.routes[key]
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def server():
+    _Handler.routes = {
+        "PF00001": gzip.compress(STOCKHOLM.encode()),
+        "PF00002": b"",
+        "PF00003": gzip.compress(b"this is not an alignment\n"),
+    }
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/api/{{accession}}/?annotation=alignment:seed"
+    httpd.shutdown()
+
+
+def test_interpro_source_over_http(server, tmp_path):
+    out = tmp_path / "raw.npz"
+    provenance = P.fetch({"kind": "interpro", "accession": "PF00001", "url": server}, out)
+    assert provenance["n_sequences"] == 3 and provenance["url"].endswith("alignment:seed")
+    data = np.load(out, allow_pickle=False)
+    assert data["rows"].tolist() == ["ACDE-FGHIK", "ACDEWFGHIK", "ACD--FGHLK"]
+    memory = P.build_memory({"variance": 0.9}, out)
+    assert memory.metadata["K"] == 3
+
+
+@pytest.mark.parametrize(
+    ("accession", "words"),
+    [("PF09999", "HTTP 404"), ("PF00002", "is empty"), ("PF00003", "not a valid stockholm")],
+)
+def test_interpro_errors_are_one_line(server, tmp_path, accession, words):
+    out = tmp_path / "raw.npz"
+    with pytest.raises(DataSourceError) as error:
+        P.fetch({"kind": "interpro", "accession": accession, "url": server}, out)
+    message = str(error.value)
+    assert words in message and "\n" not in message and accession in message
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_interpro_timeout(tmp_path):
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)  # accepts the connection, never answers
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/{{accession}}"
+    try:
+        with pytest.raises(DataSourceError, match=r"no answer|stalled|timed out|unreachable"):
+            P.fetch({"kind": "interpro", "url": url, "timeout": 0.3}, tmp_path / "raw.npz")
+    finally:
+        listener.close()
+    assert not (tmp_path / "raw.npz").exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "fmt", "words"),
+    [
+        (">a\nAC-D\n>b\nACD\n", "fasta", "same length"),
+        (">a\nAC-D\n>b\nACWD\n", "stockholm", "not a valid stockholm"),
+        ("", "fasta", "is empty"),
+        (b"\x89PNG\r\n\x1a\n\xff\xfe", "fasta", "not UTF-8"),
+    ],
+)
+def test_bad_local_files(tmp_path, content, fmt, words):
+    path = tmp_path / "aln.txt"
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    out = tmp_path / "out" / "raw.npz"
+    with pytest.raises(DataSourceError) as error:
+        P.fetch({"kind": "local", "path": str(path), "format": fmt}, out)
+    assert words in str(error.value) and str(path) in str(error.value)
+    assert "\n" not in str(error.value) and not out.exists()
+
+
+def test_local_fasta_and_missing_file(tmp_path):
+    path = tmp_path / "aln.fasta"
+    path.write_text(">a\nAC-D\n>b\nACWD\n")
+    source = {"kind": "local", "path": str(path), "format": "fasta"}
+    provenance = P.fetch(source, tmp_path / "r.npz")
+    assert provenance["n_sequences"] == 2
+    with pytest.raises(DataSourceError, match="not found"):
+        P.fetch({"kind": "local", "path": str(tmp_path / "nope.sto")}, tmp_path / "r.npz")
+    with pytest.raises(DataSourceError, match="unknown source key"):
+        P.fetch({"kind": "offline", "acession": "PF00076"}, tmp_path / "r.npz")
+    with pytest.raises(DataSourceError, match="Pfam accession"):
+        P.fetch({"kind": "interpro", "accession": "RRM"}, tmp_path / "r.npz")
+
+
+@pytest.mark.parametrize(
+    ("rows", "words"),
+    [
+        (["AC-", "A-C", "-CC"], "left after the gap filters"),
+        (["A---", "AC--", "A-C-"], "identical on the kept columns"),
+    ],
+)
+def test_nothing_left_after_filters(tmp_path, rows, words):
+    path = tmp_path / "aln.fasta"
+    path.write_text("".join(f">s{i}\n{r}\n" for i, r in enumerate(rows)))
+    P.fetch({"kind": "local", "path": str(path), "format": "fasta"}, tmp_path / "r.npz")
+    with pytest.raises(DomainError, match=words) as error:
+        P.build_memory({"max_column_gap": 0.5, "max_sequence_gap": 0.0}, tmp_path / "r.npz")
+    assert str(tmp_path / "r.npz") in str(error.value)
