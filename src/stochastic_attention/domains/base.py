@@ -63,6 +63,10 @@ NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 BUILTIN: dict[str, str] = {
     "synthetic": "stochastic_attention.domains.synthetic",
     "mnist": "stochastic_attention.domains.mnist",
+    "array": "stochastic_attention.domains.array",
+    "images": "stochastic_attention.domains.images",
+    "faces": "stochastic_attention.domains.faces",
+    "protein": "stochastic_attention.domains.protein",
 }
 GENERIC_DATASET_KEYS: dict[str, Any] = {
     "pca_rank": {

@@ -612,9 +612,21 @@ def sequence_metrics(
     return result
 
 
-def domain_metrics(samples: np.ndarray, memory: Memory, groups: np.ndarray) -> dict[str, float]:
-    """:func:`sequence_metrics` of the decoded samples (d, S) against the memory's naturals."""
-    return domain_metrics_of_sequences(decode(samples, memory), memory, groups)
+def domain_metrics(
+    samples: np.ndarray,
+    memory: Memory,
+    groups: np.ndarray,
+    *,
+    beta: float | None = None,
+    decoded: np.ndarray | None = None,
+) -> dict[str, float]:
+    """:func:`sequence_metrics` of the samples (d, S) against the memory's naturals.
+
+    Methods that draw sequences themselves (``decoded``: (S,) aligned sequences) are scored
+    on those sequences; states are decoded first (:func:`decode`).
+    """
+    sequences = decode(samples, memory) if decoded is None else [str(s) for s in decoded]
+    return domain_metrics_of_sequences(sequences, memory, groups)
 
 
 def domain_metrics_of_sequences(

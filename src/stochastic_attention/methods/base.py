@@ -51,6 +51,7 @@ KIND_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 BUILTIN: dict[str, str] = {
     "sa": "stochastic_attention.methods.chains",
     "mala": "stochastic_attention.methods.chains",
+    "multihead_sa": "stochastic_attention.methods.chains",
     "bootstrap": "stochastic_attention.methods.simple",
     "gaussian": "stochastic_attention.methods.simple",
     "convex": "stochastic_attention.methods.simple",
@@ -59,6 +60,8 @@ BUILTIN: dict[str, str] = {
     "gmm_pca": "stochastic_attention.methods.learned",
     "vae": "stochastic_attention.methods.learned",
     "ddpm": "stochastic_attention.methods.learned",
+    "hmm_emission": "stochastic_attention.baselines.hmm_emission",
+    "shuffled": "stochastic_attention.baselines.shuffled",
 }
 _REGISTERED: dict[str, Any] = {}
 

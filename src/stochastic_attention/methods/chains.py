@@ -18,10 +18,21 @@ from ..energy import energy
 from ..metrics import consecutive_groups
 from .base import MethodError, RunContext, SampleResult
 
-__all__ = ["CATEGORIES", "PARAMS_SCHEMAS", "run_mala", "run_sa"]
+__all__ = ["CATEGORIES", "PARAMS_SCHEMAS", "run_mala", "run_multihead_sa", "run_sa"]
 
-CATEGORIES = {"sa": "sampler", "mala": "sampler"}
-PARAMS_SCHEMAS: dict[str, dict] = {"sa": {}, "mala": {}}
+CATEGORIES = {"sa": "sampler", "mala": "sampler", "multihead_sa": "sampler"}
+PARAMS_SCHEMAS: dict[str, dict] = {
+    "sa": {},
+    "mala": {},
+    "multihead_sa": {
+        "n_heads": {"type": "integer", "minimum": 1, "default": 1,
+                    "description": "heads: contiguous slices of the centred memory's principal "
+                    "directions, independent chains, outputs summed (SPEC §6 E16)"},
+        "rank": {"type": ["integer", "null"], "minimum": 1, "default": None,
+                 "description": "principal directions shared out (default: the centred rank)"},
+        "head_kernel": {"enum": ["sa", "mala"], "default": "sa"},
+    },
+}
 GROUP_SIZE = 5  # SPEC §3: a single chain's snapshots form consecutive groups of 5
 
 
@@ -31,15 +42,23 @@ def _run(kernel: str, memory: Memory, spec: dict, context: RunContext) -> Sample
     protocol = spec["protocol"]
     options = spec["protocol_params"]
     record_steps = samplers.snapshot_steps(options["n_steps"], options["burn_in"], options["thin"])
-    run = samplers.run_chains(
-        memory.memory,
-        context.start.initial_states,
-        kernel=kernel,
-        beta=spec["beta"],
-        alpha=spec["alpha"],
-        rng=context.rng,
-        record_steps=record_steps,
-    )
+    common = {
+        "beta": spec["beta"],
+        "alpha": spec["alpha"],
+        "rng": context.rng,
+        "record_steps": record_steps,
+    }
+    if kernel == "multihead_sa":
+        from ..multihead import multihead_run
+
+        run = multihead_run(
+            memory.memory, context.start.initial_states, n_heads=spec.get("n_heads", 1),
+            kernel=spec.get("head_kernel", "sa"), rank=spec.get("rank"), **common,
+        )  # fmt: skip
+    else:
+        run = samplers.run_chains(
+            memory.memory, context.start.initial_states, kernel=kernel, **common
+        )
     n_records, d, n_chains = run.records.shape
     if protocol == "multi_chain":
         positions = samplers.evenly_spaced_positions(n_records, options["keep"])
@@ -80,3 +99,8 @@ def run_sa(memory: Memory, spec: dict, context: RunContext) -> SampleResult:
 def run_mala(memory: Memory, spec: dict, context: RunContext) -> SampleResult:
     """Metropolis-adjusted Langevin (SPEC §2); reports per-chain acceptance."""
     return _run("mala", memory, spec, context)
+
+
+def run_multihead_sa(memory: Memory, spec: dict, context: RunContext) -> SampleResult:
+    """Multi-head SA (SPEC §6 E16): H heads on slices of the principal directions."""
+    return _run("multihead_sa", memory, spec, context)

@@ -339,7 +339,7 @@ def compute_metrics(params, inputs, outputs, seed, threads):
         if hasattr(domain, "domain_metrics"):
             extra = {"beta": meta.get("beta"), "decoded": None}
             if "decoded" in loaded:
-                extra["decoded"] = loaded["decoded"][:, mask]
+                extra["decoded"] = loaded["decoded"][..., mask]
             row |= domain.domain_metrics(samples, memory, groups, **extra)
         rows.append(row)
     record = {
