@@ -399,3 +399,18 @@ def test_sequence_run_is_the_decoded_warm_start_chain(offline_memory):
     assert path.shape == states.shape == (20, 40)
     np.testing.assert_allclose(path, finance.decode(states, memory, 12.0))
     assert 0.9 < acceptance <= 1.0
+
+
+def test_finance_figures_are_written(offline_memory, tmp_path):
+    from stochastic_attention.report import finance_figures
+
+    returns = offline_memory.arrays["returns"]
+    rng = np.random.default_rng(11)
+    generated = {"mvn": finance_simple.mvn_draws(returns, 300, rng), "real days": returns[:, :300]}
+    tickers = offline_memory.metadata["tickers"]
+    finance_figures.qq_plots(returns, generated, tickers, tmp_path / "qq.png")
+    finance_figures.correlation_scatter(returns, generated, tmp_path / "corr.png")
+    finance_figures.tail_survival_curves(returns, generated, tmp_path / "tail.png")
+    finance_figures.acf_panels({"real": returns, "mvn": generated["mvn"]}, tmp_path / "acf.png")
+    for name in ("qq", "corr", "tail", "acf"):
+        assert (tmp_path / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
