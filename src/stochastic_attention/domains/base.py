@@ -67,6 +67,7 @@ BUILTIN: dict[str, str] = {
     "images": "stochastic_attention.domains.images",
     "faces": "stochastic_attention.domains.faces",
     "protein": "stochastic_attention.domains.protein",
+    "finance": "stochastic_attention.domains.finance",
 }
 GENERIC_DATASET_KEYS: dict[str, Any] = {
     "pca_rank": {

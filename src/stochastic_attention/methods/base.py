@@ -62,6 +62,8 @@ BUILTIN: dict[str, str] = {
     "ddpm": "stochastic_attention.methods.learned",
     "hmm_emission": "stochastic_attention.baselines.hmm_emission",
     "shuffled": "stochastic_attention.baselines.shuffled",
+    "garch": "stochastic_attention.baselines.garch",
+    "mvn_gaussian": "stochastic_attention.baselines.finance_simple",
 }
 _REGISTERED: dict[str, Any] = {}
 
