@@ -432,3 +432,60 @@ def test_span_mala_comparison_detects_a_wrong_lazy_direction(monkeypatch):
     )
     pvalues = _span_versus_literal_pvalues()
     assert pvalues["z_inner"] < 1e-4 or pvalues["z_norm"] < 1e-4, pvalues
+
+
+@pytest.mark.parametrize("kernel", ["sa", "mala"])
+def test_float32_runs_in_float32_and_hits_the_1d_target(kernel):
+    cdf, *_ = grid_cdf_1d(MEMORY_1D, BETA_1D)
+    rng = np.random.default_rng(13)
+    run = samplers.run_chains(
+        MEMORY_1D,
+        rng.standard_normal((1, 4000)),
+        kernel=kernel,
+        beta=BETA_1D,
+        alpha=0.01 if kernel == "sa" else 0.5,
+        rng=rng,
+        record_steps=[2000 if kernel == "sa" else 400],
+        dtype=np.float32,
+    )
+    assert run.records.dtype == np.float32
+    assert stats.kstest(run.records[0, 0].astype(float), cdf).pvalue > 0.01
+
+
+def test_shared_start_gives_common_random_numbers():
+    memory = np.random.default_rng(0).standard_normal((30, 8))
+    start = samplers.draw_starts(memory, 6, 0.01, np.random.default_rng(1))
+    protocol = {
+        "beta": 10,
+        "alpha": 0.05,
+        "n_chains": 6,
+        "n_steps": 300,
+        "burn_in": 100,
+        "thin": 20,
+    }
+    default = samplers.multi_chain(memory, kernel="sa", rng=np.random.default_rng(1), **protocol)
+    sa = samplers.multi_chain(
+        memory, kernel="sa", rng=np.random.default_rng(1), start=start, **protocol
+    )
+    mala = samplers.multi_chain(
+        memory, kernel="mala", rng=np.random.default_rng(2), start=start, **protocol
+    )
+    np.testing.assert_array_equal(sa.start_patterns, start[0])
+    np.testing.assert_array_equal(mala.start_patterns, start[0])
+    assert sa.samples.shape == default.samples.shape
+    np.testing.assert_array_equal(default.start_patterns, start[0])  # default draw is the same
+
+
+def test_batched_run_matches_per_memory_law_and_shapes():
+    rng = np.random.default_rng(14)
+    memories = rng.standard_normal((2, 6, 3))
+    run = samplers.run_chains(
+        memories,
+        memories[:, :, [0, 1]],
+        kernel="mala",
+        beta=np.array([2.0, 3.0]),
+        alpha=0.1,
+        rng=rng,
+        record_steps=[5, 10],
+    )
+    assert run.records.shape == (2, 2, 6, 2) and run.acceptance.shape == (2, 2)

@@ -21,10 +21,45 @@ between recorded steps (``n`` steps at once: factor ``(1−α)ⁿ``, noise varia
 ``(2α/β)(1 − (1−α)²ⁿ)/(1 − (1−α)²)``). The resulting chain has exactly the law of the literal
 update — only the random numbers differ — and costs ``r/d`` of it per step; with ``K = 100``
 patterns in ``d = 784`` that is 7.8× fewer operations. ``reduce=False`` runs the literal
-full-dimensional update. MALA cannot split this way (its acceptance ratio couples ``z`` to ``y``
-through ``‖z‖²``), but it runs in the rotated coordinates ``Uᵀ ξ`` with ``U = [Q, Q⊥]``: the
-same chain in an orthonormal basis, where the logits and retrievals cost r instead of d
-rows per step and only the isotropic noise and the norms stay d-dimensional.
+full-dimensional update. With a leading batch axis (memories (B, d, K), states (B, d, C))
+each memory gets its own basis (of the largest rank in the batch: a basis spanning more than
+a memory's span is still exact for it).
+
+Exact MALA at the span's cost
+-----------------------------
+With the same split, ``E(ξ) = E_y(y) + ½‖z‖²`` (``E_y = ½‖y‖² − β⁻¹ lse(β Rᵀ y)``),
+``μ(ξ) = Q μ_y(y) + (1−α) z`` and the proposal splits into ``y* = μ_y(y) + s ε_y`` and
+``z* = (1−α) z + s ε⊥`` (``s = sqrt(2α/β)``, ``ε_y ~ N(0, I_r)``, ``ε⊥ ~ N(0, P⊥)``
+independent). The z part of ``log r`` is
+
+    −β ½(‖z*‖² − ‖z‖²) − (β/4α)[‖z − (1−α)z*‖² − ‖z* − (1−α)z‖²] = −(αβ/4)(‖z*‖² − ‖z‖²),
+
+because the cross terms ``⟨z, z*⟩`` cancel and ``1 − (1−α)² = 2α − α²``. So the chain
+needs z only through ``‖z‖²``. Keep ``z = c u + ρ v`` with ``u`` a unit vector made
+concrete (materialised) at the last record, ``c = ⟨z, u⟩`` and ``v`` a unit vector
+orthogonal to u and the span that is never formed. Write ``ε⊥ = e u + g v + w`` with
+``w ⊥ u, v``: then ``e, g ~ N(0, 1)`` and ``‖w‖² ~ χ²(m − 2)`` (``m = d − r``) are
+independent, ``c* = (1−α) c + s e`` and ``ρ*² = ((1−α) ρ + s g)² + s² ‖w‖²`` — per step
+``r + 2`` normals, one χ² and one uniform instead of d normals. At a record, v is drawn
+uniform on the unit sphere of ``W = (span ⊕ u)^⊥``, ``z = c u + ρ v`` is formed, and the
+bookkeeping restarts from ``u = z/‖z‖, c = ‖z‖, ρ = 0``.
+
+*Why this is the literal chain in law.* Fix the state at a record (``z = c u``, ρ = 0).
+Every later ``ε⊥`` is ``e u + η`` with ``η ~ N(0, I_W)`` independent of the past, of e, ε_y
+and the uniforms. Let O be any rotation of W (identity on u and the span) and apply it to
+all η between this record and the next. That leaves the joint law of the draws unchanged;
+by induction over the steps it maps the W-part ζ of z (which starts at 0) to ``O ζ`` and
+leaves every scalar unchanged — y, c, ‖ζ‖, the log ratios and the acceptances — since they
+see ζ only through ‖ζ‖ (and ``‖ζ*‖² = ‖(1−α) ζ + s η‖²`` only through ``⟨ζ, η⟩`` and
+‖η‖). Hence, given the past and all scalars, the direction of ζ at the next record is
+invariant under every O: uniform on the sphere of W, as drawn. The same invariance makes the
+direction of ζ uniform and independent of the next η given the scalar history, so η's
+component along it is ``g ~ N(0, 1)`` and the rest has squared length ``χ²(m − 2)``,
+independent of g: the scalar recursion above. Only the last record matters (the chain is
+Markov given its state at a record), so one materialised direction per chain suffices and
+nothing grows with the number of records. ``reduce=False`` runs the literal
+full-dimensional MALA; the tests compare the two in law (and catch a dropped term) and check
+one step exactly on matched draws.
 """
 
 from __future__ import annotations
@@ -466,7 +501,7 @@ class _Engine:
         for step, offset, record in self._loop("MALA"):
             if offset == 0:
                 noise = self._normal(_BLOCK, *self.states.shape)
-                log_uniform = np.log(self.rng.random((_BLOCK, *accepted.shape), self.dtype))
+                log_uniform = _log_uniform(self.rng, (_BLOCK, *accepted.shape), self.dtype)
             state, info = mala_step(
                 self.memory, state, noise[offset], log_uniform[offset], beta, alpha
             )
@@ -529,7 +564,7 @@ class _Engine:
             chi_square = self.rng.chisquare(dof, (_BLOCK, *chains)).astype(self.dtype)
         else:
             chi_square = np.zeros((_BLOCK, *chains), dtype=self.dtype)
-        log_uniform = np.log(self.rng.random((_BLOCK, *chains), self.dtype))
+        log_uniform = _log_uniform(self.rng, (_BLOCK, *chains), self.dtype)
         return noise, along_noise, across_noise, chi_square, log_uniform
 
     def _uniform_directions(self, basis, exclude=None) -> np.ndarray:
@@ -558,6 +593,12 @@ class _Engine:
             orthogonal = direction * along[..., None, :] + lazy * across[..., None, :]
         orthogonal -= basis @ (_t(basis) @ orthogonal)  # no drift into the span by rounding
         return orthogonal
+
+
+def _log_uniform(rng: np.random.Generator, shape: tuple[int, ...], dtype) -> np.ndarray:
+    """log u for u ~ U[0, 1); u = 0 (possible in float32) gives −inf, an acceptance."""
+    with np.errstate(divide="ignore"):
+        return np.log(rng.random(shape, dtype))
 
 
 def _chi_square_dof(m: int) -> int:
