@@ -317,27 +317,175 @@ def test_diverging_chain_names_chain_step_alpha_and_beta():
         )
 
 
-def test_mala_step_in_rotated_coordinates_is_the_literal_step():
-    """With U = [Q, Q⊥] and the noise rotated too, one step commutes with the rotation."""
+def test_span_mala_step_is_the_literal_step_on_matched_draws():
+    """ξ = Q y + c u + ρ v: with e, g, χ² read off the literal noise, one span step gives the
+    literal step's log ratio, decision, energy and ‖z*‖ (the derivation, checked exactly)."""
     rng = np.random.default_rng(11)
-    memory = rng.standard_normal((9, 3))
-    states = memory[:, [0, 1, 2, 0]] + 0.3 * rng.standard_normal((9, 4))
-    noise, log_uniform = rng.standard_normal((9, 4)), np.log(rng.random(4))
-    rotation, reduced = samplers._rotation(memory)
-    assert reduced.shape == (3, 3)
-    beta, alpha = 4.0, 0.2
+    d, n_chains, beta, alpha = 9, 6, 4.0, 0.2
+    memory = rng.standard_normal((d, 3))
+    basis, reduced = en.span_basis(memory)
+    complement = np.linalg.svd(memory, full_matrices=True)[0][:, 3:]  # (d, 6)
+    u = complement @ rng.standard_normal((6, n_chains))
+    v = complement @ rng.standard_normal((6, n_chains))
+    u /= np.linalg.norm(u, axis=0)
+    v -= u * np.sum(u * v, axis=0)
+    v /= np.linalg.norm(v, axis=0)
+    span = reduced[:, [0, 1, 2, 0, 1, 2]] + 0.3 * rng.standard_normal((3, n_chains))
+    along, across = 0.4 * rng.random(n_chains), 0.4 * rng.random(n_chains)
+    states = basis @ span + u * along + v * across
+    noise, log_uniform = rng.standard_normal((d, n_chains)), np.log(rng.random(n_chains))
+    orthogonal_noise = noise - basis @ (basis.T @ noise)
+    e, g = np.sum(orthogonal_noise * u, axis=0), np.sum(orthogonal_noise * v, axis=0)
+    chi_square = np.sum((orthogonal_noise - u * e - v * g) ** 2, axis=0)
     literal, literal_info = samplers.mala_step(
         memory, samplers.mala_init(memory, states, beta, alpha), noise, log_uniform, beta, alpha
     )
-    rotated, rotated_info = samplers.mala_step(
-        reduced,
-        samplers.mala_init(reduced, rotation.T @ states, beta, alpha),
-        rotation.T @ noise,
-        log_uniform,
-        beta,
-        alpha,
+    state = samplers.mala_span_init(reduced, span, along, beta, alpha)._replace(across=across)
+    reduced_state, info = samplers.mala_span_step(
+        reduced, state, basis.T @ noise, e, g, chi_square, log_uniform, beta, alpha
     )
-    np.testing.assert_allclose(rotated_info.log_ratio, literal_info.log_ratio, rtol=1e-9)
-    np.testing.assert_array_equal(rotated_info.accepted, literal_info.accepted)
-    np.testing.assert_allclose(rotation @ rotated.states, literal.states, atol=1e-12)
-    np.testing.assert_allclose(rotated.energy, literal.energy, rtol=1e-12)
+    np.testing.assert_allclose(info.log_ratio, literal_info.log_ratio, rtol=1e-9, atol=1e-9)
+    np.testing.assert_array_equal(info.accepted, literal_info.accepted)
+    np.testing.assert_allclose(basis @ reduced_state.span, basis @ (basis.T @ literal.states))
+    z_sq = reduced_state.along**2 + reduced_state.across**2
+    literal_z = literal.states - basis @ (basis.T @ literal.states)
+    np.testing.assert_allclose(z_sq, np.sum(literal_z**2, axis=0), rtol=1e-10)
+    np.testing.assert_allclose(reduced_state.energy + 0.5 * z_sq, literal.energy, rtol=1e-10)
+
+
+def _span_versus_literal_pvalues(seed: int = 12) -> dict[str, float]:
+    """d 8, K 2 (complement m = 6), β 2, α 0.3, 4000 independent chains recorded at steps 20
+    and 25: two-sample p-values of span-reduced against literal MALA for the acceptance,
+    the energy, ‖ξ‖, ‖z‖ and the inner product ⟨z₂₀, z₂₅⟩ of successive snapshots."""
+    rng = np.random.default_rng(seed)
+    memory = rng.standard_normal((8, 2))
+    memory /= np.linalg.norm(memory, axis=0)
+    basis, _ = en.span_basis(memory)
+    start = memory[:, rng.integers(2, size=4000)] + 0.5 * rng.standard_normal((8, 4000))
+    runs = {
+        reduce: samplers.run_chains(
+            memory,
+            start,
+            kernel="mala",
+            beta=2.0,
+            alpha=0.3,
+            rng=np.random.default_rng(seed + int(reduce)),
+            record_steps=[20, 25],
+            reduce=reduce,
+        )
+        for reduce in (True, False)
+    }
+    values = {}
+    for reduce, run in runs.items():
+        last = run.records[-1]
+        z = run.records - basis @ (basis.T @ run.records)
+        values[reduce] = {
+            "energy": en.energy(memory, last, 2.0),
+            "norm": np.linalg.norm(last, axis=0),
+            "z_norm": np.linalg.norm(z[-1], axis=0),
+            "z_inner": np.sum(z[0] * z[1], axis=0),
+        }
+    pvalues = {
+        name: stats.ks_2samp(values[True][name], values[False][name]).pvalue
+        for name in values[True]
+    }
+    rates = [run.acceptance for run in runs.values()]  # per chain, 25 Bernoulli each
+    se = np.sqrt(rates[0].var() / rates[0].size + rates[1].var() / rates[1].size)
+    pvalues["acceptance"] = 2 * stats.norm.sf(abs(rates[0].mean() - rates[1].mean()) / se)
+    return pvalues
+
+
+def test_span_mala_has_the_law_of_the_literal_mala():
+    pvalues = _span_versus_literal_pvalues()
+    assert min(pvalues.values()) > 0.001, pvalues
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        # the ½‖z‖² energy term dropped from the log ratio
+        (
+            "_orthogonal_log_ratio",
+            lambda old, new, beta, alpha: (
+                -beta / 4 / alpha * ((1 - (1 - alpha) ** 2) * (old - new))
+            ),
+        ),
+        # one degree of freedom too many in the rest of the orthogonal noise
+        ("_chi_square_dof", lambda m: m - 1),
+    ],
+    ids=["no-z-energy", "chi2-dof"],
+)
+def test_span_mala_comparison_detects_a_wrong_term(monkeypatch, broken):
+    """The comparison above is sharp enough to catch each of these mistakes."""
+    monkeypatch.setattr(samplers, *broken)
+    pvalues = _span_versus_literal_pvalues()
+    assert min(pvalues.values()) < 1e-4, pvalues
+
+
+def test_span_mala_comparison_detects_a_wrong_lazy_direction(monkeypatch):
+    """v drawn without excluding u (not uniform on the right sphere): ⟨z₂₀, z₂₅⟩ is off."""
+    original = samplers._Engine._uniform_directions
+    monkeypatch.setattr(
+        samplers._Engine,
+        "_uniform_directions",
+        lambda self, basis, exclude=None: original(self, basis),
+    )
+    pvalues = _span_versus_literal_pvalues()
+    assert pvalues["z_inner"] < 1e-4 or pvalues["z_norm"] < 1e-4, pvalues
+
+
+@pytest.mark.parametrize("kernel", ["sa", "mala"])
+def test_float32_runs_in_float32_and_hits_the_1d_target(kernel):
+    cdf, *_ = grid_cdf_1d(MEMORY_1D, BETA_1D)
+    rng = np.random.default_rng(13)
+    run = samplers.run_chains(
+        MEMORY_1D,
+        rng.standard_normal((1, 4000)),
+        kernel=kernel,
+        beta=BETA_1D,
+        alpha=0.01 if kernel == "sa" else 0.5,
+        rng=rng,
+        record_steps=[2000 if kernel == "sa" else 400],
+        dtype=np.float32,
+    )
+    assert run.records.dtype == np.float32
+    assert stats.kstest(run.records[0, 0].astype(float), cdf).pvalue > 0.01
+
+
+def test_shared_start_gives_common_random_numbers():
+    memory = np.random.default_rng(0).standard_normal((30, 8))
+    start = samplers.draw_starts(memory, 6, 0.01, np.random.default_rng(1))
+    protocol = {
+        "beta": 10,
+        "alpha": 0.05,
+        "n_chains": 6,
+        "n_steps": 300,
+        "burn_in": 100,
+        "thin": 20,
+    }
+    default = samplers.multi_chain(memory, kernel="sa", rng=np.random.default_rng(1), **protocol)
+    sa = samplers.multi_chain(
+        memory, kernel="sa", rng=np.random.default_rng(1), start=start, **protocol
+    )
+    mala = samplers.multi_chain(
+        memory, kernel="mala", rng=np.random.default_rng(2), start=start, **protocol
+    )
+    np.testing.assert_array_equal(sa.start_patterns, start[0])
+    np.testing.assert_array_equal(mala.start_patterns, start[0])
+    assert sa.samples.shape == default.samples.shape
+    np.testing.assert_array_equal(default.start_patterns, start[0])  # default draw is the same
+
+
+def test_batched_run_matches_per_memory_law_and_shapes():
+    rng = np.random.default_rng(14)
+    memories = rng.standard_normal((2, 6, 3))
+    run = samplers.run_chains(
+        memories,
+        memories[:, :, [0, 1]],
+        kernel="mala",
+        beta=np.array([2.0, 3.0]),
+        alpha=0.1,
+        rng=rng,
+        record_steps=[5, 10],
+    )
+    assert run.records.shape == (2, 2, 6, 2) and run.acceptance.shape == (2, 2)

@@ -18,6 +18,7 @@ __all__ = [
     "CriticalTemperature",
     "attention",
     "attention_entropy",
+    "attention_parts",
     "beta_from_snr",
     "check_beta",
     "concentration",
@@ -31,6 +32,7 @@ __all__ = [
     "logits",
     "retrieval",
     "snr",
+    "span_basis",
     "spectral_norm",
 ]
 
@@ -73,14 +75,39 @@ def logits(memory: np.ndarray, states: np.ndarray) -> np.ndarray:
     return _squeeze(memory.T @ states, single)
 
 
-def _log_softmax_parts(similarities: np.ndarray, beta: float) -> tuple[np.ndarray, np.ndarray]:
-    """Attention weights (K, C) and ``logsumexp(beta e)`` (C,) in one stable pass."""
-    scaled = beta * similarities
-    top = scaled.max(axis=0)
-    weights = np.exp(scaled - top)
-    total = weights.sum(axis=0)
-    weights /= total
-    return weights, top + np.log(total)
+def attention_parts(
+    similarities: np.ndarray, beta: float | np.ndarray, *, overwrite: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """Softmax weights and ``logsumexp(β e)`` in one stable pass: the library's only softmax.
+
+    similarities: (…, K, C), the logits ``e`` (any leading batch axes); beta: a scalar or one
+    value per chain (C,). Returns weights (…, K, C) summing to 1 over K and the log-sum-exp
+    (…, C). With ``overwrite`` the weights are written into ``similarities`` (no copy).
+    """
+    scaled = np.multiply(similarities, beta, out=similarities if overwrite else None)
+    top = scaled.max(axis=-2)
+    scaled -= top[..., None, :]
+    np.exp(scaled, out=scaled)
+    total = scaled.sum(axis=-2)
+    scaled /= total[..., None, :]
+    return scaled, top + np.log(total)
+
+
+def span_basis(memory: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Orthonormal basis of the memory's column span and the memory in that basis.
+
+    memory: (…, d, K) (any leading batch axes). Returns ``basis`` (…, d, r) with orthonormal
+    columns and ``reduced = basisᵀ memory`` (…, r, K), so ``memory = basis @ reduced``. The
+    rank r counts singular values above ``σ_max · max(d, K) · eps``; with a batch, r is the
+    largest rank in it (a basis that spans more than a memory's span is still exact for it).
+    """
+    memory = np.asarray(memory)
+    left, singular, _ = np.linalg.svd(memory, full_matrices=False)
+    tolerance = singular[..., :1] * max(memory.shape[-2:]) * np.finfo(memory.dtype).eps
+    rank = max(int(np.max(np.sum(singular > tolerance, axis=-1), initial=0)), 1)
+    # column-major per matrix, as the earlier boolean-mask copy was: same bits downstream
+    basis = np.swapaxes(np.ascontiguousarray(np.swapaxes(left[..., :rank], -1, -2)), -1, -2)
+    return basis, np.swapaxes(basis, -1, -2) @ memory
 
 
 def attention(memory: np.ndarray, states: np.ndarray, beta: float) -> np.ndarray:
@@ -88,7 +115,7 @@ def attention(memory: np.ndarray, states: np.ndarray, beta: float) -> np.ndarray
     beta = check_beta(beta)
     states, single = _as_matrix(states)
     _check_shapes(memory, states)
-    weights, _ = _log_softmax_parts(memory.T @ states, beta)
+    weights, _ = attention_parts(memory.T @ states, beta)
     return _squeeze(weights, single)
 
 
@@ -104,7 +131,7 @@ def energy_and_retrieval(
     beta = check_beta(beta)
     states, single = _as_matrix(states)
     _check_shapes(memory, states)
-    weights, lse = _log_softmax_parts(memory.T @ states, beta)
+    weights, lse = attention_parts(memory.T @ states, beta)
     values = 0.5 * np.einsum("dc,dc->c", states, states) - lse / beta
     return _squeeze(values, single), _squeeze(memory @ weights, single)
 
@@ -129,7 +156,7 @@ def _entropy_and_variance_of(
     similarities: np.ndarray, beta: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """Attention entropy (C,) and ``Var_a(e)`` (C,) from the logits ``e`` (K, C)."""
-    weights, lse = _log_softmax_parts(similarities, beta)
+    weights, lse = attention_parts(similarities, beta)
     mean = np.einsum("kc,kc->c", weights, similarities)
     # H = −Σ a log a with log a = β e − lse, so H = lse − β Σ a e (no log of tiny weights).
     entropy = np.maximum(lse - beta * mean, 0.0)

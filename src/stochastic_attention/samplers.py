@@ -21,10 +21,45 @@ between recorded steps (``n`` steps at once: factor ``(1−α)ⁿ``, noise varia
 ``(2α/β)(1 − (1−α)²ⁿ)/(1 − (1−α)²)``). The resulting chain has exactly the law of the literal
 update — only the random numbers differ — and costs ``r/d`` of it per step; with ``K = 100``
 patterns in ``d = 784`` that is 7.8× fewer operations. ``reduce=False`` runs the literal
-full-dimensional update. MALA cannot split this way (its acceptance ratio couples ``z`` to ``y``
-through ``‖z‖²``), but it runs in the rotated coordinates ``Uᵀ ξ`` with ``U = [Q, Q⊥]``: the
-same chain in an orthonormal basis, where the logits and retrievals cost r instead of d
-rows per step and only the isotropic noise and the norms stay d-dimensional.
+full-dimensional update. With a leading batch axis (memories (B, d, K), states (B, d, C))
+each memory gets its own basis (of the largest rank in the batch: a basis spanning more than
+a memory's span is still exact for it).
+
+Exact MALA at the span's cost
+-----------------------------
+With the same split, ``E(ξ) = E_y(y) + ½‖z‖²`` (``E_y = ½‖y‖² − β⁻¹ lse(β Rᵀ y)``),
+``μ(ξ) = Q μ_y(y) + (1−α) z`` and the proposal splits into ``y* = μ_y(y) + s ε_y`` and
+``z* = (1−α) z + s ε⊥`` (``s = sqrt(2α/β)``, ``ε_y ~ N(0, I_r)``, ``ε⊥ ~ N(0, P⊥)``
+independent). The z part of ``log r`` is
+
+    −β ½(‖z*‖² − ‖z‖²) − (β/4α)[‖z − (1−α)z*‖² − ‖z* − (1−α)z‖²] = −(αβ/4)(‖z*‖² − ‖z‖²),
+
+because the cross terms ``⟨z, z*⟩`` cancel and ``1 − (1−α)² = 2α − α²``. So the chain
+needs z only through ``‖z‖²``. Keep ``z = c u + ρ v`` with ``u`` a unit vector made
+concrete (materialised) at the last record, ``c = ⟨z, u⟩`` and ``v`` a unit vector
+orthogonal to u and the span that is never formed. Write ``ε⊥ = e u + g v + w`` with
+``w ⊥ u, v``: then ``e, g ~ N(0, 1)`` and ``‖w‖² ~ χ²(m − 2)`` (``m = d − r``) are
+independent, ``c* = (1−α) c + s e`` and ``ρ*² = ((1−α) ρ + s g)² + s² ‖w‖²`` — per step
+``r + 2`` normals, one χ² and one uniform instead of d normals. At a record, v is drawn
+uniform on the unit sphere of ``W = (span ⊕ u)^⊥``, ``z = c u + ρ v`` is formed, and the
+bookkeeping restarts from ``u = z/‖z‖, c = ‖z‖, ρ = 0``.
+
+*Why this is the literal chain in law.* Fix the state at a record (``z = c u``, ρ = 0).
+Every later ``ε⊥`` is ``e u + η`` with ``η ~ N(0, I_W)`` independent of the past, of e, ε_y
+and the uniforms. Let O be any rotation of W (identity on u and the span) and apply it to
+all η between this record and the next. That leaves the joint law of the draws unchanged;
+by induction over the steps it maps the W-part ζ of z (which starts at 0) to ``O ζ`` and
+leaves every scalar unchanged — y, c, ‖ζ‖, the log ratios and the acceptances — since they
+see ζ only through ‖ζ‖ (and ``‖ζ*‖² = ‖(1−α) ζ + s η‖²`` only through ``⟨ζ, η⟩`` and
+‖η‖). Hence, given the past and all scalars, the direction of ζ at the next record is
+invariant under every O: uniform on the sphere of W, as drawn. The same invariance makes the
+direction of ζ uniform and independent of the next η given the scalar history, so η's
+component along it is ``g ~ N(0, 1)`` and the rest has squared length ``χ²(m − 2)``,
+independent of g: the scalar recursion above. Only the last record matters (the chain is
+Markov given its state at a record), so one materialised direction per chain suffices and
+nothing grows with the number of records. ``reduce=False`` runs the literal
+full-dimensional MALA; the tests compare the two in law (and catch a dropped term) and check
+one step exactly on matched draws.
 """
 
 from __future__ import annotations
@@ -36,6 +71,9 @@ from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
 import numpy as np
+from numpy.typing import DTypeLike
+
+from . import energy as en
 
 from .errors import UserError
 
@@ -44,9 +82,13 @@ __all__ = [
     "MalaState",
     "SampleSet",
     "SamplerDivergedError",
+    "SpanMalaState",
     "StepInfo",
+    "draw_starts",
     "evenly_spaced_positions",
     "mala_init",
+    "mala_span_init",
+    "mala_span_step",
     "mala_step",
     "multi_chain",
     "run_chains",
@@ -105,12 +147,12 @@ def _beta_vector(beta: float | np.ndarray, n_chains: int) -> np.ndarray:
 
 
 def _check_inputs(memory: np.ndarray, states: np.ndarray) -> None:
-    if memory.ndim != 2:
-        raise ValueError(f"memory must have shape (d, K), got {memory.shape}")
-    if states.ndim != 2 or states.shape[0] != memory.shape[0]:
+    if memory.ndim not in (2, 3):
+        raise ValueError(f"memory must have shape (d, K) or (B, d, K), got {memory.shape}")
+    if states.shape[:-1] != memory.shape[:-1] or states.ndim != memory.ndim:
         raise ValueError(
-            f"states must have shape (d, C) with d = {memory.shape[0]} (the memory's "
-            f"dimension), got {states.shape}"
+            f"states must have shape {'(B, d, C)' if memory.ndim == 3 else '(d, C)'} with "
+            f"the memory's leading sizes {memory.shape[:-1]}, got {states.shape}"
         )
     if not np.all(np.isfinite(memory)):
         raise ValueError("memory contains non-finite values (NaN or inf)")
@@ -121,18 +163,13 @@ def _check_inputs(memory: np.ndarray, states: np.ndarray) -> None:
 # -------------------------------------------------------------------------------- kernels
 
 
-def _attention_parts(
-    memory: np.ndarray, states: np.ndarray, beta: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Attention weights (K, C) and ``logsumexp(β e)`` (C,)."""
-    scaled = memory.T @ states
-    scaled *= beta
-    top = scaled.max(axis=0)
-    scaled -= top
-    np.exp(scaled, out=scaled)
-    total = scaled.sum(axis=0)
-    scaled /= total
-    return scaled, top + np.log(total)
+def _t(array: np.ndarray) -> np.ndarray:
+    return np.swapaxes(array, -1, -2)
+
+
+def _sq(array: np.ndarray) -> np.ndarray:
+    """Squared column norms: (…, d, C) → (…, C)."""
+    return np.einsum("...dc,...dc->...c", array, array)
 
 
 def ula_step(
@@ -144,29 +181,39 @@ def ula_step(
 ) -> np.ndarray:
     """One SA / ULA step: ``(1−α) ξ + α memory·softmax(β memoryᵀ ξ) + sqrt(2α/β) ε``.
 
-    memory: (d, K); states, noise: (d, C) with ``noise ~ N(0, I)``; returns (d, C).
+    memory: (…, d, K); states, noise: (…, d, C) with ``noise ~ N(0, I)``; returns (…, d, C).
     """
     beta = np.asarray(beta)
-    weights, _ = _attention_parts(memory, states, beta)
+    weights, _ = en.attention_parts(_t(memory) @ states, beta, overwrite=True)
     return (1.0 - alpha) * states + alpha * (memory @ weights) + np.sqrt(2.0 * alpha / beta) * noise
+
+
+def _ula_update(
+    memory: np.ndarray, states: np.ndarray, scaled_noise: np.ndarray, beta, alpha: float
+) -> None:
+    """:func:`ula_step` in place with the noise already scaled (bit for bit the same values)."""
+    weights, _ = en.attention_parts(_t(memory) @ states, beta, overwrite=True)
+    retrieved = memory @ weights
+    retrieved *= alpha
+    states *= 1.0 - alpha
+    states += retrieved
+    states += scaled_noise
 
 
 def mala_init(
     memory: np.ndarray, states: np.ndarray, beta: float | np.ndarray, alpha: float
 ) -> MalaState:
-    """Cache energy (C,) and drift (d, C) of ``states`` (d, C) for :func:`mala_step`.
-
-    ``memory`` may have fewer rows than ``states`` (r ≤ d): it then acts on the first r
-    coordinates only, as a memory whose remaining rows are zero would (the rotated
-    coordinates of the module docstring), without multiplying by those zeros.
-    """
+    """Cache energy (…, C) and drift (…, d, C) of ``states`` (…, d, C) for :func:`mala_step`."""
     beta = np.asarray(beta)
-    rank = memory.shape[0]
-    weights, lse = _attention_parts(memory, states[:rank], beta)
-    energy = 0.5 * np.einsum("dc,dc->c", states, states) - lse / beta
-    drift = (1.0 - alpha) * states
-    drift[:rank] += alpha * (memory @ weights)
+    weights, lse = en.attention_parts(_t(memory) @ states, beta, overwrite=True)
+    energy = 0.5 * _sq(states) - lse / beta
+    drift = (1.0 - alpha) * states + alpha * (memory @ weights)
     return MalaState(states, energy, drift)
+
+
+def _accept(log_uniform: np.ndarray, log_ratio: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore"):
+        return log_uniform < np.minimum(0.0, log_ratio)  # NaN compares False: a rejection
 
 
 def mala_step(
@@ -180,23 +227,103 @@ def mala_step(
     """One MALA step (SPEC §2) with one attention evaluation (at the proposal).
 
     ``log r = −β [E(ξ*) − E(ξ)] − (β / 4α) [‖ξ − μ(ξ*)‖² − ‖ξ* − μ(ξ)‖²]``; a chain accepts
-    when ``log u < min(0, log r)``; a NaN ratio is a rejection.
+    when ``log u < min(0, log r)``; a NaN ratio is a rejection. noise: (…, d, C);
+    log_uniform: (…, C).
     """
     beta = np.asarray(beta)
     scale = np.sqrt(2.0 * alpha / beta)
     proposal = state.drift + scale * noise
     proposed = mala_init(memory, proposal, beta, alpha)
     backward = state.states - proposed.drift
-    forward_sq = scale**2 * np.einsum("dc,dc->c", noise, noise)  # ‖ξ* − μ(ξ)‖²
+    forward_sq = scale**2 * _sq(noise)  # ‖ξ* − μ(ξ)‖²
     log_ratio = -beta * (proposed.energy - state.energy) - beta / (4.0 * alpha) * (
-        np.einsum("dc,dc->c", backward, backward) - forward_sq
+        _sq(backward) - forward_sq
     )
-    with np.errstate(invalid="ignore"):
-        accepted = log_uniform < np.minimum(0.0, log_ratio)
+    accepted = _accept(log_uniform, log_ratio)
+    keep = accepted[..., None, :]
     new_state = MalaState(
-        np.where(accepted, proposed.states, state.states),
+        np.where(keep, proposed.states, state.states),
         np.where(accepted, proposed.energy, state.energy),
-        np.where(accepted, proposed.drift, state.drift),
+        np.where(keep, proposed.drift, state.drift),
+    )
+    return new_state, StepInfo(accepted, log_ratio)
+
+
+class SpanMalaState(NamedTuple):
+    """MALA state in span coordinates ``ξ = basis·y + along·u + across·v`` (module docstring).
+
+    ``energy`` and ``drift`` are those of the span part alone (``E_y``, ``μ_y``); the
+    orthogonal part enters only through ``‖z‖² = along² + across²``.
+    """
+
+    span: np.ndarray  # (…, r, C) coordinates y in the span basis
+    energy: np.ndarray  # (…, C) E_y(y) = ½‖y‖² − β⁻¹ lse(β Rᵀ y)
+    drift: np.ndarray  # (…, r, C) μ_y(y) = (1−α) y + α R a(y)
+    along: np.ndarray  # (…, C) coordinate of z on the last materialised direction u
+    across: np.ndarray  # (…, C) length ρ ≥ 0 of z's part orthogonal to u (direction lazy)
+
+
+def mala_span_init(
+    reduced: np.ndarray,
+    span: np.ndarray,
+    along: np.ndarray,
+    beta: float | np.ndarray,
+    alpha: float,
+) -> SpanMalaState:
+    """State for :func:`mala_span_step` from y (…, r, C) and ``z = along·u`` (…, C)."""
+    cached = mala_init(reduced, span, beta, alpha)
+    return SpanMalaState(cached.states, cached.energy, cached.drift, along, np.zeros_like(along))
+
+
+def _orthogonal_log_ratio(old_sq, new_sq, beta, alpha):
+    """The z part of log r: ``−β ½(‖z*‖² − ‖z‖²) − (β/4α)[‖z − (1−α)z*‖² − ‖z* − (1−α)z‖²]``.
+
+    The cross terms ``⟨z, z*⟩`` cancel, leaving ``−(αβ/4)(‖z*‖² − ‖z‖²)``.
+    """
+    return -0.25 * alpha * beta * (new_sq - old_sq)
+
+
+def mala_span_step(
+    reduced: np.ndarray,
+    state: SpanMalaState,
+    noise: np.ndarray,
+    along_noise: np.ndarray,
+    across_noise: np.ndarray,
+    chi_square: np.ndarray,
+    log_uniform: np.ndarray,
+    beta: float | np.ndarray,
+    alpha: float,
+) -> tuple[SpanMalaState, StepInfo]:
+    """One exact MALA step at the span's cost (module docstring, "Exact MALA").
+
+    reduced: (…, r, K); noise: (…, r, C) ~ N(0, I); along_noise, across_noise: (…, C)
+    ~ N(0, 1) (the parts of the orthogonal noise along u and along z's lazy direction v);
+    chi_square: (…, C) ~ χ²(m − 2), the squared length of the rest (m = d − r; pass zeros
+    for what does not exist when m ≤ 2); log_uniform: (…, C).
+    """
+    beta = np.asarray(beta)
+    decay = 1.0 - alpha
+    scale = np.sqrt(2.0 * alpha / beta)
+    proposal = state.drift + scale * noise
+    proposed = mala_init(reduced, proposal, beta, alpha)
+    backward = state.span - proposed.drift
+    along = decay * state.along + scale * along_noise
+    across = np.hypot(decay * state.across + scale * across_noise, scale * np.sqrt(chi_square))
+    old_sq = state.along**2 + state.across**2
+    new_sq = along**2 + across**2
+    log_ratio = (
+        -beta * (proposed.energy - state.energy)
+        - beta / (4.0 * alpha) * (_sq(backward) - scale**2 * _sq(noise))
+        + _orthogonal_log_ratio(old_sq, new_sq, beta, alpha)
+    )
+    accepted = _accept(log_uniform, log_ratio)
+    keep = accepted[..., None, :]
+    new_state = SpanMalaState(
+        np.where(keep, proposed.states, state.span),
+        np.where(accepted, proposed.energy, state.energy),
+        np.where(keep, proposed.drift, state.drift),
+        np.where(accepted, along, state.along),
+        np.where(accepted, across, state.across),
     )
     return new_state, StepInfo(accepted, log_ratio)
 
@@ -206,29 +333,34 @@ def mala_step(
 
 @dataclass(frozen=True)
 class ChainRun:
-    """States recorded during a run of C chains."""
+    """States recorded during a run of C chains (of B memories when batched)."""
 
-    records: np.ndarray  # (R, d, C): the states after each recorded step
+    records: np.ndarray  # (R, d, C), or (R, B, d, C): the states after each recorded step
     record_steps: np.ndarray  # (R,)
-    acceptance: np.ndarray | None  # (C,) MALA acceptance rate over all steps, None for SA
+    acceptance: np.ndarray | None  # (C,) or (B, C) MALA acceptance over all steps; None for SA
     wall_seconds: float
 
 
 def _raise_diverged(values: np.ndarray, step: int, alpha: float, beta: np.ndarray) -> None:
-    bad = np.flatnonzero(~np.isfinite(values))
-    chain = int(bad[0])
+    bad = np.argwhere(~np.isfinite(values))
+    chain = int(bad[0, -1])
+    where = f"chain {chain}" + (f" of memory {int(bad[0, 0])}" if values.ndim > 1 else "")
     raise SamplerDivergedError(
-        f"chain {chain} became non-finite at step {step} (alpha={alpha}, "
-        f"beta={float(beta[chain])}); {bad.size} chain(s) affected. Lower alpha or check "
+        f"{where} became non-finite at step {step} (alpha={alpha}, "
+        f"beta={float(beta[chain])}); {len(bad)} chain(s) affected. Lower alpha or check "
         "the memory for extreme values."
     )
 
 
-def _span_basis(memory: np.ndarray) -> np.ndarray:
-    """Orthonormal basis ``Q`` (d, r) of the column span of ``memory`` (d, K)."""
-    left, singular, _ = np.linalg.svd(memory, full_matrices=False)
-    tolerance = singular[0] * max(memory.shape) * np.finfo(memory.dtype).eps
-    return left[:, singular > tolerance]
+def _check_finite(
+    values: np.ndarray, step: int, alpha: float, beta: np.ndarray, *, matrix: bool
+) -> None:
+    """Raise when a chain of ``values`` — states (…, d, C) or scalars (…, C) — is not finite."""
+    if np.isfinite(values.sum()):
+        return
+    per_chain = values.sum(axis=-2) if matrix else values
+    if not np.all(np.isfinite(per_chain)):
+        _raise_diverged(per_chain, step, alpha, beta)
 
 
 class _Progress:
@@ -264,129 +396,216 @@ def run_chains(
     rng: np.random.Generator,
     record_steps: Sequence[int],
     reduce: bool = True,
+    dtype: DTypeLike = np.float64,
 ) -> ChainRun:
     """Advance C chains together and record their states after the given steps.
 
-    memory: (d, K); initial_states: (d, C); record_steps: increasing step numbers (a record
-    at step t is the state after t updates). ``reduce`` uses the exact span reduction for SA
-    (module docstring); it has no effect on MALA.
+    memory: (d, K), or (B, d, K) for B memories at once; initial_states: (d, C), or
+    (B, d, C) (chain c of memory b sees only memory b; β is shared by position c).
+    record_steps: increasing step numbers (a record at step t is the state after t updates).
+    ``reduce`` runs the exact span reductions of the module docstring (SA and MALA);
+    ``reduce=False`` the literal full-dimensional updates. ``dtype`` float32 halves memory
+    and noise traffic at float32 rounding (float64 by default).
     """
     if kernel not in KERNELS:
         raise ValueError(f"unknown kernel {kernel!r}; choose one of {KERNELS}")
-    memory = np.asarray(memory, dtype=np.float64)
-    states = np.array(initial_states, dtype=np.float64)
+    dtype = np.dtype(dtype)
+    if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise ValueError(f"dtype must be float32 or float64, got {dtype}")
+    memory = np.asarray(memory, dtype=dtype)
+    states = np.array(initial_states, dtype=dtype)
     _check_inputs(memory, states)
     alpha = _check_alpha(alpha)
-    beta = _beta_vector(beta, states.shape[1])
+    beta = _beta_vector(beta, states.shape[-1])
     steps = _check_record_steps(record_steps)
     start = time.perf_counter()
+    engine = _Engine(memory, states, beta, alpha, rng, steps, dtype)
+    basis = reduced = None
+    if reduce:
+        basis, reduced = en.span_basis(memory)
+        if basis.shape[-1] == memory.shape[-2]:
+            basis = reduced = None
+    acceptance = None
     if kernel == "sa":
-        basis = _span_basis(memory) if reduce else None
-        if basis is not None and basis.shape[1] < memory.shape[0]:
-            records = _run_ula_reduced(memory, states, basis, beta, alpha, rng, steps)
-        else:
-            records = _run_ula_full(memory, states, beta, alpha, rng, steps)
-        acceptance = None
+        records = engine.sa(basis, reduced)
+    elif basis is None:
+        records, acceptance = engine.mala()
     else:
-        records, acceptance = _run_mala(memory, states, beta, alpha, rng, steps)
+        records, acceptance = engine.mala_span(basis, reduced)
     return ChainRun(records, steps, acceptance, time.perf_counter() - start)
 
 
-def _run_ula_full(memory, states, beta, alpha, rng, steps) -> np.ndarray:
-    d, n_chains = states.shape
-    records = np.empty((steps.size, d, n_chains))
-    progress = _Progress(int(steps[-1]), "SA")
-    next_record = 0
-    noise = np.empty(0)
-    for step in range(1, int(steps[-1]) + 1):
-        offset = (step - 1) % _BLOCK
-        if offset == 0:
-            noise = rng.standard_normal((_BLOCK, d, n_chains))
-        states = ula_step(memory, states, noise[offset], beta, alpha)
-        column_sums = states.sum(axis=0)
-        if not np.all(np.isfinite(column_sums)):
-            _raise_diverged(column_sums, step, alpha, beta)
-        if step == steps[next_record]:
-            records[next_record] = states
-            next_record += 1
-        progress.update(step)
-    return records
+class _Engine:
+    """The loops shared by every kernel: noise blocks, records, divergence checks, progress.
 
+    Arrays carry an optional leading batch axis (B memories); ``beta`` (C,) broadcasts over it.
+    """
 
-def _run_ula_reduced(memory, states, basis, beta, alpha, rng, steps) -> np.ndarray:
-    d, n_chains = states.shape
-    rank = basis.shape[1]
-    reduced_memory = basis.T @ memory  # (r, K): logits are reduced_memoryᵀ y
-    span = basis.T @ states  # (r, C)
-    orthogonal = states - basis @ span  # (d, C)
-    decay = 1.0 - alpha
-    scale = np.sqrt(2.0 * alpha / beta)  # (C,)
-    records = np.empty((steps.size, d, n_chains))
-    progress = _Progress(int(steps[-1]), "SA")
-    next_record, last_record = 0, 0
-    noise = np.empty(0)
-    for step in range(1, int(steps[-1]) + 1):
-        offset = (step - 1) % _BLOCK
-        if offset == 0:
-            noise = rng.standard_normal((_BLOCK, rank, n_chains))
-        span = ula_step(reduced_memory, span, noise[offset], beta, alpha)
-        column_sums = span.sum(axis=0)
-        if not np.all(np.isfinite(column_sums)):
-            _raise_diverged(column_sums, step, alpha, beta)
-        if step == steps[next_record]:
+    def __init__(self, memory, states, beta, alpha, rng, steps, dtype) -> None:
+        self.memory, self.states, self.alpha, self.rng = memory, states, alpha, rng
+        self.beta, self.beta_typed = beta, beta.astype(dtype)
+        self.scale = np.sqrt(2.0 * alpha / self.beta_typed)  # (C,)
+        self.steps, self.dtype = steps, dtype
+        self.records = np.empty((steps.size, *states.shape), dtype=dtype)
+
+    def _normal(self, *shape: int) -> np.ndarray:
+        return self.rng.standard_normal(shape, dtype=self.dtype)
+
+    def _loop(self, label: str):
+        """Yield (step, offset in the noise block, record index or None) for steps 1…T."""
+        progress = _Progress(int(self.steps[-1]), label)
+        next_record = 0
+        for step in range(1, int(self.steps[-1]) + 1):
+            due = step == self.steps[next_record]
+            yield step, (step - 1) % _BLOCK, next_record if due else None
+            next_record += due
+            progress.update(step)
+
+    def sa(self, basis, reduced) -> np.ndarray:
+        """ULA, literal (basis None) or span-reduced: y exactly, z as AR(1) between records."""
+        alpha, beta, scale = self.alpha, self.beta_typed, self.scale
+        if basis is None:
+            values, span = self.memory, self.states.copy()
+        else:
+            values, span = reduced, _t(basis) @ self.states  # (…, r, K), (…, r, C)
+            orthogonal = self.states - basis @ span
+        decay = 1.0 - alpha
+        noise = np.empty((_BLOCK, *span.shape), dtype=self.dtype)
+        last_record = 0
+        for step, offset, record in self._loop("SA"):
+            if offset == 0:
+                self.rng.standard_normal(out=noise, dtype=self.dtype)
+                noise *= scale
+            _ula_update(values, span, noise[offset], beta, alpha)
+            _check_finite(span, step, alpha, self.beta, matrix=True)
+            if record is None:
+                continue
+            if basis is None:
+                self.records[record] = span
+                continue
             n = step - last_record
             # n AR(1) steps at once: z ← (1−α)ⁿ z + scale·sqrt(Σ_{j<n} (1−α)^{2j}) P⊥ε
-            spread = np.sqrt((1.0 - decay ** (2 * n)) / (1.0 - decay**2))
-            fresh = rng.standard_normal((d, n_chains))
-            fresh -= basis @ (basis.T @ fresh)
+            spread = float(np.sqrt((1.0 - decay ** (2 * n)) / (1.0 - decay**2)))
+            fresh = self._normal(*self.states.shape)
+            fresh -= basis @ (_t(basis) @ fresh)
             orthogonal = decay**n * orthogonal + (scale * spread) * fresh
-            records[next_record] = basis @ span + orthogonal
-            if not np.all(np.isfinite(records[next_record])):
-                _raise_diverged(records[next_record].sum(axis=0), step, alpha, beta)
-            next_record, last_record = next_record + 1, step
-        progress.update(step)
-    return records
+            self.records[record] = basis @ span + orthogonal
+            _check_finite(self.records[record], step, alpha, self.beta, matrix=True)
+            last_record = step
+        return self.records
+
+    def mala(self) -> tuple[np.ndarray, np.ndarray]:
+        """Literal full-dimensional MALA (the reference for :meth:`mala_span`)."""
+        alpha, beta = self.alpha, self.beta_typed
+        state = mala_init(self.memory, self.states, beta, alpha)
+        accepted = np.zeros(self.states.shape[:-2] + self.states.shape[-1:], dtype=np.int64)
+        noise = log_uniform = np.empty(0)
+        for step, offset, record in self._loop("MALA"):
+            if offset == 0:
+                noise = self._normal(_BLOCK, *self.states.shape)
+                log_uniform = _log_uniform(self.rng, (_BLOCK, *accepted.shape), self.dtype)
+            state, info = mala_step(
+                self.memory, state, noise[offset], log_uniform[offset], beta, alpha
+            )
+            accepted += info.accepted
+            _check_finite(state.energy, step, alpha, self.beta, matrix=False)
+            if record is not None:
+                self.records[record] = state.states
+        return self.records, accepted / float(self.steps[-1])
+
+    def mala_span(self, basis, reduced) -> tuple[np.ndarray, np.ndarray]:
+        """Exact MALA with y in the span and z through (along, across) (module docstring)."""
+        alpha, beta = self.alpha, self.beta_typed
+        m = self.states.shape[-2] - basis.shape[-1]  # dimension of the complement
+        span = _t(basis) @ self.states
+        orthogonal = self.states - basis @ span
+        along = np.sqrt(_sq(orthogonal))
+        direction = self._directions(basis, orthogonal, along)
+        state = mala_span_init(reduced, span, along, beta, alpha)
+        accepted = np.zeros(along.shape, dtype=np.int64)
+        blocks: tuple[np.ndarray, ...] = ()
+        for step, offset, record in self._loop("MALA"):
+            if offset == 0:
+                blocks = self._mala_span_block(span.shape, along.shape, m)
+            noise, along_noise, across_noise, chi_square, log_uniform = (
+                block[offset] for block in blocks
+            )
+            state, info = mala_span_step(
+                reduced,
+                state,
+                noise,
+                along_noise,
+                across_noise,
+                chi_square,
+                log_uniform,
+                beta,
+                alpha,
+            )
+            accepted += info.accepted
+            _check_finite(state.energy, step, alpha, self.beta, matrix=False)
+            if record is not None:
+                orthogonal = self._materialise(basis, direction, state.along, state.across)
+                self.records[record] = basis @ state.span + orthogonal
+                _check_finite(self.records[record], step, alpha, self.beta, matrix=True)
+                length = np.sqrt(_sq(orthogonal))
+                direction = self._directions(basis, orthogonal, length)
+                state = state._replace(along=length, across=np.zeros_like(length))
+        return self.records, accepted / float(self.steps[-1])
+
+    def _mala_span_block(self, span_shape, chains, m: int) -> tuple[np.ndarray, ...]:
+        """Draws for _BLOCK steps: y noise, along / across normals, χ²(m − 2), log u."""
+        noise = self._normal(_BLOCK, *span_shape)
+        scalars = self._normal(_BLOCK, 2, *chains)
+        along_noise, across_noise = scalars[:, 0], scalars[:, 1]
+        if m < 1:
+            along_noise = np.zeros_like(along_noise)
+        if m < 2:
+            across_noise = np.zeros_like(across_noise)
+        dof = _chi_square_dof(m)
+        if dof >= 1:
+            chi_square = self.rng.chisquare(dof, (_BLOCK, *chains)).astype(self.dtype)
+        else:
+            chi_square = np.zeros((_BLOCK, *chains), dtype=self.dtype)
+        log_uniform = _log_uniform(self.rng, (_BLOCK, *chains), self.dtype)
+        return noise, along_noise, across_noise, chi_square, log_uniform
+
+    def _uniform_directions(self, basis, exclude=None) -> np.ndarray:
+        """Unit columns (…, d, C), uniform on the sphere orthogonal to the span (and exclude)."""
+        fresh = self._normal(*self.states.shape)
+        fresh -= basis @ (_t(basis) @ fresh)
+        if exclude is not None:
+            fresh -= exclude * np.einsum("...dc,...dc->...c", exclude, fresh)[..., None, :]
+        return fresh / np.sqrt(_sq(fresh))[..., None, :]
+
+    def _directions(self, basis, orthogonal, length) -> np.ndarray:
+        """u = z / ‖z‖ per chain, or a uniform direction where z is exactly 0."""
+        zero = length == 0
+        if not np.any(zero):
+            return orthogonal / length[..., None, :]
+        fallback = self._uniform_directions(basis)
+        safe = np.where(zero, 1, length)[..., None, :]
+        return np.where(zero[..., None, :], fallback, orthogonal / safe)
+
+    def _materialise(self, basis, direction, along, across) -> np.ndarray:
+        """z = along·u + across·v with v uniform on the sphere orthogonal to the span and u."""
+        if direction.shape[-2] - basis.shape[-1] < 2:  # no room for v: across stays 0
+            orthogonal = direction * along[..., None, :]
+        else:
+            lazy = self._uniform_directions(basis, exclude=direction)
+            orthogonal = direction * along[..., None, :] + lazy * across[..., None, :]
+        orthogonal -= basis @ (_t(basis) @ orthogonal)  # no drift into the span by rounding
+        return orthogonal
 
 
-def _rotation(memory: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Orthogonal ``U`` (d, d) whose first r columns span the memory, and ``(Uᵀ memory)[:r]``."""
-    left, singular, right = np.linalg.svd(memory, full_matrices=True)
-    tolerance = singular[0] * max(memory.shape) * np.finfo(memory.dtype).eps
-    rank = int(np.sum(singular > tolerance))
-    return left, singular[:rank, None] * right[:rank]
+def _log_uniform(rng: np.random.Generator, shape: tuple[int, ...], dtype) -> np.ndarray:
+    """log u for u ~ U[0, 1); u = 0 (possible in float32) gives −inf, an acceptance."""
+    with np.errstate(divide="ignore"):
+        return np.log(rng.random(shape, dtype))
 
 
-def _run_mala(memory, states, beta, alpha, rng, steps) -> tuple[np.ndarray, np.ndarray]:
-    """MALA in rotated coordinates ``U = [Q, Q⊥]`` when the memory's rank r is below d.
-
-    An orthogonal change of variables maps isotropic proposals to isotropic proposals, so
-    this is the literal full-dimensional MALA (same law, same acceptance ratio); only the
-    logits and retrievals shrink from d to r rows. States are rotated back at records.
-    """
-    d, n_chains = states.shape
-    rotation, reduced = _rotation(memory) if memory.shape[1] < d else (None, memory)
-    if rotation is not None:
-        memory, states = reduced, rotation.T @ states
-    records = np.empty((steps.size, d, n_chains))
-    accepted = np.zeros(n_chains, dtype=np.int64)
-    state = mala_init(memory, states, beta, alpha)
-    progress = _Progress(int(steps[-1]), "MALA")
-    next_record = 0
-    noise = log_uniform = np.empty(0)
-    for step in range(1, int(steps[-1]) + 1):
-        offset = (step - 1) % _BLOCK
-        if offset == 0:
-            noise = rng.standard_normal((_BLOCK, d, n_chains))
-            log_uniform = np.log(rng.random((_BLOCK, n_chains)))
-        state, info = mala_step(memory, state, noise[offset], log_uniform[offset], beta, alpha)
-        accepted += info.accepted
-        if not np.all(np.isfinite(state.energy)):
-            _raise_diverged(state.energy, step, alpha, beta)
-        if step == steps[next_record]:
-            records[next_record] = state.states if rotation is None else rotation @ state.states
-            next_record += 1
-        progress.update(step)
-    return records, accepted / float(steps[-1])
+def _chi_square_dof(m: int) -> int:
+    """Degrees of freedom of the orthogonal noise beyond u and v: m − 2 (module docstring)."""
+    return m - 2
 
 
 # ------------------------------------------------------------------------------ protocols
@@ -432,6 +651,36 @@ def snapshot_steps(n_steps: int, burn_in: int, thin: int) -> np.ndarray:
     return steps
 
 
+def draw_starts(
+    memory: np.ndarray, n_chains: int, init_noise: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """SPEC §2 start draw: ``n_chains`` stored patterns plus ``N(0, init_noise² I)``.
+
+    Patterns are drawn without replacement when C ≤ K (with replacement beyond that).
+    Returns ``(start_patterns (C,), initial_states (d, C))``. Draw once per dataset and pass
+    the pair as ``start=`` to every sampler for common random numbers.
+    """
+    n_patterns = memory.shape[1]
+    if n_chains < 1:
+        raise ValueError(f"n_chains must be ≥ 1, got {n_chains}")
+    starts = rng.choice(n_patterns, size=n_chains, replace=n_chains > n_patterns)
+    initial = memory[:, starts] + init_noise * rng.standard_normal((memory.shape[0], n_chains))
+    return starts, initial
+
+
+def _given_start(
+    start: tuple[np.ndarray, np.ndarray], memory: np.ndarray, n_chains: int
+) -> tuple[np.ndarray, np.ndarray]:
+    patterns, initial = (np.asarray(part) for part in start)
+    if initial.shape != (memory.shape[0], n_chains) or patterns.shape != (n_chains,):
+        raise ValueError(
+            f"start must be (start_patterns ({n_chains},), initial_states "
+            f"({memory.shape[0]}, {n_chains})) as draw_starts returns, got shapes "
+            f"{patterns.shape} and {initial.shape}"
+        )
+    return patterns, initial
+
+
 def multi_chain(
     memory: np.ndarray,
     *,
@@ -446,18 +695,20 @@ def multi_chain(
     keep: int = 5,
     init_noise: float = 0.01,
     reduce: bool = True,
+    start: tuple[np.ndarray, np.ndarray] | None = None,
+    dtype: DTypeLike = np.float64,
 ) -> SampleSet:
     """SPEC §2 multi-chain protocol: C chains from distinct stored patterns + noise.
 
-    Starting patterns are drawn without replacement when C ≤ K (with replacement beyond
-    that). Snapshots every ``thin`` steps after ``burn_in``; ``keep`` evenly spaced ones per
-    chain are returned, ordered chain by chain: samples (d, C·keep).
+    The start comes from :func:`draw_starts` on ``rng`` unless ``start`` (its result, drawn
+    once and shared between samplers) is given. Snapshots every ``thin`` steps after
+    ``burn_in``; ``keep`` evenly spaced ones per chain are returned, ordered chain by chain:
+    samples (d, C·keep).
     """
-    n_patterns = memory.shape[1]
-    if n_chains < 1:
-        raise ValueError(f"n_chains must be ≥ 1, got {n_chains}")
-    starts = rng.choice(n_patterns, size=n_chains, replace=n_chains > n_patterns)
-    initial = memory[:, starts] + init_noise * rng.standard_normal((memory.shape[0], n_chains))
+    if start is None:
+        starts, initial = draw_starts(memory, n_chains, init_noise, rng)
+    else:
+        starts, initial = _given_start(start, memory, n_chains)
     record_steps = snapshot_steps(n_steps, burn_in, thin)
     positions = evenly_spaced_positions(record_steps.size, keep)
     run = run_chains(
@@ -469,6 +720,7 @@ def multi_chain(
         rng=rng,
         record_steps=record_steps,
         reduce=reduce,
+        dtype=dtype,
     )
     kept = run.records[positions]  # (keep, d, C)
     samples = kept.transpose(1, 2, 0).reshape(memory.shape[0], n_chains * keep)
@@ -495,11 +747,20 @@ def single_chain(
     start_pattern: int = 0,
     init_noise: float = 0.01,
     reduce: bool = True,
+    start: tuple[np.ndarray, np.ndarray] | None = None,
+    dtype: DTypeLike = np.float64,
 ) -> SampleSet:
-    """SPEC §2 single-chain protocol: one chain from stored pattern ``start_pattern``."""
-    if not 0 <= start_pattern < memory.shape[1]:
-        raise ValueError(f"start_pattern {start_pattern} is not a column of the memory")
-    initial = memory[:, [start_pattern]] + init_noise * rng.standard_normal((memory.shape[0], 1))
+    """SPEC §2 single-chain protocol: one chain from stored pattern ``start_pattern``.
+
+    ``start`` = (start_patterns (1,), initial_states (d, 1)) replaces the start draw.
+    """
+    if start is None:
+        if not 0 <= start_pattern < memory.shape[1]:
+            raise ValueError(f"start_pattern {start_pattern} is not a column of the memory")
+        noise = init_noise * rng.standard_normal((memory.shape[0], 1))
+        patterns, initial = np.array([start_pattern]), memory[:, [start_pattern]] + noise
+    else:
+        patterns, initial = _given_start(start, memory, 1)
     record_steps = snapshot_steps(n_steps, burn_in, thin)
     run = run_chains(
         memory,
@@ -510,12 +771,13 @@ def single_chain(
         rng=rng,
         record_steps=record_steps,
         reduce=reduce,
+        dtype=dtype,
     )
     return SampleSet(
         samples=run.records[:, :, 0].T.copy(),
         chain_ids=np.zeros(record_steps.size, dtype=np.int64),
         steps=record_steps,
-        start_patterns=np.array([start_pattern]),
+        start_patterns=patterns,
         acceptance=run.acceptance,
         wall_seconds=run.wall_seconds,
     )

@@ -32,7 +32,7 @@ from . import energy as en
 from . import samplers
 from .domains.synthetic import random_memory
 from .metrics import max_cosine
-from .samplers import SamplerDivergedError, run_chains
+from .samplers import run_chains
 
 __all__ = [
     "BATCHING_MODES",
@@ -88,12 +88,7 @@ def attention_statistics(
     memory: (d, K); states: (d, C); betas: (C,). Returns ``(entropy, energy)``, each (C,).
     """
     similarities = memory.T @ states
-    scaled = similarities * betas
-    top = scaled.max(axis=0)
-    weights = np.exp(scaled - top)
-    total = weights.sum(axis=0)
-    weights /= total
-    lse = top + np.log(total)
+    weights, lse = en.attention_parts(similarities, betas)
     entropy = np.maximum(lse - betas * np.einsum("kc,kc->c", weights, similarities), 0.0)
     energies = 0.5 * np.einsum("dc,dc->c", states, states) - lse / betas
     return entropy, energies
@@ -302,9 +297,9 @@ def exact_samples(
     ``w_k ∝ exp(β‖x_k‖²/2)``. Returns (d, n_samples).
     """
     beta = en.check_beta(beta)
-    log_w = 0.5 * beta * np.einsum("dk,dk->k", memory, memory)
-    weights = np.exp(log_w - log_w.max())
-    components = rng.choice(memory.shape[1], size=n_samples, p=weights / weights.sum())
+    half_sq_norms = 0.5 * np.einsum("dk,dk->k", memory, memory)
+    weights = en.attention_parts(half_sq_norms[:, None], beta)[0][:, 0]
+    components = rng.choice(memory.shape[1], size=n_samples, p=weights)
     noise = rng.standard_normal((memory.shape[0], n_samples)) / np.sqrt(beta)
     return memory[:, components] + noise
 
@@ -357,13 +352,11 @@ def exact_energy_distribution(
     beta = en.check_beta(beta)
     memory = np.asarray(memory, dtype=np.float64)
     d, n_patterns = memory.shape
-    left, singular, _ = np.linalg.svd(memory, full_matrices=False)
-    basis = left[:, singular > singular[0] * max(d, n_patterns) * np.finfo(float).eps]
+    basis, reduced = en.span_basis(memory)
     rank = basis.shape[1]
     n = min(int(grid_points), int(max_points ** (1.0 / rank)))
     if n < 24:
         return None
-    reduced = basis.T @ memory  # (r, K)
     sq_norms = np.einsum("rk,rk->k", reduced, reduced)
     half = float(np.sqrt(sq_norms.max())) + 8.0 / np.sqrt(beta)
     axis = np.linspace(-half, half, n)
@@ -382,9 +375,7 @@ def exact_energy_distribution(
     sums = np.zeros(5)  # Σw, Σw E, Σw E², Σw q   (q = ‖y‖²), Σw q²
     for first in axis:
         points = np.vstack([np.full((1, rest.shape[1]), first), rest])  # (r, n^(r−1))
-        scaled = beta * (reduced.T @ points)
-        top = scaled.max(axis=0)
-        lse = top + np.log(np.exp(scaled - top).sum(axis=0))
+        _, lse = en.attention_parts(reduced.T @ points, beta, overwrite=True)
         q = np.einsum("rp,rp->p", points, points)
         e_y = 0.5 * q - lse / beta
         w = np.exp(-beta * (e_y - e_low))
@@ -636,60 +627,12 @@ def _ula_datasets(
 ) -> np.ndarray:
     """SA for B datasets at once: memories (B, d, K), states (B, d, C), betas (C,).
 
-    Each dataset's chains see only their own memory (a batched matrix product per step).
-    When K < d the exact span reduction of :mod:`samplers` is applied per dataset. Returns
-    records (R, B, d, C).
+    The batched form of :func:`samplers.run_chains` (span-reduced per dataset when K < d).
+    Returns records (R, B, d, C).
     """
-    n_sets, d, n_patterns = memories.shape
-    n_chains = initial.shape[2]
-    scale = np.sqrt(2.0 * alpha / betas)  # (C,)
-    decay = 1.0 - alpha
-    if n_patterns < d:
-        basis, _ = np.linalg.qr(memories)  # (B, d, K): orthonormal basis of each span
-        reduced = np.swapaxes(basis, 1, 2) @ memories  # (B, K, K)
-    else:
-        basis, reduced = None, memories
-    keys = np.swapaxes(reduced, 1, 2)  # (B, K, r): logits = keys @ y
-    states = initial if basis is None else np.swapaxes(basis, 1, 2) @ initial
-    orthogonal = None if basis is None else initial - basis @ states
-    rank = states.shape[1]
-    records = np.empty((record_steps.size, n_sets, d, n_chains))
-    next_record, last_record = 0, 0
-    noise = np.empty(0)
-    block = 100
-    for step in range(1, int(record_steps[-1]) + 1):
-        offset = (step - 1) % block
-        if offset == 0:
-            noise = rng.standard_normal((block, n_sets, rank, n_chains))
-            noise *= scale
-        scaled = keys @ states  # (B, K, C)
-        scaled *= betas
-        scaled -= scaled.max(axis=1, keepdims=True)
-        np.exp(scaled, out=scaled)
-        scaled /= scaled.sum(axis=1, keepdims=True)
-        retrieved = reduced @ scaled  # (B, r, C)
-        states *= decay
-        retrieved *= alpha
-        states += retrieved
-        states += noise[offset]
-        if step == record_steps[next_record]:
-            if basis is None:
-                records[next_record] = states
-            else:
-                n = step - last_record
-                spread = np.sqrt((1.0 - decay ** (2 * n)) / (1.0 - decay**2))
-                fresh = rng.standard_normal((n_sets, d, n_chains))
-                fresh -= basis @ (np.swapaxes(basis, 1, 2) @ fresh)
-                orthogonal = decay**n * orthogonal + (scale * spread) * fresh
-                records[next_record] = basis @ states + orthogonal
-            if not np.all(np.isfinite(records[next_record])):
-                bad = np.argwhere(~np.isfinite(records[next_record].sum(axis=1)))[0]
-                raise SamplerDivergedError(
-                    f"dataset {bad[0]} chain {bad[1]} became non-finite by step {step} "
-                    f"(alpha={alpha}, beta={float(betas[bad[1]])})"
-                )
-            next_record, last_record = next_record + 1, step
-    return records
+    return run_chains(
+        memories, initial, kernel="sa", beta=betas, alpha=alpha, rng=rng, record_steps=record_steps
+    ).records
 
 
 def load_ratio_cell(
@@ -733,10 +676,7 @@ def load_ratio_cell(
     initial = np.stack([memories[b][:, starts[b]] for b in range(n_datasets)])
     initial = initial + init_noise * np.stack([s.standard_normal((d, betas.size)) for s in streams])
     if batching == "datasets":
-        alpha_checked = float(alpha)
-        if not 0 < alpha_checked < 1:
-            raise ValueError(f"alpha (step size) must lie in (0, 1), got {alpha}")
-        records = _ula_datasets(memories, initial, betas, alpha_checked, rng, steps)
+        records = _ula_datasets(memories, initial, betas, alpha, rng, steps)
     else:
         records = np.stack(
             [
@@ -903,7 +843,7 @@ def _critical_of(memory: np.ndarray, probes: np.ndarray, n_grid: int) -> en.Crit
     this shrinks every grid evaluation from d to K rows.
     """
     if memory.shape[1] < memory.shape[0]:
-        basis, reduced = np.linalg.qr(memory)
+        basis, reduced = en.span_basis(memory)
         return en.critical_beta(reduced, basis.T @ probes, n_grid=n_grid)
     return en.critical_beta(memory, probes, n_grid=n_grid)
 
