@@ -221,7 +221,7 @@ def test_smoke_pipeline_on_slurm_matches_local_run(slurm, tmp_path):
     if not (REPO / "config/smoke.yaml").is_file():
         pytest.skip("no config/smoke.yaml in the repository yet")
     pd = pytest.importorskip("pandas")
-    table = Path("results/tables/E4.csv")
+    table = Path("results/smoke/tables/E4.csv")
 
     # E4's table and everything upstream of it (about 20 jobs): each SLURM job costs seconds
     # of scheduling, so the whole smoke DAG would take minutes without testing anything more

@@ -24,65 +24,89 @@ from workflow_utils import (
 pytestmark = pytest.mark.slow
 
 
+SMOKE = Path("results/smoke")
+
+
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory):
     """One smoke run shared by the tests of this module."""
     workdir = copy_workflow(tmp_path_factory.mktemp("smoke"))
-    snakemake(workdir, "--cores", "2", "--configfile", "config/smoke.yaml")
+    snakemake(workdir, "--cores", "2", "--configfile", "config/smoke.yaml", timeout=1800)
     return workdir
 
 
-def _comparisons(config: dict) -> dict:
-    return {k: v for k, v in config["experiments"].items() if "methods" in v}
+def _plan(workdir: Path, name: str):
+    """The library's plan of a config file (what the workflow must run)."""
+    from stochastic_attention.config import prepare
+    from stochastic_attention.plan import build_plan
 
-
-def _has_learned(config: dict, experiment: dict) -> bool:
-    kinds = {config["methods"][m]["kind"] for m in experiment["methods"]}
-    return bool(kinds & {"gmm_pca", "vae", "ddpm"})
+    config = load_config(workdir, name)
+    prepare(config, schema_path=workdir / "workflow/schemas/config.schema.yaml")
+    return build_plan(config)
 
 
 def test_dry_run_of_the_default_config_plans_every_job(tmp_path):
     workdir = copy_workflow(tmp_path)
     result = snakemake(workdir, "-n", "--quiet", "rules")
     jobs = planned_jobs(result.stdout)
-    config = load_config(workdir, "config.yaml")
-    comparisons = _comparisons(config)
-    pairs = {(d, m) for e in comparisons.values() for d in e["datasets"] for m in e["methods"]}
-    trained_on = {config["methods"][m].get("train_dataset") for _, m in pairs} - {None}
-    assert jobs["fetch"] == 1
-    assert jobs["memory"] == len({d for d, _ in pairs} | trained_on)
-    assert jobs["sample"] == len(pairs)
-    assert jobs["metrics"] == len(pairs)
-    assert jobs["comparison_table"] == len(comparisons)
-    assert jobs["sample_grids"] == sum(len(e["datasets"]) for e in comparisons.values())
-    assert jobs["training_curves"] == sum(
-        len(e["datasets"]) for e in comparisons.values() if _has_learned(config, e)
-    )
+    plan = _plan(workdir, "config.yaml")
+    data = {n: e for n, e in plan.experiments.items() if e.kind in ("comparison", "sweep", "spectrum")}
+    assert jobs["sample"] == len(plan.jobs)
+    assert jobs["metrics"] == len({(r.dataset, r.method) for e in data.values() for r in e.rows})
+    assert jobs["paired"] == len({(a.dataset, a.method, b.method) for e in data.values() for a, b in e.paired})
+    assert jobs["experiment_table"] == len(data)
+    assert jobs["figure"] == sum(len(e.figures) for e in data.values())
+    assert jobs["fetch"] == len({spec["domain"] for spec in plan.datasets.values()} - {"synthetic"})
     assert jobs["summary"] == 1
 
 
 def test_smoke_run_produces_the_e4_table(smoke_run):
-    table = pd.read_csv(smoke_run / "results/tables/E4.csv").set_index("method")
-    assert list(table.index) == load_config(smoke_run)["experiments"]["E4"]["methods"]
-    assert table.loc["bootstrap", "novelty"] == pytest.approx(0.0, abs=1e-12)
-    assert table.loc["sa_generation", "novelty"] > table.loc["sa_retrieval", "novelty"]
-    assert table.loc["mala_retrieval", "acceptance"] > 0.9
-    assert np.isnan(table.loc["sa_retrieval", "acceptance"])
-    # learned baselines ran, logged their losses, and E15 states the training-set size
-    assert (smoke_run / "results/figures/E4_mnist_digit3_training.png").exists()
-    e15 = pd.read_csv(smoke_run / "results/tables/E15.csv").set_index("method")
-    sizes = load_config(smoke_run)["datasets"]
-    assert (
-        e15.loc["vae_all_digits_latent32", "train_size"] == sizes["mnist_all_digits"]["n_patterns"]
-    )
+    tables = smoke_run / SMOKE / "tables"
+    table = pd.read_csv(tables / "E4.csv")
+    config = load_config(smoke_run)
+    assert len(table) == len(config["experiments"]["E4"]["methods"])
+    rows = table.set_index(["method", "beta"], drop=False)
+    assert table.loc[table["method"] == "bootstrap", "novelty"].abs().max() < 1e-12
+    sa = table[table["method"] == "SA"].set_index("beta")
+    assert sa.loc[200, "novelty"] > sa.loc[2000, "novelty"]
+    assert table.loc[table["method"] == "MALA", "acceptance"].iloc[0] > 0.9
+    assert rows["replicates"].eq(config["replicates"]).all()
+    assert {"novelty_sd_rep", "diversity_sd_rep", "ess", "rhat"} <= set(table.columns)
+    assert table.loc[table["method"] == "vae", "train_loss"].notna().all()
     for name in ("E4", "E5"):
-        assert "± " in (smoke_run / f"results/tables/{name}.md").read_text()
-        assert "$\\pm$" in (smoke_run / f"results/tables/{name}.tex").read_text()
-    assert (smoke_run / "results/figures/E4_mnist_digit3_samples.png").stat().st_size > 10_000
-    assert "E5" in (smoke_run / "results/summary.md").read_text()
-    provenance = smoke_run / "results/samples/mnist/mnist_digit3/sa_generation.npz.provenance.json"
+        assert "±" in (tables / f"{name}.md").read_text()
+        assert "$\\pm$" in (tables / f"{name}.tex").read_text()
+        assert "<table" in (tables / f"{name}.html").read_text()
+    assert "Paired differences" in (tables / "E4.md").read_text()
+    e15 = pd.read_csv(tables / "E15.csv").set_index("method")
+    sizes = config["datasets"]
+    assert e15.loc["vae_all_digits_latent32", "train_size"] == sizes["mnist_all_digits"]["n_patterns"]
+    figures = smoke_run / SMOKE / "figures"
+    assert (figures / "E4/mnist_digit3/sample_grids.png").stat().st_size > 10_000
+    assert (figures / "E4/mnist_digit3/training.png").exists()
+    assert "E5" in (smoke_run / SMOKE / "summary.md").read_text()
+    provenance = smoke_run / SMOKE / "samples/mnist/mnist_digit3/sa_generation.npz.provenance.json"
     assert '"seed"' in provenance.read_text()
-    assert (smoke_run / "results/benchmarks/sample/mnist/mnist_digit3/sa_generation.tsv").exists()
+    assert (smoke_run / SMOKE / "benchmarks/sample/mnist/mnist_digit3/sa_generation.tsv").exists()
+    assert not (smoke_run / "results/tables").exists()  # smoke results never mix with full ones
+
+
+def test_every_experiment_of_the_smoke_config_has_its_outputs(smoke_run):
+    plan = _plan(smoke_run, "smoke.yaml")
+    missing = [path for path in plan.targets() if not (smoke_run / path).is_file()]
+    assert not missing
+
+
+def test_samplers_share_their_start_draw(smoke_run):
+    samples = smoke_run / SMOKE / "samples/mnist/mnist_digit3"
+    with np.load(samples / "sa_retrieval.npz") as sa, np.load(samples / "mala_retrieval.npz") as mala:
+        assert np.array_equal(sa["start_patterns"], mala["start_patterns"])
+        assert np.array_equal(sa["initial_states"], mala["initial_states"])
+        replicate = sa["replicate"]
+        assert np.unique(replicate).size == load_config(smoke_run)["replicates"]
+        first = sa["start_patterns"][: sa["start_patterns"].size // 2]
+        second = sa["start_patterns"][sa["start_patterns"].size // 2 :]
+        assert not np.array_equal(first, second)  # replicates draw different starts
 
 
 def test_second_run_does_nothing(smoke_run):
@@ -95,21 +119,23 @@ def test_changing_generation_beta_reruns_only_its_downstream_jobs(smoke_run):
     config["methods"]["sa_generation"]["beta"] = 300
     write_config(smoke_run, config, "changed.yaml")
     result = snakemake(smoke_run, "-n", "--quiet", "rules", "--configfile", "config/changed.yaml")
-    using = {k: e for k, e in _comparisons(config).items() if "sa_generation" in e["methods"]}
-    datasets = {d for e in using.values() for d in e["datasets"]}
-    assert planned_jobs(result.stdout) == {
-        "sample": len(datasets),
-        "metrics": len(datasets),
-        "comparison_table": len(using),
-        "sample_grids": sum(len(e["datasets"]) for e in using.values()),
-        "summary": 1,
-        "all": 1,
+    jobs = planned_jobs(result.stdout)
+    plan = _plan(smoke_run, "changed.yaml")
+    changed = {
+        (d, m)
+        for d, m in plan.jobs
+        if m == "sa_generation" or plan.methods[m].get("reference") == "sa_generation"
     }
+    assert jobs["sample"] == len(changed)
+    assert set(jobs) <= {"sample", "metrics", "paired", "experiment_table", "figure", "export",
+                         "summary", "all"}
 
 
 def test_report_is_a_browsable_html_file(smoke_run):
-    snakemake(smoke_run, "--configfile", "config/smoke.yaml", "--report", "results/report.html")
-    html = (smoke_run / "results/report.html").read_text(errors="replace")
+    snakemake(
+        smoke_run, "--configfile", "config/smoke.yaml", "--report", "results/smoke/report.html"
+    )
+    html = (smoke_run / "results/smoke/report.html").read_text(errors="replace")
     assert "<html" in html.lower()
     assert "E4" in html
 
@@ -137,14 +163,14 @@ def _build_digit3_memory(workdir, configfile: str):
     """Run only the digit-3 memory job (allowed to fail); returns the result and its log."""
     result = snakemake(
         workdir,
-        "results/memory/mnist/mnist_digit3.npz",
+        "results/smoke/memory/mnist/mnist_digit3.npz",
         "--cores",
         "1",
         "--configfile",
         configfile,
         check=False,
     )
-    return result, (workdir / "results/logs/memory/mnist/mnist_digit3.log").read_text()
+    return result, (workdir / "results/smoke/logs/memory/mnist/mnist_digit3.log").read_text()
 
 
 def test_too_few_images_gives_a_clear_error(tmp_path):
@@ -155,7 +181,7 @@ def test_too_few_images_gives_a_clear_error(tmp_path):
     result, log = _build_digit3_memory(workdir, "config/big.yaml")
     assert result.returncode != 0
     assert "fewer than the n_patterns=501" in log
-    assert not (workdir / "results/memory/mnist/mnist_digit3.npz").exists()
+    assert not (workdir / "results/smoke/memory/mnist/mnist_digit3.npz").exists()
 
 
 def test_corrupt_raw_data_gives_a_clear_error(tmp_path):

@@ -289,6 +289,15 @@ def _check_experiment(name: str, experiment: dict, config: dict) -> None:
         value = experiment.get(key)
         if value is not None and value not in config[section]:
             raise ConfigError(f"{where}.{key}: unknown {key} {value!r}")
+    if "energy_beta" not in experiment:
+        for method in [*experiment.get("methods", []), experiment.get("method")]:
+            spec = config["methods"].get(method) if method else None
+            baseline = spec and get_method(spec["kind"]).CATEGORY != "sampler"
+            if baseline and "energy_beta" not in spec:
+                raise ConfigError(
+                    f"{where}: baseline {method!r} has no energy_beta (the β its Ē is reported "
+                    f"at); set methods.{method}.energy_beta or {where}.energy_beta"
+                )
     for pair in experiment.get("paired", []):
         for method in pair:
             if method not in experiment.get("methods", []):

@@ -25,10 +25,16 @@ from typing import Any
 
 from .methods.base import get_method
 
-__all__ = ["DATA_KINDS", "SYNTHETIC_KINDS", "ExperimentPlan", "Plan", "Row", "build_plan", "token"]
+__all__ = [
+    "DATA_KINDS",
+    "SEQUENCE_KINDS",
+    "SYNTHETIC_KINDS", "ExperimentPlan", "Plan", "Row", "build_plan", "token"]
 
 DATA_KINDS = ("comparison", "sweep", "spectrum")
 SYNTHETIC_KINDS = ("temperature_spectrum", "convergence", "phase_diagram", "critical_law")
+SEQUENCE_KINDS = ("sequence",)
+BASELINE_KEYS = ("energy_beta", "n_samples")
+"""Experiment keys that override every baseline of the experiment (not the samplers)."""
 
 
 def token(value: Any) -> str:
@@ -165,6 +171,10 @@ class Plan:
             if experiment.kind in DATA_KINDS:
                 out += list(self.table_paths(name).values())
                 out += [self.figure_path(name, f, d) for f, d in experiment.figures]
+                out += self.export_paths(experiment)
+            elif experiment.kind in SEQUENCE_KINDS:
+                out += list(self.table_paths(name).values())
+                out.append(f"{self.results}/figures/{name}.png")
             else:
                 out += [
                     f"{self.results}/tables/{name}.csv",
@@ -172,6 +182,17 @@ class Plan:
                     f"{self.results}/figures/{name}.png",
                 ]
         return [*out, f"{self.results}/summary.md"]
+
+    def export_paths(self, experiment: ExperimentPlan) -> list[str]:
+        """Samples in the domain's own file format (FASTA for protein), when it has one."""
+        from .domains.base import get_domain
+
+        out = []
+        for row in experiment.rows:
+            suffix = getattr(get_domain(self.domain(row.dataset)), "EXPORT_SUFFIX", None)
+            if suffix:
+                out.append(self.samples_path(row.dataset, row.method).removesuffix(".npz") + suffix)
+        return out
 
     def table_markdowns(self) -> dict[str, str]:
         return {name: f"{self.results}/tables/{name}.md" for name in self.experiments}
@@ -205,7 +226,12 @@ class Plan:
 def _derive(
     table: dict[str, dict], base: str, overrides: list[tuple[str, Any]]
 ) -> str:
-    """Add (once) the entry ``base`` with ``overrides`` applied; return its name."""
+    """Add (once) the entry ``base`` with ``overrides`` applied; return its name.
+
+    Overrides that equal the base's own value are dropped, so a sweep point that is the
+    base itself reuses its jobs (and its files) instead of repeating them.
+    """
+    overrides = [(key, value) for key, value in overrides if table[base].get(key) != value]
     if not overrides:
         return base
     name = "__".join([base, *(f"{key}_{token(value)}" for key, value in overrides)])
@@ -240,6 +266,10 @@ def _expand(plan: Plan, name: str, experiment: dict) -> ExperimentPlan:
             method_overrides = [
                 (k.split(".", 1)[1], v) for k, v in point if k.startswith("method.")
             ]
+            if get_method(plan.methods[method]["kind"]).CATEGORY != "sampler":
+                method_overrides += [
+                    (key, experiment[key]) for key in BASELINE_KEYS if key in experiment
+                ]
             derived_method = _derive(plan.methods, method, method_overrides)
             _add_dependencies(plan, derived_dataset, derived_method)
             labels = tuple((k.split(".", 1)[1], v) for k, v in point)
@@ -278,6 +308,12 @@ def build_plan(config: dict[str, Any]) -> Plan:
     for name, experiment in config["experiments"].items():
         if experiment["kind"] in DATA_KINDS:
             plan.experiments[name] = _expand(plan, name, experiment)
+        elif experiment["kind"] in SEQUENCE_KINDS:
+            result = ExperimentPlan(name, experiment["kind"], experiment)
+            for method in experiment.get("methods", []):
+                _add_dependencies(plan, experiment["dataset"], method)
+                result.rows.append(Row(experiment["dataset"], method))
+            plan.experiments[name] = result
         else:
             plan.experiments[name] = ExperimentPlan(name, experiment["kind"], experiment)
     return plan

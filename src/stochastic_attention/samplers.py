@@ -74,7 +74,6 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from . import energy as en
-
 from .errors import UserError
 
 __all__ = [
@@ -347,8 +346,9 @@ def _raise_diverged(values: np.ndarray, step: int, alpha: float, beta: np.ndarra
     where = f"chain {chain}" + (f" of memory {int(bad[0, 0])}" if values.ndim > 1 else "")
     raise SamplerDivergedError(
         f"{where} became non-finite at step {step} (alpha={alpha}, "
-        f"beta={float(beta[chain])}); {len(bad)} chain(s) affected. Lower alpha or check "
-        "the memory for extreme values."
+        f"beta={float(beta[chain])}); {len(bad)} chain(s) affected. The drift's stiffness "
+        "grows like alpha·beta·‖memory‖²: lower alpha, or beta when alpha is already small, "
+        "and check the memory for extreme values."
     )
 
 

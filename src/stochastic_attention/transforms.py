@@ -166,18 +166,13 @@ def lift(states: np.ndarray, basis: np.ndarray, mean: np.ndarray | None = None) 
 def start_states(
     memory: np.ndarray, rng: np.random.Generator, n_chains: int, init_noise: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Start patterns (C,) and full-space start states (d, C), drawn as :func:`multi_chain` does.
+    """Start patterns (C,) and full-space start states (d, C): ``samplers.draw_starts``.
 
     The same generator state gives the same start patterns and init noise as
     ``samplers.multi_chain``, so projected and multi-head runs share common random numbers
     with the full-space run of the same seed.
     """
-    if n_chains < 1:
-        raise ValueError(f"n_chains must be ≥ 1, got {n_chains}")
-    n_patterns = memory.shape[1]
-    starts = rng.choice(n_patterns, size=n_chains, replace=n_chains > n_patterns)
-    initial = memory[:, starts] + init_noise * rng.standard_normal((memory.shape[0], n_chains))
-    return starts, initial
+    return samplers.draw_starts(memory, n_chains, init_noise, rng)
 
 
 def projected_chains(

@@ -51,6 +51,12 @@ def get_final_outputs():
     return PLAN.targets()
 
 
+def names_of(kind):
+    """A wildcard regex matching exactly the experiments of one kind (names are [A-Za-z0-9_]+)."""
+    names = [n for n, e in PLAN.experiments.items() if e.kind == kind]
+    return "|".join(names) if names else "(?!)"
+
+
 def data_experiments():
     """A wildcard regex matching exactly the data experiments (names are [A-Za-z0-9_]+)."""
     names = [n for n, e in PLAN.experiments.items() if e.kind in DATA_KINDS]
@@ -121,6 +127,7 @@ def get_figure_inputs(wildcards):
     rows = _figure_rows(wildcards)
     inputs = {"memory": PLAN.memory_path(rows[0].dataset if rows else wildcards.dataset)}
     for i, row in enumerate(rows):
+        inputs[f"memory{i}"] = PLAN.memory_path(row.dataset)
         inputs[f"samples{i}"] = PLAN.samples_path(row.dataset, row.method)
         inputs[f"metrics{i}"] = PLAN.metrics_path(row.dataset, row.method)
     return inputs

@@ -82,3 +82,79 @@ rule summary:
     shell:
         f"{CLI} summary --params {{params.spec:q}} --input {{params.inputs}}"
         f" --output summary={{output:q}} > {{log:q}} 2>&1"
+
+
+rule export:
+    input:
+        memory=f"{R}/memory/{{domain}}/{{dataset}}.npz",
+        samples=f"{R}/samples/{{domain}}/{{dataset}}/{{method}}.npz",
+    output:
+        f"{R}/samples/{{domain}}/{{dataset}}/{{method}}.{{suffix}}",
+    wildcard_constraints:
+        suffix="(?!npz)[a-z]+",
+    log:
+        f"{R}/logs/export/{{domain}}/{{dataset}}/{{method}}.{{suffix}}.log",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../../envs/core.yaml"
+    shell:
+        f"{CLI} export --input memory={{input.memory:q}} samples={{input.samples:q}}"
+        f" --output export={{output:q}} > {{log:q}} 2>&1"
+
+
+def get_sequence_inputs(wildcards):
+    experiment = PLAN.experiments[wildcards.experiment]
+    dataset = experiment.config["dataset"]
+    inputs = {"memory": PLAN.memory_path(dataset)}
+    for row in experiment.rows:
+        inputs[row.method] = PLAN.samples_path(row.dataset, row.method)
+    return inputs
+
+
+def get_sequence_params(wildcards):
+    block = {k: v for k, v in config["experiments"][wildcards.experiment].items() if k != "kind"}
+    return json.dumps(block, sort_keys=True)
+
+
+rule sequence:
+    input:
+        unpack(get_sequence_inputs),
+    output:
+        csv=f"{R}/tables/{{experiment}}.csv",
+        md=f"{R}/tables/{{experiment}}.md",
+        tex=f"{R}/tables/{{experiment}}.tex",
+        html=report(
+            f"{R}/tables/{{experiment}}.html",
+            caption="../report/sequence.rst",
+            category="Tables",
+            labels={"experiment": "{experiment}", "format": "table"},
+        ),
+        figure=report(
+            f"{R}/figures/{{experiment}}.png",
+            caption="../report/sequence.rst",
+            category="{experiment}",
+            labels={"figure": "autocorrelations"},
+        ),
+    wildcard_constraints:
+        experiment=names_of("sequence"),
+    log:
+        f"{R}/logs/sequence/{{experiment}}.log",
+    benchmark:
+        f"{R}/benchmarks/sequence/{{experiment}}.tsv"
+    params:
+        spec=get_sequence_params,
+        seed=lambda w: get_seed(w.experiment),
+        inputs=lambda w, input: named(dict(input.items())),
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    conda:
+        "../../envs/core.yaml"
+    shell:
+        f"{CLI} sequence --params {{params.spec:q}} --seed {{params.seed}}"
+        f" --input {{params.inputs}} --output csv={{output.csv:q}} md={{output.md:q}}"
+        f" tex={{output.tex:q}} html={{output.html:q}} figure={{output.figure:q}} > {{log:q}} 2>&1"

@@ -3,12 +3,6 @@
 # block holds the keyword arguments of its library function (stochastic_attention.synthetic).
 
 
-def names_of(kind):
-    """A wildcard regex matching exactly the experiments of one kind (names are [A-Za-z0-9_]+)."""
-    names = [n for n, e in PLAN.experiments.items() if e.kind == kind]
-    return "|".join(names) if names else "(?!)"
-
-
 def get_synthetic_params(experiment, exclude=(), **extra):
     """An experiment's config block (minus kind and `exclude`, plus `extra`) as JSON."""
     block = {

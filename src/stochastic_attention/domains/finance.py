@@ -524,12 +524,9 @@ def domain_metrics(
     from . import finance_metrics as fm
 
     if decoded is None:
-        if beta is None:
-            raise DomainError(
-                "finance: domain_metrics needs the sampler's beta to decode states "
-                "(or the decoded returns of a baseline)"
-            )
-        decoded = decode(samples, memory, beta)
+        # a sampler's states decode through its attention; a baseline without its own
+        # returns (bootstrap, convex, …) decodes to the nearest stored day
+        decoded = decode_nearest(samples, memory) if beta is None else decode(samples, memory, beta)
     decoded = np.asarray(decoded, dtype=np.float64)
     real = memory.arrays["returns"]
     if decoded.shape[0] != real.shape[0]:

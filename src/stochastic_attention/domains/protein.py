@@ -678,3 +678,18 @@ def write_fasta(sequences: Sequence[str], names: Sequence[str] | None, path: Pat
         raise
     return path
 
+
+
+EXPORT_SUFFIX = ".fasta"
+"""The workflow also writes every protein sample set as FASTA beside its ``.npz``."""
+
+
+def export_samples(loaded: dict, memory: Memory, path: Path | str) -> Path:
+    """A samples file's sequences (drawn, or decoded states) as aligned FASTA at ``path``."""
+    if "decoded" in loaded:
+        sequences = [str(s) for s in loaded["decoded"]]
+    else:
+        sequences = decode(loaded["samples"], memory)
+    replicate = loaded.get("replicate", np.zeros(len(sequences), dtype=int))
+    names = [f"sample{i}_replicate{int(r)}" for i, r in enumerate(replicate)]
+    return write_fasta(sequences, names, path)

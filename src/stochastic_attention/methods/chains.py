@@ -39,8 +39,8 @@ GROUP_SIZE = 5  # SPEC §3: a single chain's snapshots form consecutive groups o
 def _run(kernel: str, memory: Memory, spec: dict, context: RunContext) -> SampleResult:
     if context.start is None:
         raise MethodError(f"{kernel}: a sampler needs the common start draw (context.start)")
-    protocol = spec["protocol"]
     options = spec["protocol_params"]
+    protocol = options.get("kind", spec["protocol"])
     record_steps = samplers.snapshot_steps(options["n_steps"], options["burn_in"], options["thin"])
     common = {
         "beta": spec["beta"],

@@ -24,7 +24,7 @@ PARAMS_SCHEMAS: dict[str, dict] = {
     "gaussian": {
         "alpha": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1,
                   "description": "σ = sqrt(2α/β): one SA step's noise"},
-        "beta": {"type": "number", "exclusiveMinimum": 0},
+        "beta": {"$ref": "#/$defs/beta_rule"},
     },
     "convex": {},
     "matched_gaussian": _REFERENCE,

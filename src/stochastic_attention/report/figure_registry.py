@@ -1,8 +1,9 @@
 """Figures of the data experiments by name: ``figures: [...]`` in an experiment's config.
 
 Each figure function takes a :class:`FigureInputs` (the memory, and per table row of one
-dataset its label, samples and metrics) and writes one PNG. A new figure is one function
-registered in :data:`FIGURES` plus its name in a config.
+dataset its label, swept values, samples and metrics) and writes one PNG. A new figure is
+one function registered in :data:`FIGURES` plus its name in a config. Every figure draws
+the first replicate's samples (all replicates are in the tables).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from ..domains.base import Memory, get_domain, load_memory_file
 
@@ -35,118 +37,365 @@ class FigureInputs:
     def domain(self) -> Any:
         return get_domain(self.memory.metadata["domain"])
 
+    def label(self, row: dict) -> str:
+        """The row's method label with its swept values (β with its SNR)."""
+        parts = [row["label"]]
+        for key in self.swept:
+            value = row[key]
+            if key == "beta" and row["metrics"].get("beta") is not None:
+                metrics = row["metrics"]
+                snr = f", SNR {metrics['snr']:.3g}" if metrics.get("snr") else ""
+                parts.append(f"β {metrics['beta']:.4g}{snr}")
+            elif isinstance(value, int | float):
+                parts.append(f"{key} {value:g}")
+            else:
+                parts.append(f"{key} {json.dumps(value)}")
+        if not self.swept and row["metrics"].get("category") == "sampler":
+            parts.append(f"β {row['metrics']['beta']:.4g}")
+        return ", ".join(parts)
 
-def _row_label(row: dict, swept: list[str]) -> str:
-    parts = [row["label"]]
-    for key in swept:
-        value = row[key]
-        parts.append(f"{key} {value:g}" if isinstance(value, float | int) else f"{key} {value}")
-    return ", ".join(parts)
+    def samples(self, row: dict) -> np.ndarray:
+        """The first replicate's samples (d, S) of a row."""
+        loaded = row["samples"]
+        replicate = loaded.get("replicate", np.zeros(loaded["samples"].shape[1], dtype=int))
+        return loaded["samples"][:, replicate == replicate.min()]
+
+    def full_states(self, states: np.ndarray, row: dict | None = None) -> np.ndarray:
+        """States of a ``pca_rank`` memory (the row's own) mapped back to the data space."""
+        memory = self.memory if row is None else row["memory"]
+        basis = memory.arrays.get("pca_basis")
+        return states if basis is None else basis @ states
+
+    @property
+    def full_memory(self) -> Memory:
+        """The memory in the data space (before a ``pca_rank`` projection)."""
+        full = self.memory.arrays.get("full_memory")
+        if full is None:
+            return self.memory
+        return Memory(full, self.memory.metadata, self.memory.arrays)
+
+    def frame(self) -> pd.DataFrame:
+        """One row per table row: label, swept values and every metric."""
+        return pd.DataFrame(
+            [
+                {"method": self.label(row), "dataset": self.dataset}
+                | {key: row[key] for key in self.swept}
+                | {"base_method": row["label"]}
+                | row["metrics"]
+                | {"method": self.label(row), "dataset": self.dataset}
+                for row in self.rows
+            ]
+        )
 
 
 def _spread(n_available: int, n: int = 16) -> np.ndarray:
     return np.unique(np.linspace(0, n_available - 1, n).round().astype(int))
 
 
+def _heading(inputs: FigureInputs, what: str) -> str:
+    return f"{inputs.title}: {what} ({inputs.dataset})"
+
+
+# ------------------------------------------------------------------------ every domain
+
+
 def sample_grids(inputs: FigureInputs, path: Path) -> None:
-    """16 samples per row beside 16 stored patterns, decoded by the domain."""
+    """16 samples per row beside 16 stored patterns, decoded by the domain, one scale."""
     from . import figures
 
-    domain = inputs.domain
-    memory = inputs.memory
+    domain, memory = inputs.domain, inputs.full_memory
     stored = memory.memory[:, _spread(memory.n_patterns)]
     panels = [("stored patterns", domain.panel(stored, memory))]
     for row in inputs.rows:
-        samples = row["samples"]["samples"]
-        first = samples[:, row["samples"].get("replicate", np.zeros(samples.shape[1])) == 0]
-        shown = domain.panel(first[:, _spread(first.shape[1])], memory)
-        panels.append((_row_label(row, inputs.swept), shown))
-    images = [(label, panel.images) for label, panel in panels if panel.images is not None]
-    figures.sample_grids(images, path, title=f"{inputs.title}: samples on {inputs.dataset}")
+        states = inputs.full_states(inputs.samples(row), row)
+        shown = domain.panel(states[:, _spread(states.shape[1])], memory)
+        panels.append((inputs.label(row), shown))
+    figures.sample_grids(
+        panels, path, title=inputs.title, dataset=inputs.dataset,
+        cmap=getattr(domain, "GRID_CMAP", "gray_r"),
+    )  # fmt: skip
 
 
 def training(inputs: FigureInputs, path: Path) -> None:
     """Per-epoch training losses of the learned baselines."""
     from . import figures
 
-    histories, trained_on = {}, {}
+    histories, trained_on, kinds = {}, {}, {}
     for row in inputs.rows:
-        losses = {k.removeprefix("loss_"): v for k, v in row["samples"].items()
-                  if k.startswith("loss_")}
+        losses = {
+            k.removeprefix("loss_"): v for k, v in row["samples"].items() if k.startswith("loss_")
+        }
         if losses:
             histories[row["label"]] = losses
             trained_on[row["label"]] = row["metrics"].get("train_dataset") or inputs.dataset
-    figures.training_curves(histories, path, title=f"{inputs.title}: training losses")
+            kinds[row["label"]] = row["metrics"]["kind"]
+    figures.training_curves(
+        histories, path, title=inputs.title, datasets=trained_on, kinds=kinds
+    )
 
 
 def novelty_diversity(inputs: FigureInputs, path: Path) -> None:
-    """Novelty against diversity, one point per row, with SE bars."""
-    points = [
-        (_row_label(row, inputs.swept), row["metrics"]["novelty"], row["metrics"]["novelty_se"],
-         row["metrics"]["diversity"], row["metrics"]["diversity_se"])
+    """Novelty against diversity, one point per row, with SE bars in both directions."""
+    from . import figures
+
+    figures.novelty_diversity(inputs.frame(), path, title=_heading(inputs, "novelty and diversity"))
+
+
+def energy_histograms(inputs: FigureInputs, path: Path) -> None:
+    """Energies of every row's samples at one β (the first row's reporting β)."""
+    from ..energy import energy
+    from . import figures
+
+    beta = float(inputs.rows[0]["metrics"]["energy_beta"])
+    energies = {
+        inputs.label(row): energy(inputs.memory.memory, inputs.samples(row), beta)
         for row in inputs.rows
-    ]
-    _novelty_diversity(points, path, title=f"{inputs.title}: {inputs.dataset}")
+    }
+    figures.energy_histograms(energies, path, beta=beta, title=_heading(inputs, "energies"))
+
+
+def nearest_neighbours(inputs: FigureInputs, path: Path) -> None:
+    """A few samples of the most novel sampler row, each above its nearest stored pattern."""
+    from . import figures
+
+    rows = [r for r in inputs.rows if r["metrics"].get("category") == "sampler"] or inputs.rows
+    row = max(rows, key=lambda r: r["metrics"]["novelty"])
+    memory = inputs.full_memory
+    states = inputs.full_states(inputs.samples(row), row)
+    states = states[:, _spread(states.shape[1], 8)]
+    nearest, cosines = figures.nearest_patterns(states, memory.memory)
+    figures.nearest_neighbour_pairs(
+        inputs.domain.panel(states, memory),
+        inputs.domain.panel(memory.memory[:, nearest], memory),
+        cosines,
+        path,
+        title=_heading(inputs, "samples above their nearest stored pattern"),
+        label=inputs.label(row),
+    )
+
+
+def energy_traces(inputs: FigureInputs, path: Path) -> None:
+    """Per-chain energy at every snapshot of the first sampler row (diagnostics)."""
+    from . import figures
+
+    rows = [r for r in inputs.rows if "trace_energy" in r["samples"]]
+    if not rows:
+        raise ValueError("energy_traces: no sampler row in this experiment")
+    row = rows[0]
+    figures.energy_traces(
+        row["samples"]["trace_energy"].T,
+        row["samples"]["trace_steps"],
+        path,
+        beta=float(row["metrics"]["beta"]),
+        title=_heading(inputs, "energy of each chain along the run"),
+        label=inputs.label(row),
+    )
+
+
+# --------------------------------------------------------------- sweeps and spectra
 
 
 def sweep(inputs: FigureInputs, path: Path) -> None:
-    """Metrics against the first swept parameter, one line per method."""
-    _sweep_lines(inputs.rows, inputs.swept, path, title=f"{inputs.title}: {inputs.dataset}")
+    """Metrics against the first swept parameter, one line per method (± SE)."""
+    from . import mnist_figures
+
+    table = inputs.frame()
+    x = inputs.swept[0] if inputs.swept else "method"
+    if x == "beta":
+        table["beta"] = table["beta"].astype(float)
+    elif x in table and table[x].map(lambda v: isinstance(v, dict)).any():
+        table[x] = table[x].map(json.dumps)
+    hue = "base_method"
+    shown = [m for m in ("novelty", "diversity", "max_cosine", "acceptance") if m in table]
+    shown = [m for m in shown if table[m].notna().any()]
+    first = inputs.rows[0]["metrics"]
+    mnist_figures.sweep_figure(
+        table, x, shown, hue, path,
+        alpha=first.get("alpha") if x == "beta" else None,
+        beta=first.get("beta") if x == "alpha" else None,
+        d=inputs.memory.d if x in ("alpha", "beta") else None,
+        title=_heading(inputs, f"metrics against {x}"),
+    )  # fmt: skip
 
 
-def _novelty_diversity(points: list[tuple], path: Path, *, title: str) -> None:
-    from . import figures
+def max_cos_histogram(inputs: FigureInputs, path: Path) -> None:
+    """Histograms of each sample's max-cos to the memory (E12)."""
+    from ..metrics import max_cosine
+    from . import mnist_figures
 
-    figures.style()
-    plt = figures.plt
-    figure, axis = plt.subplots(figsize=(7, 5.5), layout="constrained")
-    for label, novelty, novelty_se, diversity, diversity_se in points:
-        axis.errorbar(novelty, diversity, xerr=novelty_se, yerr=diversity_se, fmt="o", ms=6)
-        axis.annotate(label, (novelty, diversity), textcoords="offset points", xytext=(5, 4),
-                      fontsize=9)
-    axis.set_xlabel("novelty N = 1 − max-cos to the memory")
-    axis.set_ylabel("diversity D = mean pairwise (1 − cos)")
-    axis.set_title(title)
-    figures.save(figure, path)
+    values = {
+        inputs.label(row): max_cosine(inputs.samples(row), inputs.memory.memory)
+        for row in inputs.rows
+    }
+    mnist_figures.max_cos_histogram(values, path, title=_heading(inputs, "max-cos to the memory"))
 
 
-def _sweep_lines(rows: list[dict], swept: list[str], path: Path, *, title: str) -> None:
-    from . import figures
+def scaling(inputs: FigureInputs, path: Path) -> None:
+    """Max-cos, β and training time against the number of stored patterns K (E13)."""
+    from . import mnist_figures
 
-    figures.style()
-    plt = figures.plt
-    x = swept[0] if swept else None
-    shown = ["novelty", "diversity", "max_cosine"]
-    if any(row["metrics"].get("acceptance") is not None for row in rows):
-        shown.append("acceptance")
-    figure, axes = plt.subplots(1, len(shown), figsize=(4.2 * len(shown), 4), layout="constrained")
-    groups: dict[str, list[dict]] = {}
+    table = inputs.frame()
+    table = table.assign(
+        K=table["n_patterns"] if "n_patterns" in table else inputs.memory.n_patterns,
+        max_cos=table["max_cosine"],
+        max_cos_se=table["max_cosine_se"],
+        train_seconds=table["seconds"].where(table["category"] == "learned"),
+        method=table["base_method"] + table.get("beta_rule", ""),
+    )
+    first = next(r["metrics"] for r in inputs.rows if r["metrics"].get("alpha"))
+    mnist_figures.scaling_figure(
+        table, path, alpha=first["alpha"], d=inputs.memory.d,
+        title=_heading(inputs, "scaling with the number of stored patterns"),
+    )  # fmt: skip
+
+
+def snr(inputs: FigureInputs, path: Path) -> None:
+    """Max-cos against the SNR of the sampled space, one line per PCA rank (E17)."""
+    from . import mnist_figures
+
+    table = inputs.frame().rename(columns={"pca_rank": "rank", "max_cosine": "max_cos"})
+    table["max_cos_se"] = table["max_cosine_se"]
+    first = inputs.rows[0]["metrics"]
+    mnist_figures.snr_figure(
+        table, path, alpha=first["alpha"], title=_heading(inputs, "PCA-space sampling")
+    )
+
+
+def basin_visits(inputs: FigureInputs, path: Path) -> None:
+    """Nearest stored pattern along each single chain, one column per β (E7)."""
+    from ..basins import basin_visits as visits
+    from . import mnist_figures
+
+    rows = [r for r in inputs.rows if r["samples"]["metadata"]["params"]["protocol_params"].get(
+        "kind", r["samples"]["metadata"]["params"]["protocol"]) == "single_chain"]
+    if not rows:
+        raise ValueError("basin_visits: no single-chain row in this experiment")
+    steps, nearest, cosine, betas = [], [], [], []
     for row in rows:
-        key = ", ".join([row["label"], *(f"{k} {row[k]}" for k in swept[1:])])
-        groups.setdefault(key, []).append(row)
-    for axis, metric in zip(np.atleast_1d(axes), shown, strict=True):
-        for label, members in groups.items():
-            xs = [m[x] if x and not isinstance(m[x], dict) else i for i, m in enumerate(members)]
-            ys = [m["metrics"].get(metric) for m in members]
-            if any(y is None for y in ys):
-                continue
-            errors = [m["metrics"].get(f"{metric}_se") or 0.0 for m in members]
-            axis.errorbar(xs, ys, yerr=errors, marker="o", label=label, capsize=2)
-        if x and all(isinstance(m[x], int | float) and m[x] > 0 for m in rows):
-            axis.set_xscale("log")
-        axis.set_xlabel(x or "row")
-        axis.set_ylabel(metric)
-    np.atleast_1d(axes)[0].legend(fontsize=8)
-    figure.suptitle(title)
-    figures.save(figure, path)
+        chains = row["samples"]["chains"]
+        first = chains == chains.min()
+        index, value = visits(row["samples"]["samples"][:, first], inputs.memory.memory)
+        steps.append(row["samples"]["steps"][first])
+        nearest.append(index)
+        cosine.append(value)
+        betas.append(float(row["metrics"]["beta"]))
+    mnist_figures.basin_visits_figure(
+        steps, nearest, cosine, path, betas=betas, alpha=float(rows[0]["metrics"]["alpha"]),
+        d=inputs.memory.d, n_patterns=inputs.memory.n_patterns,
+        title=_heading(inputs, "basin visits of one chain"),
+    )  # fmt: skip
+
+
+# ---------------------------------------------------------------------------- protein
+
+
+def _sequences(inputs: FigureInputs, row: dict) -> list[str]:
+    loaded = row["samples"]
+    if "decoded" in loaded:
+        replicate = loaded.get("replicate", np.zeros(loaded["samples"].shape[1], dtype=int))
+        return [str(s) for s in loaded["decoded"][..., replicate == replicate.min()]]
+    return inputs.domain.decode(inputs.samples(row), inputs.memory)
+
+
+def logos(inputs: FigureInputs, path: Path) -> None:
+    """Sequence logos of the naturals and of every row's decoded samples."""
+    from . import protein_figures
+
+    naturals = [str(s) for s in inputs.memory.arrays["sequences"]]
+    sets = [("natural", naturals)] + [(inputs.label(r), _sequences(inputs, r)) for r in inputs.rows]
+    protein_figures.logos_figure(sets, path, title=_heading(inputs, "sequence logos"))
+
+
+def entropy_curve(inputs: FigureInputs, path: Path) -> None:
+    """Mean attention entropy against β with β*, the knee, √d and the operating β."""
+    from . import protein_figures
+
+    critical = inputs.domain.critical_temperature(inputs.memory)
+    operating = {
+        inputs.label(r): float(r["metrics"]["beta"])
+        for r in inputs.rows
+        if r["metrics"].get("category") == "sampler"
+    }
+    protein_figures.entropy_curve_figure(
+        critical, inputs.memory.n_patterns, path, operating=operating,
+        title=_heading(inputs, "attention entropy against β"),
+    )  # fmt: skip
+
+
+def mi_scatter(inputs: FigureInputs, path: Path) -> None:
+    """Pairwise mutual information of generated against natural sequences."""
+    from . import protein_figures
+
+    naturals = [str(s) for s in inputs.memory.arrays["sequences"]]
+    sets = [(inputs.label(r), _sequences(inputs, r)) for r in inputs.rows]
+    protein_figures.mi_scatter_figure(naturals, sets, path, title=_heading(inputs, "MI"))
+
+
+# ---------------------------------------------------------------------------- finance
+
+
+def _returns(inputs: FigureInputs) -> dict[str, np.ndarray]:
+    """Decoded returns (d, S) per row, as the finance metrics see them."""
+    domain = inputs.domain
+    out = {}
+    for row in inputs.rows:
+        loaded, states = row["samples"], inputs.samples(row)
+        if "decoded" in loaded:
+            replicate = loaded.get("replicate", np.zeros(loaded["samples"].shape[1], dtype=int))
+            out[inputs.label(row)] = loaded["decoded"][..., replicate == replicate.min()]
+        elif row["metrics"].get("category") == "sampler":
+            out[inputs.label(row)] = domain.decode(states, inputs.memory, row["metrics"]["beta"])
+        else:
+            out[inputs.label(row)] = domain.decode_nearest(states, inputs.memory)
+    return out
+
+
+def qq(inputs: FigureInputs, path: Path) -> None:
+    """QQ plots of generated against real returns for a few tickers."""
+    from . import finance_figures
+
+    finance_figures.qq_plots(
+        inputs.memory.arrays["returns"], _returns(inputs),
+        [str(t) for t in inputs.memory.arrays["tickers"]], path,
+    )  # fmt: skip
+
+
+def correlation_scatter(inputs: FigureInputs, path: Path) -> None:
+    """Pairwise ticker correlations, generated against real."""
+    from . import finance_figures
+
+    finance_figures.correlation_scatter(
+        inputs.memory.arrays["returns"], _returns(inputs), path,
+        title=_heading(inputs, "correlations"),
+    )  # fmt: skip
+
+
+def tail_survival(inputs: FigureInputs, path: Path) -> None:
+    """Loss tail of the equal-weight portfolio per method."""
+    from . import finance_figures
+
+    finance_figures.tail_survival_curves(inputs.memory.arrays["returns"], _returns(inputs), path)
 
 
 FIGURES: dict[str, Callable[[FigureInputs, Path], None]] = {
     "sample_grids": sample_grids,
     "training": training,
     "novelty_diversity": novelty_diversity,
+    "energy_histograms": energy_histograms,
+    "nearest_neighbours": nearest_neighbours,
+    "energy_traces": energy_traces,
     "sweep": sweep,
     "spectrum": sweep,
+    "max_cos_histogram": max_cos_histogram,
+    "scaling": scaling,
+    "snr": snr,
+    "basin_visits": basin_visits,
+    "logos": logos,
+    "entropy_curve": entropy_curve,
+    "mi_scatter": mi_scatter,
+    "qq": qq,
+    "correlation_scatter": correlation_scatter,
+    "tail_survival": tail_survival,
 }
 
 
@@ -157,24 +406,28 @@ def draw(params: dict, inputs: dict[str, Path], path: Path) -> None:
     name = params["figure"]
     if name not in FIGURES:
         raise ValueError(f"unknown figure {name!r}; known figures: {', '.join(FIGURES)}")
-    rows = []
+    rows, memories = [], {}
     for i, row in enumerate(params["rows"]):
+        memory_path = inputs.get(f"memory{i}", inputs["memory"])
+        if memory_path not in memories:
+            memories[memory_path] = load_memory_file(memory_path)
         rows.append(
             row
             | {
                 "label": params["labels"].get(row["_method"], row["method"]),
                 "samples": load_samples(inputs[f"samples{i}"]),
                 "metrics": json.loads(inputs[f"metrics{i}"].read_text()),
+                "memory": memories[memory_path],
             }
         )
-    swept = [k for k in (params["rows"][0] if params["rows"] else {})
-             if not k.startswith("_") and k not in ("dataset", "method")]
+    first = params["rows"][0] if params["rows"] else {}
+    swept = [k for k in first if not k.startswith("_") and k not in ("dataset", "method")]
     FIGURES[name](
         FigureInputs(
             experiment=params["experiment"],
             dataset=params["dataset"],
             title=params.get("title") or params["experiment"],
-            memory=load_memory_file(inputs["memory"]),
+            memory=memories.get(inputs["memory"]) or load_memory_file(inputs["memory"]),
             rows=rows,
             swept=swept,
         ),

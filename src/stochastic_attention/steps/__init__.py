@@ -15,6 +15,8 @@ STEP_MODULES = {
     "experiment-table": "core",
     "figure": "core",
     "summary": "core",
+    "sequence": "core",
+    "export": "core",
     "e1": "synthetic",
     "e2": "synthetic",
     "e3-cell": "synthetic",

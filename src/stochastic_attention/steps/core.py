@@ -117,8 +117,12 @@ def resolve_beta(rule: Any, memory: Memory, alpha: float | None, cache: dict) ->
             cache["beta_star"] = energy.critical_beta(memory.memory).beta_star
         return float(rule["critical"]) * cache["beta_star"]
     if "snr" in rule:
+        alpha = rule.get("alpha", alpha)
         if alpha is None:
-            raise StepError("a β given by the SNR rule needs the method's alpha")
+            raise StepError(
+                f"the β rule {rule} needs an α: give the method an alpha or write "
+                "{snr: s, alpha: a}"
+            )
         return energy.beta_from_snr(float(rule["snr"]), float(alpha), memory.d)
     raise StepError(f"cannot read the inverse temperature {rule!r}")
 
@@ -131,24 +135,26 @@ def start_draw(memory: np.ndarray, protocol: str, options: dict, seeds: list[int
     replacement only when C > K), single-chain at ``start_pattern``; both add
     ``N(0, init_noise² I)``. Chains of all replicates are concatenated: (d, R·C).
     """
-    d, n_patterns = memory.shape
+    from ..samplers import draw_starts
+
+    n_patterns = memory.shape[1]
     patterns, states = [], []
     for seed in seeds:
         rng = np.random.default_rng(seed)
+        noise = float(options.get("init_noise", 0.01))
         if protocol == "multi_chain":
-            n_chains = int(options["n_chains"])
-            starts = rng.choice(n_patterns, size=n_chains, replace=n_chains > n_patterns)
+            starts, initial = draw_starts(memory, int(options["n_chains"]), noise, rng)
         else:
             start = int(options.get("start_pattern", 0))
             if not 0 <= start < n_patterns:
                 raise StepError(
-                    f"protocols.single_chain.start_pattern {start} is not a column of this "
-                    f"memory (K = {n_patterns})"
+                    f"protocols: start_pattern {start} is not a column of this memory "
+                    f"(K = {n_patterns})"
                 )
             starts = np.array([start])
-        noise = float(options.get("init_noise", 0.01)) * rng.standard_normal((d, starts.size))
+            initial = memory[:, starts] + noise * rng.standard_normal((memory.shape[0], 1))
         patterns.append(starts)
-        states.append(memory[:, starts] + noise)
+        states.append(initial)
     return StartDraw(np.concatenate(patterns), np.concatenate(states, axis=1))
 
 
@@ -215,7 +221,15 @@ def sample(params, inputs, outputs, seed, threads):
         spec["beta"] = resolve_beta(spec["beta"], memory, spec["alpha"], cache)
         spec["energy_beta"] = spec["beta"]
     else:
+        if "energy_beta" not in spec:
+            raise StepError(
+                f"method {method}: a baseline needs energy_beta (the β its energies are "
+                "reported at), on the method or on the experiment"
+            )
         spec["energy_beta"] = resolve_beta(spec["energy_beta"], memory, spec.get("alpha"), cache)
+        if spec["kind"] == "gaussian":  # its noise temperature: its own β, else energy_beta
+            spec["beta"] = resolve_beta(spec.get("beta", spec["energy_beta"]), memory,
+                                        spec.get("alpha"), cache)
     seeds = {"method": [_replicate_seed(base, dataset, method, replicate=r)
                         for r in range(replicates)]}
     train = load_memory_file(inputs["train_memory"]) if "train_memory" in inputs else None
@@ -238,7 +252,8 @@ def sample(params, inputs, outputs, seed, threads):
             derive_seed(base, "start", dataset, protocol, f"replicate{r}")
             for r in range(replicates)
         ]
-        start = start_draw(memory.memory, protocol, spec["protocol_params"], seeds["start"])
+        options = spec["protocol_params"]
+        start = start_draw(memory.memory, options.get("kind", protocol), options, seeds["start"])
         result = kind.run(memory, spec, context(0, start=start))
         per_replicate = start.start_patterns.size // replicates
         replicate_ids = np.asarray(result.arrays["chains"]) // per_replicate
@@ -336,8 +351,10 @@ def compute_metrics(params, inputs, outputs, seed, threads):
         samples, groups = loaded["samples"][:, mask], loaded["groups"][mask]
         row = metrics.summarise(samples, memory.memory, energy_beta, groups).as_dict()
         row.pop("beta", None)
+        row["frechet_diagonal"] = metrics.frechet_diagonal(samples, memory.memory)
         if hasattr(domain, "domain_metrics"):
-            extra = {"beta": meta.get("beta"), "decoded": None}
+            sampler_beta = meta.get("beta") if meta["category"] == "sampler" else None
+            extra = {"beta": sampler_beta, "decoded": None}
             if "decoded" in loaded:
                 extra["decoded"] = loaded["decoded"][..., mask]
             row |= domain.domain_metrics(samples, memory, groups, **extra)
@@ -457,3 +474,77 @@ def summary(params, inputs, outputs, seed, threads):
     for path in inputs.values():
         parts.append(path.read_text())
     outputs["summary"].write_text("\n".join(parts))
+
+
+# ---------------------------------------------------------------------------- sequence
+
+
+@step("sequence")
+def sequence(params, inputs, outputs, seed, threads):
+    """Warm-start MALA sequence (SPEC §2) against the real series and baselines' paths (E9).
+
+    params: ``beta``, ``alpha``, ``inner_steps``, ``n_days`` (default K), ``lags``,
+    ``methods`` (names of the inputs whose samples hold a ``path``; ``bootstrap`` draws
+    days). inputs: ``memory``, one samples file per method. outputs: ``csv``, ``md``,
+    ``tex``, ``html``, ``figure``.
+    """
+    import pandas as pd
+
+    from ..baselines.finance_simple import bootstrap_path
+    from ..domains import finance
+    from ..domains.finance_metrics import sequence_acf
+    from ..report import finance_figures, tables
+
+    memory = load_memory_file(inputs["memory"])
+    rng = np.random.default_rng(seed)
+    n_days = int(params.get("n_days") or memory.n_patterns)
+    lags = int(params.get("lags", 10))
+    returns, _, acceptance = finance.sequence_run(
+        memory, alpha=float(params["alpha"]), rng=rng, beta=float(params["beta"]),
+        inner_steps=int(params["inner_steps"]), n_days=n_days,
+    )  # fmt: skip
+    series = {"real": memory.arrays["returns"][:, -n_days:], "SA (MALA) sequence": returns}
+    for name in params.get("methods", []):
+        loaded = load_samples(inputs[name])
+        if "path" in loaded:
+            series[name] = loaded["path"][:, :n_days]
+        else:
+            series[name] = bootstrap_path(memory, n_days, np.random.default_rng([seed, 1]))
+    rows = []
+    for name, values in series.items():
+        summary = sequence_acf(values, lags=lags).summary
+        rows.append({"series": name, "days": values.shape[1]} | summary)
+    table = pd.DataFrame(rows)
+    table["acceptance"] = [np.nan, acceptance] + [np.nan] * (len(rows) - 2)
+    title = params.get("title") or "warm-start sequence"
+    tables.write_table(table, outputs["csv"], None, title=title)
+    tables.write_document(
+        title,
+        [
+            (
+                "",
+                f"β {params['beta']:g}, α {params['alpha']:g}, {params['inner_steps']} MALA "
+                f"steps per day, {n_days} days; ACF at lags 1–{lags} averaged over tickers; "
+                "'outside' = share of ticker × lag values beyond the 99 % white-noise band.",
+            ),
+            ("", table),
+        ],
+        markdown_path=outputs["md"],
+        latex_path=outputs["tex"],
+        html_path=outputs["html"],
+    )
+    finance_figures.acf_panels(series, outputs["figure"], lags=20)
+    return {"acceptance": acceptance}
+
+
+@step("export")
+def export(params, inputs, outputs, seed, threads):
+    """Samples in the domain's own file format (FASTA for protein).
+
+    inputs: ``memory``, ``samples``. outputs: ``export``.
+    """
+    memory = load_memory_file(inputs["memory"])
+    domain = get_domain(memory.metadata["domain"])
+    if not hasattr(domain, "export_samples"):
+        raise StepError(f"domain {memory.metadata['domain']} has no sample export")
+    domain.export_samples(load_samples(inputs["samples"]), memory, outputs["export"])
