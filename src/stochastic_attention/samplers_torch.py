@@ -462,12 +462,14 @@ def _run_ula_reduced(memory, states, basis, run: _Run, records) -> None:
         position.advance(step)
 
     def finite_of(current):
-        # span chain finite, and every record made since the last check finite too
+        # span chain finite (else the replay finds its first bad step), then every record
+        # made since the last check (the orthogonal part can only overflow there)
         finite = _columns_finite(current)
-        for record_finite, step in bad_record:
-            if not bool(record_finite.all()):
-                _raise_diverged(record_finite, step, run)
-        bad_record.clear()
+        records_made, _ = list(bad_record), bad_record.clear()
+        if bool(finite.all()):
+            for record_finite, step in records_made:
+                if not bool(record_finite.all()):
+                    _raise_diverged(record_finite, step, run)
         return finite
 
     _loop(span, advance, finite_of, on_step, run, new_block)
