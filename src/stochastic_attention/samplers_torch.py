@@ -33,12 +33,19 @@ synchronisation per 100-step block (the divergence check; on a non-finite block 
 is replayed from its saved start with the same noise to name the exact chain and step). The
 torch build must be a CUDA build (the pinned ``torch==2.13.0`` in requirements.txt is the
 CPU build; install the CUDA wheel from the PyTorch index on GPU nodes). float32 halves the
-memory traffic and is much faster on GPUs; matmuls run in true float32 (torch's default
-``allow_tf32 = False`` is left alone). In a Snakemake workflow a sampler job that uses the
-GPU requests it through resources, e.g. ``resources: gpu=1`` (the SLURM executor plugin
-turns it into ``--gpus=1``; ``slurm_extra="'--gres=gpu:1'"`` works as well), and keeps
-``threads: 1``: the CPU only feeds the device. CUDA runs are reproducible on the same GPU
-model, driver and torch version; across GPUs or against the CPU they agree statistically.
+memory and its traffic (on the CPU it already makes MALA about twice as fast, see
+``benchmarks/backends.py``); matmuls run in true float32 (torch's default
+``allow_tf32 = False`` is left alone). Each step is a few dozen small kernels, so a GPU
+should pay off at large ``d·K·C`` (many chains, large memories), not at the E4 size, where launch
+latency is expected to dominate (not measured: the session that wrote this had no GPU).
+
+In a Snakemake workflow a sampler job that uses the GPU requests it through resources,
+``resources: gpu=1`` (the SLURM executor plugin 2.8 submits it as ``--gpus=1``, with
+``gpu_model="h100"`` as ``--gpus=h100:1``; or ``gres="gpu:1"`` for ``--gres=gpu:1``, not
+both); a local run caps concurrent GPU jobs with ``snakemake --resources gpu=1``. Such a job
+keeps ``threads: 1``: the CPU only feeds the device. CUDA runs are reproducible on the same
+GPU model, driver and torch version; across GPUs or against the CPU they agree
+statistically.
 """
 
 from __future__ import annotations
@@ -136,17 +143,17 @@ def _as_beta(beta: float | torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return torch.as_tensor(beta, dtype=like.dtype, device=like.device)
 
 
+def _scaled_logits(memory: torch.Tensor, states: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
+    """``β memoryᵀ ξ``: (K, C)."""
+    return (memory.T @ states).mul_(beta)
+
+
 def _attention_parts(
     memory: torch.Tensor, states: torch.Tensor, beta: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Attention weights (K, C) and ``logsumexp(β e)`` (C,), one exp per entry."""
-    scaled = memory.T @ states
-    scaled.mul_(beta)
-    top = scaled.amax(dim=0)
-    scaled.sub_(top).exp_()
-    total = scaled.sum(dim=0)
-    scaled.div_(total)
-    return scaled, top + torch.log(total)
+    """Attention weights (K, C) and ``logsumexp(β e)`` (C,) (fused, stable torch ops)."""
+    scaled = _scaled_logits(memory, states, beta)
+    return torch.softmax(scaled, dim=0), torch.logsumexp(scaled, dim=0)
 
 
 def ula_step(
@@ -161,7 +168,7 @@ def ula_step(
     memory: (d, K); states, noise: (d, C) with ``noise ~ N(0, I)``; returns (d, C).
     """
     beta = _as_beta(beta, states)
-    weights, _ = _attention_parts(memory, states, beta)
+    weights = torch.softmax(_scaled_logits(memory, states, beta), dim=0)
     out = torch.addmm(states, memory, weights, beta=1.0 - alpha, alpha=alpha)
     return out.addcmul_(torch.sqrt(2.0 * alpha / beta), noise)
 
