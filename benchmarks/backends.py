@@ -8,9 +8,10 @@ after a 40 % burn-in as in the E4 protocol):
 * ``d4096``  d = 4096, K = 1000 (SA reduced to r = 1000; MALA rotated, one 4096² SVD)
 
 Each row is one ``run_chains`` call (setup such as the SVD included; the fastest of
-``--repeats``), timed after a short warm-up of the same backend (CUDA context, kernels), with the speed-up of that row over NumPy
-in the same process and the mean max-cos of the last record (agreement within noise shows the
-backends sample the same law; the torch rows use torch's own draws).
+``--repeats``), timed after a short warm-up of the same backend (CUDA context, kernels),
+with the speed-up of that row over NumPy in the same process and the mean max-cos of the
+last record (agreement within noise shows the backends sample the same law; the torch rows
+use torch's own draws).
 
     python benchmarks/backends.py [--steps 5000] [--big-steps 1000] [--threads 1]
         [--cases e4 k3500 d4096] [--kernels sa mala] [--repeats 1] [--no-cuda]
