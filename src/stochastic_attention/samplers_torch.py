@@ -19,7 +19,7 @@ in blocks of 100 steps. A run is then reproducible for a fixed seed, device and 
 samples the same law as the NumPy backend — **statistically, not bitwise**, equal to it (the
 random numbers differ). ``draws="numpy"`` draws every number from the NumPy ``rng`` in
 exactly the order and shapes of ``samplers.run_chains`` and copies it to the device; with
-float64 the run then reproduces the NumPy backend to rounding (about 1e-12 on the CPU),
+float64 the run then reproduces the NumPy backend to rounding (≤ 1e-15 measured on the CPU),
 which is how the two backends are compared exactly (``tests/test_backends.py``). It costs a
 host-to-device copy per block, so it is a checking mode, not a fast one.
 
@@ -29,7 +29,8 @@ Using a GPU
 ``device="cuda"`` insists on a GPU and raises a clear error without one. Memory, states,
 noise and records stay on the device for the whole run: one host-to-device copy of the
 memory and the starts at the beginning, one copy of the records back at the end, and one
-synchronisation per 100-step block (the divergence check; on a non-finite block the block
+synchronisation per 100-step block (plus one per record for span-reduced SA: the divergence
+check; on a non-finite block the block
 is replayed from its saved start with the same noise to name the exact chain and step). The
 torch build must be a CUDA build (the pinned ``torch==2.13.0`` in requirements.txt is the
 CPU build; install the CUDA wheel from the PyTorch index on GPU nodes). float32 halves the
