@@ -1,0 +1,289 @@
+"""Torch backend against the NumPy samplers: exact on identical draws, equal in law otherwise.
+
+Exact tests feed both implementations the same random numbers (float64, CPU) and require
+agreement to 1e-10 over hundreds of steps. Statistical tests run independent chains with
+torch's own draws and compare final-state means (energy, max-cos) with the NumPy backend
+within 4 combined standard errors (fails about 1 in 16 000 runs by chance for a correct
+sampler; the seeds are fixed).
+"""
+
+import numpy as np
+import pytest
+import torch
+from threadpoolctl import threadpool_limits
+
+from stochastic_attention import backends, samplers
+from stochastic_attention import energy as en
+from stochastic_attention import samplers_torch as st
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One BLAS and one torch thread: small matrices, and no oversubscription on busy hosts."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    with threadpool_limits(1):
+        yield
+    torch.set_num_threads(previous)
+
+
+def unit_memory(d: int, k: int, seed: int) -> np.ndarray:
+    memory = np.random.default_rng(seed).standard_normal((d, k))
+    return memory / np.linalg.norm(memory, axis=0)
+
+
+def as_tensor(values: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.array(values, dtype=np.float64))
+
+
+# ------------------------------------------------------------------ kernels, identical draws
+
+
+def test_ula_kernels_agree_over_many_steps_on_identical_noise():
+    memory = unit_memory(20, 5, 0)
+    rng = np.random.default_rng(1)
+    beta = np.array([3.0, 10.0, 30.0, 100.0])  # one β per chain
+    states_np = memory[:, [0, 1, 2, 3]] + 0.1 * rng.standard_normal((20, 4))
+    states_t = as_tensor(states_np)
+    for _ in range(500):
+        noise = rng.standard_normal((20, 4))
+        states_np = samplers.ula_step(memory, states_np, noise, beta, 0.05)
+        states_t = st.ula_step(as_tensor(memory), states_t, as_tensor(noise), as_tensor(beta), 0.05)
+    np.testing.assert_allclose(states_t.numpy(), states_np, rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("rotated", [False, True])
+def test_mala_kernels_agree_over_many_steps_on_identical_draws(rotated):
+    memory = unit_memory(12, 4, 2)
+    rng = np.random.default_rng(3)
+    beta, alpha = np.array([2.0, 8.0, 8.0, 40.0, 40.0]), 0.3  # large step: rejections happen
+    states = memory[:, [0, 1, 2, 3, 0]] + 0.2 * rng.standard_normal((12, 5))
+    if rotated:  # the driver's coordinates: memory (r, K) acting on the first r rows
+        rotation, memory = samplers._rotation(memory)
+        states = rotation.T @ states
+    state_np = samplers.mala_init(memory, states, beta, alpha)
+    state_t = st.mala_init(as_tensor(memory), as_tensor(states), as_tensor(beta), alpha)
+    accepted_np = accepted_t = 0
+    for _ in range(400):
+        noise, log_u = rng.standard_normal((12, 5)), np.log(rng.random(5))
+        state_np, info_np = samplers.mala_step(memory, state_np, noise, log_u, beta, alpha)
+        state_t, info_t = st.mala_step(
+            as_tensor(memory), state_t, as_tensor(noise), as_tensor(log_u), as_tensor(beta), alpha
+        )
+        np.testing.assert_array_equal(info_t.accepted.numpy(), info_np.accepted)
+        np.testing.assert_allclose(info_t.log_ratio.numpy(), info_np.log_ratio, atol=1e-8)
+        accepted_np += info_np.accepted
+        accepted_t += info_t.accepted.numpy()
+    assert 0 < accepted_np.sum() < 400 * 5  # both outcomes were exercised
+    for field in ("states", "energy", "drift"):
+        np.testing.assert_allclose(
+            getattr(state_t, field).numpy(), getattr(state_np, field), rtol=0, atol=1e-10
+        )
+
+
+def test_nan_log_ratio_is_a_rejection():
+    memory = as_tensor(np.eye(2))
+    state = st.mala_init(memory, as_tensor([[0.5], [0.0]]), 1.0, 0.1)
+    noise = torch.tensor([[np.nan], [0.0]], dtype=torch.float64)
+    new, info = st.mala_step(
+        memory, state, noise, torch.tensor([-5.0], dtype=torch.float64), 1.0, 0.1
+    )
+    assert torch.isnan(info.log_ratio).all() and not info.accepted.any()
+    assert torch.equal(new.states, state.states)
+
+
+# -------------------------------------------------------------- whole runs, identical draws
+
+
+@pytest.mark.parametrize(
+    ("kernel", "reduce", "k"),
+    [("sa", True, 5), ("sa", False, 5), ("mala", True, 5), ("mala", True, 40)],
+)
+def test_numpy_draw_mode_reproduces_samplers_run_chains(kernel, reduce, k):
+    """Same draws in the same order (pins ``samplers.run_chains``' draw order and blocks).
+
+    K = 5 < d exercises the span reduction (SA) and the rotation (MALA); K = 40 ≥ d the
+    plain coordinates. Records at uneven gaps exercise the closed-form AR(1) advance.
+    """
+    d, n_chains = 30, 6
+    memory = unit_memory(d, k, 4)
+    rng = np.random.default_rng(5)
+    start = memory[:, rng.integers(0, k, n_chains)] + 0.05 * rng.standard_normal((d, n_chains))
+    arguments = {
+        "kernel": kernel,
+        "beta": np.geomspace(5, 500, n_chains),
+        "alpha": 0.05,
+        "record_steps": [1, 99, 100, 101, 250, 777],
+        "reduce": reduce,
+    }
+    reference = samplers.run_chains(memory, start, rng=np.random.default_rng(6), **arguments)
+    torch_run = st.run_chains_torch(
+        memory, start, rng=np.random.default_rng(6), device="cpu", draws="numpy", **arguments
+    )
+    np.testing.assert_allclose(torch_run.records, reference.records, rtol=0, atol=1e-10)
+    np.testing.assert_array_equal(torch_run.record_steps, reference.record_steps)
+    if kernel == "mala":
+        np.testing.assert_array_equal(torch_run.acceptance, reference.acceptance)
+    else:
+        assert torch_run.acceptance is None
+
+
+# ---------------------------------------------------------------- torch draws: same law
+
+
+def final_summary(run, memory, beta):
+    """Mean and SE over i.i.d. chains of the final energy and max-cos."""
+    final = run.records[-1]
+    energy = en.energy(memory, final, beta)
+    max_cos = (memory.T @ (final / np.linalg.norm(final, axis=0))).max(axis=0)
+    n = final.shape[1]
+    return {
+        name: (values.mean(), values.std(ddof=1) / np.sqrt(n))
+        for name, values in (("energy", energy), ("max_cos", max_cos))
+    }
+
+
+@pytest.mark.parametrize(
+    ("kernel", "dtype"), [("sa", "float64"), ("mala", "float64"), ("sa", "float32")]
+)
+def test_torch_draws_sample_the_same_law_as_numpy(kernel, dtype):
+    """4-SE agreement of mean energy and max-cos over 2000 independent chains.
+
+    β = 60 on K = 5 unit patterns in d = 30 sits between retrieval and mixing, so both
+    statistics are sensitive to the drift and noise terms.
+    """
+    d, k, n_chains, beta, alpha = 30, 5, 2000, 60.0, 0.05
+    memory = unit_memory(d, k, 7)
+    start = np.repeat(memory, n_chains // k, axis=1)
+    arguments = {"kernel": kernel, "beta": beta, "alpha": alpha, "record_steps": [150, 300]}
+    reference = samplers.run_chains(memory, start, rng=np.random.default_rng(8), **arguments)
+    torch_run = st.run_chains_torch(
+        memory, start, rng=np.random.default_rng(9), device="cpu", dtype=dtype, **arguments
+    )
+    ours, theirs = final_summary(torch_run, memory, beta), final_summary(reference, memory, beta)
+    for name in ours:
+        (mean_t, se_t), (mean_n, se_n) = ours[name], theirs[name]
+        assert abs(mean_t - mean_n) < 4 * np.hypot(se_t, se_n), (name, ours, theirs)
+    if kernel == "mala":
+        assert abs(torch_run.acceptance.mean() - reference.acceptance.mean()) < 0.01
+
+
+def test_torch_reduced_orthogonal_part_has_the_exact_ar1_variance():
+    """‖P⊥ ξ‖² / v ~ χ²(d − r) at stationarity, v = (2α/β) / (1 − (1−α)²)."""
+    d, k, n_chains, beta, alpha = 30, 5, 2000, 60.0, 0.05
+    memory = unit_memory(d, k, 10)
+    run = st.run_chains_torch(
+        memory,
+        np.repeat(memory, n_chains // k, axis=1),
+        kernel="sa",
+        beta=beta,
+        alpha=alpha,
+        rng=np.random.default_rng(11),
+        record_steps=[50, 300],  # 250-step gap: (1−α)^250 ≈ 3e-6, the start is forgotten
+        device="cpu",
+    )
+    basis = np.linalg.qr(memory)[0]
+    orthogonal = run.records[-1] - basis @ (basis.T @ run.records[-1])
+    scaled = np.sum(orthogonal**2, axis=0) / ((2 * alpha / beta) / (1 - (1 - alpha) ** 2))
+    standard_error = np.sqrt(2 * (d - k) / n_chains)
+    assert abs(scaled.mean() - (d - k)) < 4 * standard_error
+
+
+# ----------------------------------------------------------------------- driver behaviour
+
+
+def test_same_seed_same_numbers_and_other_seed_other_numbers():
+    memory = unit_memory(16, 4, 12)
+    arguments = {"kernel": "mala", "beta": 20.0, "alpha": 0.1, "record_steps": [50, 120]}
+    runs = [
+        st.run_chains_torch(
+            memory, memory, rng=np.random.default_rng(seed), device="cpu", **arguments
+        )
+        for seed in (1, 1, 2)
+    ]
+    np.testing.assert_array_equal(runs[0].records, runs[1].records)
+    assert not np.array_equal(runs[0].records, runs[2].records)
+    generator = torch.Generator().manual_seed(3)
+    explicit = st.run_chains_torch(memory, memory, generator=generator, device="cpu", **arguments)
+    assert explicit.records.shape == (2, 16, 4) and explicit.records.dtype == np.float64
+
+
+def test_diverging_chain_names_chain_step_alpha_and_beta():
+    memory = np.array([[1e200, 0.0], [0.0, 1.0]])
+    states = np.array([[0.0, 1e200], [1.0, 0.0]])
+    with pytest.raises(samplers.SamplerDivergedError, match=r"chain 1 .*step 1 .*alpha=0.1"):
+        st.run_chains_torch(
+            memory,
+            states,
+            kernel="sa",
+            beta=2.0,
+            alpha=0.1,
+            rng=np.random.default_rng(0),
+            record_steps=[5],
+            device="cpu",
+        )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"alpha": 1.0}, "alpha"),
+        ({"beta": np.nan}, "beta"),
+        ({"beta": np.ones(2)}, "one value per chain"),
+        ({"kernel": "hmc"}, "kernel"),
+        ({"device": "tpu"}, "device"),
+        ({"dtype": "float16"}, "dtype"),
+        ({"draws": "numpy", "rng": None}, "draws='numpy' needs rng"),
+        ({"generator": torch.Generator()}, "exactly one of rng"),
+        ({"record_steps": [5, 5]}, "strictly increasing"),
+    ],
+)
+def test_invalid_arguments_are_rejected(kwargs, message):
+    arguments = {
+        "kernel": "sa",
+        "beta": 1.0,
+        "alpha": 0.1,
+        "rng": np.random.default_rng(0),
+        "record_steps": [5],
+        "device": "cpu",
+    } | kwargs
+    with pytest.raises(ValueError, match=message):
+        st.run_chains_torch(np.eye(3), np.eye(3), **arguments)
+
+
+def test_float32_range_and_cuda_without_gpu_are_explained():
+    with pytest.raises(ValueError, match="float32 range"):
+        st.run_chains_torch(
+            np.full((2, 1), 1e300),
+            np.ones((2, 1)),
+            kernel="sa",
+            beta=1.0,
+            alpha=0.1,
+            rng=np.random.default_rng(0),
+            record_steps=[1],
+            device="cpu",
+            dtype="float32",
+        )
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert st.resolve_device("auto").type == expected
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no GPU"):
+            st.resolve_device("cuda")
+
+
+def test_dispatcher_numpy_path_is_samplers_and_torch_path_runs():
+    memory = unit_memory(10, 3, 13)
+    arguments = {"kernel": "sa", "beta": 5.0, "alpha": 0.1, "record_steps": [10, 20]}
+    direct = samplers.run_chains(memory, memory, rng=np.random.default_rng(1), **arguments)
+    via = backends.run_chains(memory, memory, rng=np.random.default_rng(1), **arguments)
+    np.testing.assert_array_equal(via.records, direct.records)
+    on_torch = backends.run_chains(
+        memory, memory, rng=np.random.default_rng(1), backend="torch", device="cpu", **arguments
+    )
+    assert on_torch.records.shape == direct.records.shape
+    with pytest.raises(ValueError, match="needs backend: torch"):
+        backends.check_backend("numpy", "cuda")
+    with pytest.raises(ValueError, match="needs backend: torch"):
+        backends.check_backend("numpy", "auto", "float32")
+    with pytest.raises(ValueError, match="backend 'jax' is unknown"):
+        backends.check_backend("jax")
