@@ -186,7 +186,8 @@ def test_idx_round_trip_over_http(http_base, idx_folder, small_mnist, tmp_path):
 
 def test_idx_over_file_url_and_local_folder_agree(idx_folder, small_mnist, tmp_path):
     by_url = mnist.fetch(idx_source(idx_folder.as_uri(), idx_folder), tmp_path / "a.npz")
-    by_path = mnist.fetch({"kind": "local", "path": idx_folder}, tmp_path / "b.npz")
+    files = idx_source("", idx_folder)["files"]
+    by_path = mnist.fetch({"kind": "local", "path": idx_folder, "files": files}, tmp_path / "b.npz")
     assert by_url["arrays_sha256"] == by_path["arrays_sha256"]
     assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "b.npz").read_bytes()
     assert by_path["source"]["path"] == str(idx_folder)
@@ -259,7 +260,10 @@ def test_local_checksum_and_size_are_verified(idx_folder, tmp_path):
     bad_sha = {"images": {"name": IMAGES_GZ, "sha256": "ab" * 32}}
     with pytest.raises(DataSourceError, match=r"checksum mismatch for .*expected sha256 (ab)+"):
         mnist.fetch({"kind": "local", "path": idx_folder, "files": bad_sha}, tmp_path / "m.npz")
-    bad_size = {"labels": {"name": LABELS_GZ, "size": 1}}
+    bad_size = {
+        "images": {"name": IMAGES_GZ, "sha256": sha256_of(idx_folder / IMAGES_GZ)},
+        "labels": {"name": LABELS_GZ, "size": 1},
+    }
     with pytest.raises(DataSourceError, match=r"size mismatch .*expected 1 bytes"):
         mnist.fetch({"kind": "local", "path": idx_folder, "files": bad_size}, tmp_path / "m.npz")
     assert list(tmp_path.iterdir()) == []
@@ -304,3 +308,10 @@ def test_parse_idx_reads_gzipped_and_plain_bytes(small_mnist):
     np.testing.assert_array_equal(mnist.parse_idx(raw), small_mnist[1])
     np.testing.assert_array_equal(mnist.parse_idx(gzip.compress(raw)), small_mnist[1])
     assert hashlib.sha256(raw).hexdigest() != hashlib.sha256(gzip.compress(raw)).hexdigest()
+
+
+def test_canonical_files_are_checked_by_default(idx_folder, tmp_path):
+    """The training files' canonical sha256 applies unless the config gives another one."""
+    with pytest.raises(DataSourceError, match="checksum mismatch.*440fcabf"):
+        mnist.fetch({"kind": "local", "path": idx_folder}, tmp_path / "m.npz")
+    assert not (tmp_path / "m.npz").exists()

@@ -50,10 +50,12 @@ def test_dry_run_of_the_default_config_plans_every_job(tmp_path):
     result = snakemake(workdir, "-n", "--quiet", "rules")
     jobs = planned_jobs(result.stdout)
     plan = _plan(workdir, "config.yaml")
-    data = {n: e for n, e in plan.experiments.items() if e.kind in ("comparison", "sweep", "spectrum")}
+    kinds = ("comparison", "sweep", "spectrum")
+    data = {n: e for n, e in plan.experiments.items() if e.kind in kinds}
     assert jobs["sample"] == len(plan.jobs)
     assert jobs["metrics"] == len({(r.dataset, r.method) for e in data.values() for r in e.rows})
-    assert jobs["paired"] == len({(a.dataset, a.method, b.method) for e in data.values() for a, b in e.paired})
+    pairs = {(a.dataset, a.method, b.method) for e in data.values() for a, b in e.paired}
+    assert jobs["paired"] == len(pairs)
     assert jobs["experiment_table"] == len(data)
     assert jobs["figure"] == sum(len(e.figures) for e in data.values())
     assert jobs["fetch"] == len({spec["domain"] for spec in plan.datasets.values()} - {"synthetic"})
@@ -80,7 +82,8 @@ def test_smoke_run_produces_the_e4_table(smoke_run):
     assert "Paired differences" in (tables / "E4.md").read_text()
     e15 = pd.read_csv(tables / "E15.csv").set_index("method")
     sizes = config["datasets"]
-    assert e15.loc["vae_all_digits_latent32", "train_size"] == sizes["mnist_all_digits"]["n_patterns"]
+    all_digits = sizes["mnist_all_digits"]["n_patterns"]
+    assert e15.loc["vae_all_digits_latent32", "train_size"] == all_digits
     figures = smoke_run / SMOKE / "figures"
     assert (figures / "E4/mnist_digit3/sample_grids.png").stat().st_size > 10_000
     assert (figures / "E4/mnist_digit3/training.png").exists()
@@ -99,7 +102,10 @@ def test_every_experiment_of_the_smoke_config_has_its_outputs(smoke_run):
 
 def test_samplers_share_their_start_draw(smoke_run):
     samples = smoke_run / SMOKE / "samples/mnist/mnist_digit3"
-    with np.load(samples / "sa_retrieval.npz") as sa, np.load(samples / "mala_retrieval.npz") as mala:
+    with (
+        np.load(samples / "sa_retrieval.npz") as sa,
+        np.load(samples / "mala_retrieval.npz") as mala,
+    ):
         assert np.array_equal(sa["start_patterns"], mala["start_patterns"])
         assert np.array_equal(sa["initial_states"], mala["initial_states"])
         replicate = sa["replicate"]

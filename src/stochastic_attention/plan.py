@@ -284,10 +284,16 @@ def _expand(plan: Plan, name: str, experiment: dict) -> ExperimentPlan:
             if (dataset, first) in rows and (dataset, second) in rows:
                 result.paired.append((rows[(dataset, first)], rows[(dataset, second)]))
     figures = list(experiment.get("figures", []))
-    if any(get_method(plan.methods[m]["kind"]).CATEGORY == "learned" for m in methods):
+    if any(_logs_loss(plan.methods[m]["kind"]) for m in methods):
         figures.append("training")
     result.figures = [(figure, dataset) for dataset in datasets for figure in figures]
     return result
+
+
+def _logs_loss(kind: str) -> bool:
+    """Whether a method kind logs a training loss per epoch (a training-curve figure)."""
+    method = get_method(kind)
+    return bool(getattr(method, "LOGS_LOSS", method.CATEGORY == "learned"))
 
 
 def _add_dependencies(plan: Plan, dataset: str, method: str) -> None:

@@ -48,6 +48,7 @@ __all__ = [
 KIND = "garch"
 CATEGORY = "learned"
 DOMAINS = ("finance",)
+LOGS_LOSS = False  # maximum-likelihood fits per ticker: no per-epoch loss to plot
 PARAMS_SCHEMA: dict = {
     "n_samples": {"type": "integer", "minimum": 2, "default": 900},
     "burn_in": {

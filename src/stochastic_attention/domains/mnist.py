@@ -212,10 +212,12 @@ def _file_specs(source: dict) -> dict[str, dict[str, Any]]:
     specs = {}
     for role, default in DEFAULT_FILES.items():
         given = files.get(role) or {}
-        if given.get("name", default["name"]) != default["name"]:
-            spec = dict(given)  # another file: the canonical checksum does not apply
-        else:
-            spec = {**default, **given}
+        own = given.get("name", default["name"]) != default["name"] or {"sha256", "size"} & set(
+            given
+        )
+        # the canonical size and checksum apply unless the config names another file or
+        # gives its own checksum
+        spec = {"name": default["name"], **given} if own else {**default, **given}
         name = spec["name"]
         if "/" in name or "\\" in name or name in (".", "..") or Path(name).is_absolute():
             raise ValueError(
@@ -325,6 +327,13 @@ def _fetch_local(source: dict) -> tuple[np.ndarray, np.ndarray, dict]:
         raw[role] = path.read_bytes()
         got = hashlib.sha256(raw[role]).hexdigest()
         expected = spec.get("sha256")
+        if path.name != spec["name"] and expected == DEFAULT_FILES[role].get("sha256"):
+            log.warning(
+                "mnist: %s is the unpacked file; the canonical checksum is that of %s, so its "
+                "content is not verified (keep the .gz file to have it checked)",
+                path, spec["name"],
+            )
+            expected, spec = None, {k: v for k, v in spec.items() if k != "size"}
         if expected is not None and got != expected.strip().lower():
             raise DataSourceError(
                 f"mnist: checksum mismatch for {path}: expected sha256 "

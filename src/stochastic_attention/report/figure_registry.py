@@ -205,7 +205,8 @@ def sweep(inputs: FigureInputs, path: Path) -> None:
         table["beta"] = table["beta"].astype(float)
     elif x in table and table[x].map(lambda v: isinstance(v, dict)).any():
         table[x] = table[x].map(json.dumps)
-    hue = "base_method"
+    table["method "] = table["base_method"]  # the legend's title
+    hue = "method "
     shown = [m for m in ("novelty", "diversity", "max_cosine", "acceptance") if m in table]
     shown = [m for m in shown if table[m].notna().any()]
     first = inputs.rows[0]["metrics"]

@@ -35,8 +35,8 @@ __all__ = ["load_samples", "resolve_beta", "start_draw"]
 log = logging.getLogger("stochastic_attention")
 
 
-def _save_npz(path: Path, **arrays: Any) -> None:
-    with open(path, "wb") as handle:  # path is already a temporary name (see cli.run_step)
+def _save_npz(target: Path, /, **arrays: Any) -> None:
+    with open(target, "wb") as handle:  # path is already a temporary name (see cli.run_step)
         np.savez(handle, **arrays)
 
 
