@@ -312,6 +312,6 @@ def test_parse_idx_reads_gzipped_and_plain_bytes(small_mnist):
 
 def test_canonical_files_are_checked_by_default(idx_folder, tmp_path):
     """The training files' canonical sha256 applies unless the config gives another one."""
-    with pytest.raises(DataSourceError, match="checksum mismatch.*440fcabf"):
+    with pytest.raises(DataSourceError, match=r"checksum mismatch.*440fcabf"):
         mnist.fetch({"kind": "local", "path": idx_folder}, tmp_path / "m.npz")
     assert not (tmp_path / "m.npz").exists()
