@@ -192,14 +192,14 @@ def test_too_few_images_gives_a_clear_error(tmp_path):
 
 def test_corrupt_raw_data_gives_a_clear_error(tmp_path):
     workdir = copy_workflow(tmp_path)
-    raw = workdir / "resources/mnist/mnist.npz"
+    raw = workdir / _plan(workdir, "smoke.yaml").raw_path("mnist")
     snakemake(
         workdir, str(raw.relative_to(workdir)), "--cores", "1", "--configfile", "config/smoke.yaml"
     )
     raw.write_bytes(b"not an npz file")
     result, log = _build_digit3_memory(workdir, "config/smoke.yaml")
     assert result.returncode != 0
-    assert "mnist.npz" in log
+    assert raw.name in log
     assert "Traceback" not in log
 
 

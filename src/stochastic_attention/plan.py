@@ -18,6 +18,7 @@ here too, under ``results_dir``.
 from __future__ import annotations
 
 import copy
+import hashlib
 import itertools
 import json
 from dataclasses import dataclass, field
@@ -105,7 +106,15 @@ class Plan:
         return self.datasets[dataset]["domain"]
 
     def raw_path(self, domain: str) -> str:
-        return f"resources/{domain}/{domain}.npz"
+        """The fetched raw file of a domain, named by a digest of its source block.
+
+        Two configs with the same source share the download; a different source (another
+        window, file or URL) gets its own file, so smoke and full runs never overwrite each
+        other's raw data.
+        """
+        source = json.dumps(self.config.get("sources", {}).get(domain, {}), sort_keys=True)
+        digest = hashlib.sha256(source.encode()).hexdigest()[:10]
+        return f"resources/{domain}/{domain}-{digest}.npz"
 
     def memory_path(self, dataset: str) -> str:
         return f"{self.results}/memory/{self.domain(dataset)}/{dataset}.npz"

@@ -4,12 +4,14 @@
 
 rule fetch:
     output:
-        raw="resources/{domain}/{domain}.npz",
-        provenance="resources/{domain}/{domain}.npz.provenance.json",
+        raw="resources/{domain}/{domain}-{source}.npz",
+        provenance="resources/{domain}/{domain}-{source}.npz.provenance.json",
+    wildcard_constraints:
+        source="[0-9a-f]{10}",
     log:
-        f"{R}/logs/fetch/{{domain}}.log",
+        f"{R}/logs/fetch/{{domain}}-{{source}}.log",
     benchmark:
-        f"{R}/benchmarks/fetch/{{domain}}.tsv"
+        f"{R}/benchmarks/fetch/{{domain}}-{{source}}.tsv"
     params:
         spec=get_source_spec,
     threads: 1
