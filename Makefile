@@ -6,7 +6,16 @@ BIN := $(VENV)/bin
 CORES ?= 8
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: run report test lint benchmark clean
+.PHONY: run report test lint benchmark clean system-deps
+
+# Debian packages the offline data sources need: hmmer-examples ships the Pfam RRM_1 seed
+# alignment (protein domain). Installed when missing and we are root; otherwise the protein
+# fetch step says which package to install and how to use a local alignment instead.
+RRM_SEED := /usr/share/doc/hmmer/examples/testsuite/RRM_1.sto.gz
+system-deps:
+	@if [ ! -f $(RRM_SEED) ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		(apt-get update -qq && apt-get install -y -qq hmmer-examples) >/dev/null \
+		|| echo "warning: could not install hmmer-examples (protein offline source)"; fi
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -17,12 +26,12 @@ $(VENV)/.installed: $(BIN)/activate requirements.txt requirements-dev.txt pyproj
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 
-run: $(VENV)/.installed
+run: $(VENV)/.installed system-deps
 	snakemake --cores $(CORES) --profile profiles/local
 	snakemake --report results/report.html
 	@echo "Report: results/report.html (open it in a browser); tables in results/tables/"
 
-test: $(VENV)/.installed
+test: $(VENV)/.installed system-deps
 	ruff check src tests benchmarks
 	pytest
 

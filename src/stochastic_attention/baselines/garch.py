@@ -28,7 +28,6 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 from ..domains.base import Memory
 from ..methods.base import MethodError, RunContext, SampleResult
@@ -121,6 +120,8 @@ def _innovations(
     """Unit-variance t innovations (d, n) with the Gaussian-copula correlation R."""
     normal = cholesky @ rng.standard_normal((model.mu.size, n))
     nu = model.nu[:, None]
+    from scipy import stats  # imported here: scipy.stats is slow to import
+
     return stats.t.ppf(stats.norm.cdf(normal), nu) * np.sqrt((nu - 2.0) / nu)
 
 

@@ -1,0 +1,125 @@
+"""Config → jobs: the planning module, the composed schema and the common start draw."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from stochastic_attention.config import ConfigError, prepare
+from stochastic_attention.plan import build_plan, token
+from stochastic_attention.steps.core import start_draw
+
+REPO = Path(__file__).resolve().parents[1]
+SCHEMA = REPO / "workflow/schemas/config.schema.yaml"
+
+
+def _config(**experiments) -> dict:
+    base = {
+        "seed": 1,
+        "datasets": {"digits": {"domain": "synthetic", "d": 8, "n_patterns": 6}},
+        "methods": {
+            "sa": {"kind": "sa", "alpha": 0.01, "beta": 50},
+            "mala": {"kind": "mala", "alpha": 0.01, "beta": 50},
+            "bootstrap": {"kind": "bootstrap", "n_samples": 20, "energy_beta": 50},
+        },
+        "experiments": experiments,
+    }
+    return prepare(base, schema_path=SCHEMA)
+
+
+def test_tokens_are_file_name_safe():
+    assert token(0.005) == "0p005"
+    assert token(2000.0) == "2000"
+    assert token(-1e-3) == "m0p001"
+    assert token({"critical": 5}) == "critical5"
+
+
+def test_a_sweep_makes_one_job_per_grid_point_and_method():
+    config = _config(
+        sweep={
+            "kind": "sweep",
+            "datasets": ["digits"],
+            "methods": ["sa", "mala"],
+            "sweep": {"method.alpha": [0.005, 0.01, 0.1], "dataset.n_patterns": [4, 6]},
+            "paired": [["sa", "mala"]],
+        }
+    )
+    plan = build_plan(config)
+    experiment = plan.experiments["sweep"]
+    assert len(experiment.rows) == 2 * 3 * 2
+    # the value equal to the base (α 0.01, K 6) reuses the base job instead of a copy
+    assert ("digits", "sa") in plan.jobs
+    assert ("digits__n_patterns_4", "sa__alpha_0p005") in plan.jobs
+    assert plan.datasets["digits__n_patterns_4"]["n_patterns"] == 4
+    assert plan.methods["sa__alpha_0p1"]["alpha"] == 0.1
+    assert len(plan.jobs) == 12
+    assert len(experiment.paired) == 6
+    assert all(a.labels == b.labels for a, b in experiment.paired)
+
+
+def test_a_spectrum_and_experiment_level_baseline_keys():
+    config = _config(
+        spectrum={"kind": "spectrum", "dataset": "digits", "method": "sa", "betas": [5, 50]},
+        comparison={
+            "kind": "comparison",
+            "datasets": ["digits"],
+            "methods": ["bootstrap", "sa"],
+            "energy_beta": 7,
+            "n_samples": 30,
+        },
+    )
+    plan = build_plan(config)
+    assert {row.method for row in plan.experiments["spectrum"].rows} == {"sa__beta_5", "sa"}
+    rows = plan.experiments["comparison"].rows
+    assert [row.method for row in rows] == ["bootstrap__energy_beta_7__n_samples_30", "sa"]
+    assert all(path.startswith("results/") for path in plan.targets())
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda c: c["methods"]["sa"].update(alpah=1), "alpah"),
+        (lambda c: c["methods"].update({"a__b": {"kind": "bootstrap", "n_samples": 10}}), "a__b"),
+        (lambda c: c["datasets"]["digits"].update(dimension=3), "dimension"),
+        (lambda c: c.update(results_dir="../elsewhere"), "results_dir"),
+        (lambda c: c.setdefault("protocols", {}).update(
+            multi_chain={"n_steps": 100, "burn_in": 200}), "burn_in"),
+        (lambda c: c["experiments"].update(
+            x={"kind": "comparison", "datasets": ["digits"], "methods": ["nope"]}), "nope"),
+    ],
+)
+def test_bad_configs_name_the_key(change, message):
+    config = {
+        "seed": 1,
+        "datasets": {"digits": {"domain": "synthetic", "d": 8, "n_patterns": 6}},
+        "methods": {"sa": {"kind": "sa", "alpha": 0.01, "beta": 50}},
+        "experiments": {},
+    }
+    change(config)
+    with pytest.raises(ConfigError, match=message):
+        prepare(config, schema_path=SCHEMA)
+
+
+def test_start_draws_depend_on_dataset_protocol_and_replicate_only():
+    memory = np.linalg.qr(np.random.default_rng(0).standard_normal((10, 6)))[0]
+    options = {"n_chains": 4, "init_noise": 0.01}
+    first = start_draw(memory, "multi_chain", options, [11, 12])
+    again = start_draw(memory, "multi_chain", options, [11, 12])
+    np.testing.assert_array_equal(first.initial_states, again.initial_states)
+    assert first.initial_states.shape == (10, 8)
+    # the two replicates are independent draws
+    assert not np.array_equal(first.initial_states[:, :4], first.initial_states[:, 4:])
+    np.testing.assert_allclose(first.initial_states, memory[:, first.start_patterns], atol=0.1)
+
+
+def test_the_default_and_smoke_configs_plan(tmp_path):
+    for name in ("config.yaml", "smoke.yaml"):
+        config = yaml.safe_load((REPO / "config" / name).read_text())
+        plan = build_plan(prepare(copy.deepcopy(config), schema_path=SCHEMA))
+        names = {name for dataset, method in plan.jobs for name in (dataset, method)}
+        assert all(n.replace("_", "").isalnum() for n in names)
+        assert len(plan.experiments) == len(config["experiments"])
