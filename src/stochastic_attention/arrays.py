@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -9,7 +12,9 @@ import numpy as np
 
 from .errors import UserError
 
-__all__ = ["BadInputError", "read_npz"]
+__all__ = ["BadInputError", "read_npz", "write_npz_atomic"]
+
+_NPZ_DATE = (1980, 1, 1, 0, 0, 0)
 
 
 class BadInputError(UserError, ValueError):
@@ -41,3 +46,32 @@ def read_npz(path: Path | str, required: tuple[str, ...], what: str) -> dict[str
         raise BadInputError(
             f"{what} file {path} is not a readable .npz file ({error}); {fix}"
         ) from None
+
+
+def write_npz_atomic(out_path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write ``arrays`` as a compressed .npz at ``out_path`` via a temp file and a rename.
+
+    Zip entries carry a fixed timestamp, so equal arrays give byte-identical files.
+    """
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(
+        dir=out_path.parent, prefix=f".{out_path.name}.", suffix=".part"
+    )
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            with zipfile.ZipFile(fh, mode="w") as zf:
+                for key, value in arrays.items():
+                    info = zipfile.ZipInfo(f"{key}.npy", date_time=_NPZ_DATE)
+                    info.compress_type = zipfile.ZIP_DEFLATED
+                    with zf.open(info, "w", force_zip64=True) as member:
+                        np.lib.format.write_array(
+                            member, np.ascontiguousarray(value), allow_pickle=False
+                        )
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, out_path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise

@@ -36,17 +36,14 @@ returns with ``M``.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import os
-import tempfile
 from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ..arrays import read_npz
+from ..arrays import read_npz, write_npz_atomic
 from ..energy import attention
 from .base import DomainError, Memory, Panel
 
@@ -319,22 +316,6 @@ def select_prices(
     return frame, dropped
 
 
-def _write_npz_atomic(out_path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """Write ``arrays`` to ``out_path`` through a temporary file and a rename."""
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(
-        dir=out_path.parent, prefix=f".{out_path.name}.", suffix=".part"
-    )
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, **arrays)
-        os.replace(tmp_name, out_path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
-        raise
-
-
 def fetch(source: dict | None, out_path: Path | str) -> dict:
     """Resolve ``source`` and write the raw ``.npz`` at ``out_path``; return provenance.
 
@@ -371,7 +352,7 @@ def fetch(source: dict | None, out_path: Path | str) -> dict:
     prices = np.ascontiguousarray(frame.to_numpy(dtype=np.float64).T)
     digest = hashlib.sha256(prices.tobytes())
     digest.update("\n".join(tickers).encode() + b"|" + "\n".join(dates).encode())
-    _write_npz_atomic(Path(out_path), {"dates": dates, "tickers": tickers, "prices": prices})
+    write_npz_atomic(Path(out_path), {"dates": dates, "tickers": tickers, "prices": prices})
     return {
         "domain": NAME,
         "kind": kind,

@@ -22,13 +22,10 @@ plotting. The module is the ``mnist`` domain plug-in (:mod:`stochastic_attention
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import hashlib
 import logging
-import os
 import tempfile
-import zipfile
 import zlib
 from importlib import metadata
 from pathlib import Path
@@ -36,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from stochastic_attention.arrays import read_npz
+from stochastic_attention.arrays import read_npz, write_npz_atomic
 from stochastic_attention.domains.base import DomainError, Memory, Panel
 from stochastic_attention.download import DataSourceError, download, sha256_of
 
@@ -120,7 +117,6 @@ _OFFLINE_HINT = (
 )
 _IDX_DTYPES = {0x08: np.dtype(np.uint8)}  # MNIST uses unsigned bytes only
 _GZIP_MAGIC = b"\x1f\x8b"
-_NPZ_DATE = (1980, 1, 1, 0, 0, 0)
 log = logging.getLogger("stochastic_attention")
 
 
@@ -363,35 +359,6 @@ def _fetch_local(source: dict) -> tuple[np.ndarray, np.ndarray, dict]:
 # npz output
 
 
-def _write_npz_atomic(out_path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """Write ``arrays`` as a compressed .npz at ``out_path`` via a temp file and a rename.
-
-    Zip entries carry a fixed timestamp, so equal arrays give byte-identical files.
-    """
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(
-        dir=out_path.parent, prefix=f".{out_path.name}.", suffix=".part"
-    )
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            with zipfile.ZipFile(fh, mode="w") as zf:
-                for key, value in arrays.items():
-                    info = zipfile.ZipInfo(f"{key}.npy", date_time=_NPZ_DATE)
-                    info.compress_type = zipfile.ZIP_DEFLATED
-                    with zf.open(info, "w", force_zip64=True) as member:
-                        np.lib.format.write_array(
-                            member, np.ascontiguousarray(value), allow_pickle=False
-                        )
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, out_path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
-
-
 def _arrays_sha256(images: np.ndarray, labels: np.ndarray) -> str:
     """sha256 over the raw bytes of images (uint8) then labels (little-endian int64)."""
     digest = hashlib.sha256(np.ascontiguousarray(images, dtype=np.uint8).tobytes())
@@ -425,7 +392,7 @@ def fetch(source: dict | None, out_path: Path | str) -> dict:
         out_path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=out_path.parent, prefix=".mnist-download-") as tmp:
             images, labels, extra = _fetch_idx(source, Path(tmp))
-    _write_npz_atomic(out_path, {"images": images, "labels": labels})
+    write_npz_atomic(out_path, {"images": images, "labels": labels})
     return {
         "domain": "mnist",
         "kind": kind,

@@ -51,7 +51,7 @@ from typing import Any
 
 import numpy as np
 
-from ..arrays import read_npz
+from ..arrays import read_npz, write_npz_atomic
 from ..download import DataSourceError, download, sha256_of
 from .base import DomainError, Memory, Panel, unit_columns
 
@@ -223,22 +223,6 @@ def _check_sha256(path: Path, expected: str | None) -> str:
     return got
 
 
-def _write_npz_atomic(out_path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """``np.savez`` into a temporary file next to ``out_path``, then rename (no pickles)."""
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(
-        dir=out_path.parent, prefix=f".{out_path.name}.", suffix=".part"
-    )
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, **arrays)
-        os.replace(tmp_name, out_path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
-        raise
-
-
 def fetch(source: dict | None, out_path: Path | str) -> dict:
     """Resolve ``source`` into ``out_path`` (``.npz``: ``names``, ``rows``); return provenance.
 
@@ -280,7 +264,7 @@ def fetch(source: dict | None, out_path: Path | str) -> dict:
         record = {"url": url, "sha256": hashlib.sha256(data).hexdigest()}
         where = url
     names, rows = read_alignment(data, fmt, where)
-    _write_npz_atomic(out_path, {"names": names, "rows": rows})
+    write_npz_atomic(out_path, {"names": names, "rows": rows})
     return {
         "domain": NAME,
         "kind": kind,
