@@ -54,7 +54,7 @@ def test_labels_come_from_one_mapping_and_unknown_names_pass_through():
     assert column_label("n_samples") == "S"
     assert column_label("energy") == "Ē"
     assert column_label("train_loss") == column_label("final_loss") == "final training loss"
-    assert column_label("novelty_sd_rep") == "N (novelty) SD over replicates"
+    assert column_label("novelty_sd_rep") == "N (novelty) SD (replicates)"
     assert column_label("diversity_se") == "D (diversity) SE"
     assert column_label("max_cos_mean") == "max_cos_mean"
 

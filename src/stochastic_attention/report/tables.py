@@ -5,7 +5,7 @@ other three show the same cells, built once by :func:`format_cells`:
 
 * **Labels.** Column names become human labels with units from :data:`LABELS`
   (``novelty`` → ``N (novelty)``, ``beta`` → ``β``); ``<name>_sd_rep`` becomes
-  ``<label> SD over replicates`` and an unpaired ``<name>_se`` ``<label> SE``; unknown names
+  ``<label> SD (replicates)`` and an unpaired ``<name>_se`` ``<label> SE``; unknown names
   pass through unchanged.
 * **Value ± SE.** A column ``x`` with a sibling ``x_se`` is shown as ``x ± se``: the SE to
   two significant digits and the value rounded to the SE's last digit
@@ -74,8 +74,29 @@ LABELS: dict[str, str] = {
     "position_kl": "per-position KL (nats)",
     "mi_correlation": "MI correlation r",
     "hmm_pass_rate": "HMM pass rate",
+    "hmm_mean_bitscore": "HMM mean bit score",
+    "energy_beta": "β of Ē",
+    "beta_star": "β*",
+    "ess": "ESS (energy)",
+    "rhat": "R-hat (energy)",
+    "frechet_diagonal": "Fréchet distance (diagonal)",
+    "train_size": "training patterns",
+    "ks_pass_rate": "KS pass rate (5 %)",
+    "ks_mean_p": "KS mean p",
+    "correlation_frobenius": "correlation error (rel. Frobenius)",
+    "return_novelty": "novelty of returns",
+    "kurtosis": "portfolio excess kurtosis",
+    "pca_rank": "r (PCA rank)",
+    "n_heads": "H (heads)",
+    "acf_g_mean": "mean ACF of g",
+    "acf_g2_mean": "mean ACF of g²",
+    "acf_abs_mean": "mean ACF of |g|",
+    "acf_g2_lag1": "ACF of g² at lag 1",
+    "outside_g": "g: share outside 99 % band",
+    "outside_g2": "g²: share outside 99 % band",
+    "outside_abs": "|g|: share outside 99 % band",
 }
-_SUFFIXES = (("_sd_rep", "{} SD over replicates"), ("_se", "{} SE"))
+_SUFFIXES = (("_sd_rep", "{} SD (replicates)"), ("_se", "{} SE"))
 _MISSING = "–"
 _ZERO_RELATIVE = 1e-9
 _ZERO_ABSOLUTE = 1e-12
