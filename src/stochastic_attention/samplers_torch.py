@@ -163,14 +163,22 @@ def _sq(values: torch.Tensor) -> torch.Tensor:
 def _attention_parts(
     memory: torch.Tensor, states: torch.Tensor, beta: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Softmax weights (…, K, C) and ``logsumexp(β memoryᵀ ξ)`` (…, C) (stable torch ops)."""
-    scaled = (memory.mT @ states).mul_(beta)
-    return torch.softmax(scaled, dim=-2), torch.logsumexp(scaled, dim=-2)
+    """Softmax weights (…, K, C) and ``logsumexp(β memoryᵀ ξ)`` (…, C) in one stable pass.
+
+    The logits are formed as (…, C, K), so the softmax reduces over contiguous memory (torch's
+    reductions over the strided K axis of (…, K, C) are several times slower on the CPU); the
+    weights come back as a transposed view. Same steps as ``energy.attention_parts``.
+    """
+    scaled = (states.mT @ memory).mul_(beta[..., None])
+    top = scaled.amax(dim=-1, keepdim=True)
+    weights = scaled.sub_(top).exp_()
+    total = weights.sum(dim=-1, keepdim=True)
+    return weights.div_(total).mT, (top + total.log_()).squeeze(-1)
 
 
 def _ula_update(memory, states, scaled_noise, beta, alpha: float) -> torch.Tensor:
     """:func:`ula_step` with the noise already scaled by ``sqrt(2α/β)`` (a new tensor)."""
-    weights = torch.softmax((memory.mT @ states).mul_(beta), dim=-2)
+    weights, _ = _attention_parts(memory, states, beta)
     out = (memory @ weights).mul_(alpha)
     return out.add_(states, alpha=1.0 - alpha).add_(scaled_noise)
 
