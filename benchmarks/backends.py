@@ -3,15 +3,15 @@
 Cases (C = 30 chains, α = 0.01, β = 2000, random unit patterns, records every 100 steps
 after a 40 % burn-in as in the E4 protocol):
 
-* ``e4``     d = 784,  K = 100  (SA span-reduced to r = 100; MALA rotated)
-* ``k3500``  d = 784,  K = 3500 (full rank: no reduction, no rotation)
-* ``d4096``  d = 4096, K = 1000 (SA reduced to r = 1000; MALA rotated, one 4096² SVD)
+* ``e4``     d = 784,  K = 100  (SA and span MALA in r = 100 coordinates)
+* ``k3500``  d = 784,  K = 3500 (full rank: literal updates)
+* ``d4096``  d = 4096, K = 1000 (SA and span MALA in r = 1000 coordinates)
 
 Each row is one ``run_chains`` call (setup such as the SVD included; the fastest of
 ``--repeats``), timed after a short warm-up of the same backend (CUDA context, kernels),
 with the speed-up of that row over NumPy in the same process and the mean max-cos of the
 last record (agreement within noise shows the backends sample the same law; the torch rows
-use torch's own draws).
+use torch's own draws). NumPy runs in float64 and float32 (``samplers.run_chains(dtype=)``).
 
     python benchmarks/backends.py [--steps 5000] [--big-steps 1000] [--threads 1]
         [--cases e4 k3500 d4096] [--kernels sa mala] [--repeats 1] [--no-cuda]
@@ -29,16 +29,20 @@ CASES = {"e4": (784, 100), "k3500": (784, 3500), "d4096": (4096, 1000)}
 
 
 def run_once(target, record_steps, seed):
-    """One ``run_chains`` call; ``target`` = (memory, initial, device, dtype, kernel args)."""
-    from stochastic_attention import samplers
-    from stochastic_attention.samplers_torch import run_chains_torch
+    """One ``backends.run_chains`` call; ``target`` = (memory, initial, backend, device,
+    dtype, kernel args)."""
+    from stochastic_attention import backends
 
-    memory, initial, device, dtype, common = target
-    rng = np.random.default_rng(seed)
-    if device is None:
-        return samplers.run_chains(memory, initial, rng=rng, record_steps=record_steps, **common)
-    return run_chains_torch(
-        memory, initial, rng=rng, record_steps=record_steps, device=device, dtype=dtype, **common
+    memory, initial, backend, device, dtype, common = target
+    return backends.run_chains(
+        memory,
+        initial,
+        rng=np.random.default_rng(seed),
+        record_steps=record_steps,
+        backend=backend,
+        device=device,
+        dtype=dtype,
+        **common,
     )
 
 
@@ -61,11 +65,16 @@ def main() -> None:
 
     from stochastic_attention import samplers
 
-    targets = [("torch cpu float64", "cpu", "float64"), ("torch cpu float32", "cpu", "float32")]
+    targets = [
+        ("numpy float64", "numpy", "cpu", "float64"),
+        ("numpy float32", "numpy", "cpu", "float32"),
+        ("torch cpu float64", "torch", "cpu", "float64"),
+        ("torch cpu float32", "torch", "cpu", "float32"),
+    ]
     if torch.cuda.is_available() and not arguments.no_cuda:
         name = torch.cuda.get_device_name()
-        targets += [(f"cuda float64 ({name})", "cuda", "float64")]
-        targets += [(f"cuda float32 ({name})", "cuda", "float32")]
+        targets += [(f"cuda float64 ({name})", "torch", "cuda", "float64")]
+        targets += [(f"cuda float32 ({name})", "torch", "cuda", "float32")]
     print(
         f"threads={arguments.threads} torch={torch.__version__} "
         f"cuda={'yes' if torch.cuda.is_available() else 'no'} cpus={os.cpu_count()} "
@@ -85,8 +94,8 @@ def main() -> None:
         for kernel in arguments.kernels:
             common = {"kernel": kernel, "beta": beta, "alpha": alpha}
             reference = None
-            for label, device, dtype in [("numpy float64", None, None), *targets]:
-                target = (memory, initial, device, dtype, common)
+            for label, backend, device, dtype in targets:
+                target = (memory, initial, backend, device, dtype, common)
                 run_once(target, [20], 99)  # warm-up: CUDA context, kernel caches
                 seconds = np.inf
                 for _ in range(arguments.repeats):
@@ -101,7 +110,7 @@ def main() -> None:
                 print(
                     f"  {kernel:<4} {label:<40} {seconds:8.2f} s  "
                     f"{1e3 * seconds / n_steps:7.2f} ms/step  ×{reference / seconds:5.2f} vs numpy"
-                    f"  max-cos {max_cos.mean():.4f}{extra}",
+                    f"  max-cos {max_cos.astype(float).mean():.4f}{extra}",
                     flush=True,
                 )
 

@@ -4,7 +4,7 @@ Config keys on a sampler method (``sa``, ``mala``), with their defaults::
 
     backend: numpy     # numpy | torch
     device: auto       # auto | cpu | cuda   (torch only; auto = cuda when available)
-    dtype: float64     # float64 | float32  (torch only; numpy always runs float64)
+    dtype: float64     # float64 | float32  (both backends)
 
 :func:`run_chains` takes the arguments of ``samplers.run_chains`` plus these three and
 returns the same ``ChainRun``. The NumPy path is ``samplers.run_chains`` itself; the torch
@@ -43,7 +43,7 @@ class BackendChoice:
 def check_backend(
     backend: str = "numpy", device: str = "auto", dtype: str = "float64"
 ) -> BackendChoice:
-    """Validate the three keys; NumPy accepts only ``device`` auto/cpu and float64.
+    """Validate the three keys; NumPy accepts only ``device`` auto/cpu (either dtype).
 
     Does not import torch, so a config can be checked without it; whether ``cuda`` exists
     is checked when the run starts (``samplers_torch.resolve_device``).
@@ -56,8 +56,6 @@ def check_backend(
         raise ValueError(f"dtype {dtype!r} is unknown; choose one of {DTYPES}")
     if backend == "numpy" and device == "cuda":
         raise ValueError("device: cuda needs backend: torch (the numpy backend runs on the CPU)")
-    if backend == "numpy" and dtype != "float64":
-        raise ValueError(f"dtype: {dtype} needs backend: torch (numpy runs in float64)")
     return BackendChoice(backend, device, dtype)  # type: ignore[arg-type]
 
 
@@ -75,10 +73,11 @@ def run_chains(
     device: str = "auto",
     dtype: str = "float64",
 ) -> samplers.ChainRun:
-    """``samplers.run_chains`` on the chosen backend: records (R, d, C) float64 on the host.
+    """``samplers.run_chains`` on the chosen backend: records (R, d, C) on the host.
 
-    memory: (d, K); initial_states: (d, C). With ``backend="torch"`` the noise is drawn on
-    the device by a torch generator seeded from ``rng`` (one integer drawn from it).
+    memory: (d, K) or (B, d, K); initial_states: (d, C) or (B, d, C). Records come back in
+    ``dtype``. With ``backend="torch"`` the noise is drawn on the device by a torch generator
+    seeded from ``rng`` (one integer drawn from it).
     """
     choice = check_backend(backend, device, dtype)
     arguments = {
@@ -90,7 +89,7 @@ def run_chains(
         "reduce": reduce,
     }
     if choice.backend == "numpy":
-        return samplers.run_chains(memory, initial_states, **arguments)
+        return samplers.run_chains(memory, initial_states, dtype=choice.dtype, **arguments)
     from .samplers_torch import run_chains_torch
 
     return run_chains_torch(

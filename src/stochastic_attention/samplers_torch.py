@@ -1,15 +1,19 @@
 """Torch backend of the SA (ULA) and MALA samplers: same kernels, same driver, CPU or GPU.
 
-This module mirrors the kernel contract of :mod:`stochastic_attention.samplers` with torch
-tensors: :func:`ula_step`, :func:`mala_init` and :func:`mala_step` take their random draws as
-arguments (``noise`` (d, C), ``log_uniform`` (C,)), ``beta`` is a scalar or one value per
-chain (C,), and a NaN acceptance ratio is a rejection. :func:`run_chains_torch` returns the
-same :class:`~stochastic_attention.samplers.ChainRun` as ``samplers.run_chains`` (NumPy
-float64 arrays out), with the same exact span reduction for SA (an ``r``-dimensional chain
-in the span of the memory plus an orthogonal AR(1) part advanced in closed form at records)
-and the same rotated coordinates ``Uᵀ ξ`` for MALA; the derivations are in the docstring of
-:mod:`stochastic_attention.samplers`. The bases come from the same NumPy SVD on the host in
-float64, so both backends see identical reduced memories.
+This module mirrors :mod:`stochastic_attention.samplers` with torch tensors. The kernels
+:func:`ula_step`, :func:`mala_init`, :func:`mala_step`, :func:`mala_span_init` and
+:func:`mala_span_step` take their random draws as arguments, ``beta`` is a scalar or one
+value per chain (C,), a NaN acceptance ratio is a rejection, and every array may carry a
+leading batch axis (memories (B, d, K), states (B, d, C)). :func:`run_chains_torch` returns
+the same :class:`~stochastic_attention.samplers.ChainRun` as ``samplers.run_chains`` (NumPy
+arrays in the run's dtype) and runs the same algorithms: SA with the exact span reduction
+(an ``r``-dimensional chain in the span of the memory plus the orthogonal AR(1) part advanced
+in closed form at records), MALA as the exact lazy-basis span MALA (``y`` in the span, the
+orthogonal part through two scalars per chain, materialised at records); ``reduce=False``
+runs the literal full-dimensional updates. The derivations are in the docstring of
+:mod:`stochastic_attention.samplers`. The basis is ``energy.span_basis`` on the host (NumPy,
+in the run's dtype), and validation is ``samplers``' own, so both backends reject the same
+inputs with the same messages.
 
 Random draws
 ------------
@@ -18,9 +22,9 @@ drawn from the NumPy ``rng`` (or the ``generator`` passed in), draws the noise o
 in blocks of 100 steps. A run is then reproducible for a fixed seed, device and dtype, and it
 samples the same law as the NumPy backend — **statistically, not bitwise**, equal to it (the
 random numbers differ). ``draws="numpy"`` draws every number from the NumPy ``rng`` in
-exactly the order and shapes of ``samplers.run_chains`` and copies it to the device; with
-float64 the run then reproduces the NumPy backend to rounding (≤ 1e-15 measured on the CPU),
-which is how the two backends are compared exactly (``tests/test_backends.py``). It costs a
+exactly the order, shapes and dtype of ``samplers.run_chains`` and copies it to the device;
+with float64 the run then reproduces the NumPy backend to rounding (``tests/test_backends.py``
+requires 1e-10 over hundreds of steps for SA reduced/full and MALA span/literal). It costs a
 host-to-device copy per block, so it is a checking mode, not a fast one.
 
 Using a GPU
@@ -29,16 +33,15 @@ Using a GPU
 ``device="cuda"`` insists on a GPU and raises a clear error without one. Memory, states,
 noise and records stay on the device for the whole run: one host-to-device copy of the
 memory and the starts at the beginning, one copy of the records back at the end, and one
-synchronisation per 100-step block (plus one per record for span-reduced SA: the divergence
-check; on a non-finite block the block
-is replayed from its saved start with the same noise to name the exact chain and step). The
-torch build must be a CUDA build (the pinned ``torch==2.13.0`` in requirements.txt is the
-CPU build; install the CUDA wheel from the PyTorch index on GPU nodes). float32 halves the
-memory and its traffic (on the CPU it already makes MALA about twice as fast, see
-``benchmarks/backends.py``); matmuls run in true float32 (torch's default
-``allow_tf32 = False`` is left alone). Each step is a few dozen small kernels, so a GPU
-should pay off at large ``d·K·C`` (many chains, large memories), not at the E4 size, where launch
-latency is expected to dominate (not measured: the session that wrote this had no GPU).
+synchronisation per 100-step block and per record (the divergence check; a span-MALA record
+also checks for an exactly zero orthogonal part). On a non-finite check the steps since the
+last check are replayed with the same draws to name the exact chain and step. The torch build
+must be a CUDA build (the pinned ``torch==2.13.0`` in requirements.txt is the CPU build;
+install the CUDA wheel from the PyTorch index on GPU nodes). float32 halves the memory and
+its traffic; matmuls run in true float32 (torch's default ``allow_tf32 = False`` is left
+alone). Each step is a few dozen small kernels, so a GPU should pay off at large ``d·K·C``
+(many chains, large memories), not at the E4 size, where launch latency is expected to
+dominate (see ``benchmarks/backends.py``; the session that wrote this had no GPU).
 
 In a Snakemake workflow a sampler job that uses the GPU requests it through resources,
 ``resources: gpu=1`` (the SLURM executor plugin 2.8 submits it as ``--gpus=1``, with
@@ -53,20 +56,24 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Literal, NamedTuple
 
 import numpy as np
 import torch
 
-from .samplers import ChainRun, SamplerDivergedError
+from . import energy as en
+from . import samplers as sp
+from .samplers import ChainRun
 
 __all__ = [
     "DTYPES",
     "MalaState",
+    "SpanMalaState",
     "StepInfo",
-    "check_inputs",
     "mala_init",
+    "mala_span_init",
+    "mala_span_step",
     "mala_step",
     "resolve_device",
     "resolve_dtype",
@@ -75,26 +82,33 @@ __all__ = [
     "ula_step",
 ]
 
-Kernel = Literal["sa", "mala"]
 Draws = Literal["torch", "numpy"]
-KERNELS: tuple[str, ...] = ("sa", "mala")
 DTYPES: dict[str, torch.dtype] = {"float64": torch.float64, "float32": torch.float32}
-_BLOCK = 100  # steps of noise drawn at once, as in samplers (the numpy draw order needs it)
 
 
 class MalaState(NamedTuple):
     """Current states with their cached energy and drift ``μ(ξ) = (1−α) ξ + α T(ξ)``."""
 
-    states: torch.Tensor  # (d, C)
-    energy: torch.Tensor  # (C,)
-    drift: torch.Tensor  # (d, C)
+    states: torch.Tensor  # (…, d, C)
+    energy: torch.Tensor  # (…, C)
+    drift: torch.Tensor  # (…, d, C)
+
+
+class SpanMalaState(NamedTuple):
+    """Span-MALA state ``ξ = basis·y + along·u + across·v`` (as ``samplers.SpanMalaState``)."""
+
+    span: torch.Tensor  # (…, r, C) coordinates y in the span basis
+    energy: torch.Tensor  # (…, C) E_y(y)
+    drift: torch.Tensor  # (…, r, C) μ_y(y)
+    along: torch.Tensor  # (…, C) coordinate of z on the last materialised direction u
+    across: torch.Tensor  # (…, C) length ρ ≥ 0 of z's part orthogonal to u
 
 
 class StepInfo(NamedTuple):
     """What one MALA step did, per chain."""
 
-    accepted: torch.Tensor  # (C,) bool
-    log_ratio: torch.Tensor  # (C,) log acceptance ratio (NaN counts as rejection)
+    accepted: torch.Tensor  # (…, C) bool
+    log_ratio: torch.Tensor  # (…, C) log acceptance ratio (NaN counts as rejection)
 
 
 # ------------------------------------------------------------------------- device and dtype
@@ -102,10 +116,7 @@ class StepInfo(NamedTuple):
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
     """``auto`` → ``cuda`` when available, else ``cpu``; ``cuda`` without a GPU raises."""
-    if isinstance(device, torch.device):
-        name = str(device)
-    else:
-        name = str(device).strip().lower()
+    name = str(device) if isinstance(device, torch.device) else str(device).strip().lower()
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cpu":
@@ -144,17 +155,32 @@ def _as_beta(beta: float | torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return torch.as_tensor(beta, dtype=like.dtype, device=like.device)
 
 
-def _scaled_logits(memory: torch.Tensor, states: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
-    """``β memoryᵀ ξ``: (K, C)."""
-    return (memory.T @ states).mul_(beta)
+def _sq(values: torch.Tensor) -> torch.Tensor:
+    """Squared column norms: (…, d, C) → (…, C)."""
+    return torch.linalg.vecdot(values, values, dim=-2)
 
 
 def _attention_parts(
     memory: torch.Tensor, states: torch.Tensor, beta: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Attention weights (K, C) and ``logsumexp(β e)`` (C,) (fused, stable torch ops)."""
-    scaled = _scaled_logits(memory, states, beta)
-    return torch.softmax(scaled, dim=0), torch.logsumexp(scaled, dim=0)
+    """Softmax weights (…, K, C) and ``logsumexp(β memoryᵀ ξ)`` (…, C) in one stable pass.
+
+    The logits are formed as (…, C, K), so the softmax reduces over contiguous memory (torch's
+    reductions over the strided K axis of (…, K, C) are several times slower on the CPU); the
+    weights come back as a transposed view. Same steps as ``energy.attention_parts``.
+    """
+    scaled = (states.mT @ memory).mul_(beta[..., None])
+    top = scaled.amax(dim=-1, keepdim=True)
+    weights = scaled.sub_(top).exp_()
+    total = weights.sum(dim=-1, keepdim=True)
+    return weights.div_(total).mT, (top + total.log_()).squeeze(-1)
+
+
+def _ula_update(memory, states, scaled_noise, beta, alpha: float) -> torch.Tensor:
+    """:func:`ula_step` with the noise already scaled by ``sqrt(2α/β)`` (a new tensor)."""
+    weights, _ = _attention_parts(memory, states, beta)
+    out = (memory @ weights).mul_(alpha)
+    return out.add_(states, alpha=1.0 - alpha).add_(scaled_noise)
 
 
 def ula_step(
@@ -166,29 +192,31 @@ def ula_step(
 ) -> torch.Tensor:
     """One SA / ULA step: ``(1−α) ξ + α memory·softmax(β memoryᵀ ξ) + sqrt(2α/β) ε``.
 
-    memory: (d, K); states, noise: (d, C) with ``noise ~ N(0, I)``; returns (d, C).
+    memory: (…, d, K); states, noise: (…, d, C) with ``noise ~ N(0, I)``; returns (…, d, C).
     """
     beta = _as_beta(beta, states)
-    weights = torch.softmax(_scaled_logits(memory, states, beta), dim=0)
-    out = torch.addmm(states, memory, weights, beta=1.0 - alpha, alpha=alpha)
-    return out.addcmul_(torch.sqrt(2.0 * alpha / beta), noise)
+    return _ula_update(memory, states, torch.sqrt(2.0 * alpha / beta) * noise, beta, alpha)
 
 
 def mala_init(
     memory: torch.Tensor, states: torch.Tensor, beta: float | torch.Tensor, alpha: float
 ) -> MalaState:
-    """Cache energy (C,) and drift (d, C) of ``states`` (d, C) for :func:`mala_step`.
-
-    ``memory`` may have fewer rows than ``states`` (r ≤ d): it then acts on the first r
-    coordinates only (the rotated coordinates of ``samplers``).
-    """
+    """Cache energy (…, C) and drift (…, d, C) of ``states`` (…, d, C) for :func:`mala_step`."""
     beta = _as_beta(beta, states)
-    rank = memory.shape[0]
-    weights, lse = _attention_parts(memory, states[:rank], beta)
-    energy = 0.5 * torch.linalg.vecdot(states, states, dim=0) - lse / beta
-    drift = states * (1.0 - alpha)
-    drift[:rank].addmm_(memory, weights, alpha=alpha)
+    weights, lse = _attention_parts(memory, states, beta)
+    energy = 0.5 * _sq(states) - lse / beta
+    drift = (memory @ weights).mul_(alpha).add_(states, alpha=1.0 - alpha)
     return MalaState(states, energy, drift)
+
+
+def _accept(log_uniform: torch.Tensor, log_ratio: torch.Tensor) -> torch.Tensor:
+    return log_uniform < torch.clamp(log_ratio, max=0.0)  # NaN compares False: a rejection
+
+
+def _keep(accepted: torch.Tensor, new: torch.Tensor, old: torch.Tensor) -> torch.Tensor:
+    """Columns of ``new`` where accepted, else ``old`` (matrices (…, n, C) or scalars (…, C))."""
+    mask = accepted if new.dim() == accepted.dim() else accepted[..., None, :]
+    return torch.where(mask, new, old)
 
 
 def mala_step(
@@ -199,111 +227,107 @@ def mala_step(
     beta: float | torch.Tensor,
     alpha: float,
 ) -> tuple[MalaState, StepInfo]:
-    """One MALA step (SPEC §2) with one attention evaluation (at the proposal).
+    """One literal MALA step (SPEC §2) with one attention evaluation (at the proposal).
 
     ``log r = −β [E(ξ*) − E(ξ)] − (β / 4α) [‖ξ − μ(ξ*)‖² − ‖ξ* − μ(ξ)‖²]``; a chain accepts
-    when ``log u < min(0, log r)``; a NaN ratio is a rejection.
+    when ``log u < min(0, log r)``. noise: (…, d, C); log_uniform: (…, C).
     """
     beta = _as_beta(beta, state.states)
     scale = torch.sqrt(2.0 * alpha / beta)
-    proposal = torch.addcmul(state.drift, scale, noise)
-    proposed = mala_init(memory, proposal, beta, alpha)
+    proposed = mala_init(memory, state.drift + scale * noise, beta, alpha)
     backward = state.states - proposed.drift
-    forward_sq = scale**2 * torch.linalg.vecdot(noise, noise, dim=0)  # ‖ξ* − μ(ξ)‖²
     log_ratio = -beta * (proposed.energy - state.energy) - beta / (4.0 * alpha) * (
-        torch.linalg.vecdot(backward, backward, dim=0) - forward_sq
+        _sq(backward) - scale**2 * _sq(noise)
     )
-    accepted = log_uniform < torch.clamp(log_ratio, max=0.0)  # NaN compares False
+    accepted = _accept(log_uniform, log_ratio)
     new_state = MalaState(
-        torch.where(accepted, proposed.states, state.states),
-        torch.where(accepted, proposed.energy, state.energy),
-        torch.where(accepted, proposed.drift, state.drift),
+        *(_keep(accepted, new, old) for new, old in zip(proposed, state, strict=True))
     )
     return new_state, StepInfo(accepted, log_ratio)
 
 
-# ------------------------------------------------------------------------------ validation
+def mala_span_init(
+    reduced: torch.Tensor,
+    span: torch.Tensor,
+    along: torch.Tensor,
+    beta: float | torch.Tensor,
+    alpha: float,
+) -> SpanMalaState:
+    """State for :func:`mala_span_step` from y (…, r, C) and ``z = along·u`` (…, C)."""
+    cached = mala_init(reduced, span, beta, alpha)
+    return SpanMalaState(*cached, along, torch.zeros_like(along))
 
 
-def _check_alpha(alpha: float) -> float:
-    alpha = float(alpha)
-    if not (np.isfinite(alpha) and 0.0 < alpha < 1.0):
-        raise ValueError(f"alpha (step size) must lie in the open interval (0, 1), got {alpha}")
-    return alpha
+def mala_span_step(
+    reduced: torch.Tensor,
+    state: SpanMalaState,
+    noise: torch.Tensor,
+    along_noise: torch.Tensor,
+    across_noise: torch.Tensor,
+    chi_square: torch.Tensor,
+    log_uniform: torch.Tensor,
+    beta: float | torch.Tensor,
+    alpha: float,
+) -> tuple[SpanMalaState, StepInfo]:
+    """One exact MALA step at the span's cost (``samplers.mala_span_step``, same arguments).
 
-
-def _beta_vector(beta: float | np.ndarray, n_chains: int) -> np.ndarray:
-    values = np.asarray(beta, dtype=np.float64)
-    if values.ndim == 0:
-        values = np.full(n_chains, float(values))
-    if values.shape != (n_chains,):
-        raise ValueError(
-            f"beta must be a scalar or one value per chain ({n_chains},), got {values.shape}"
-        )
-    if not np.all(np.isfinite(values) & (values > 0)):
-        raise ValueError(f"beta (inverse temperature) must be finite and > 0, got {beta}")
-    return values
-
-
-def _check_record_steps(record_steps: Sequence[int]) -> np.ndarray:
-    steps = np.asarray(record_steps, dtype=np.int64)
-    if steps.ndim != 1 or steps.size == 0:
-        raise ValueError("record_steps must be a non-empty 1-D list of step numbers")
-    if np.any(np.diff(steps) <= 0) or steps[0] < 1:
-        raise ValueError("record_steps must be strictly increasing and ≥ 1")
-    return steps
-
-
-def check_inputs(memory: np.ndarray, states: np.ndarray, dtype: torch.dtype) -> None:
-    """Shapes (d, K) and (d, C), finite values, and values representable in ``dtype``."""
-    if memory.ndim != 2:
-        raise ValueError(f"memory must have shape (d, K), got {memory.shape}")
-    if states.ndim != 2 or states.shape[0] != memory.shape[0]:
-        raise ValueError(
-            f"states must have shape (d, C) with d = {memory.shape[0]} (the memory's "
-            f"dimension), got {states.shape}"
-        )
-    if not np.all(np.isfinite(memory)):
-        raise ValueError("memory contains non-finite values (NaN or inf)")
-    if not np.all(np.isfinite(states)):
-        raise ValueError("initial states contain non-finite values (NaN or inf)")
-    if dtype == torch.float32:
-        largest = float(np.finfo(np.float32).max)
-        if np.max(np.abs(memory)) > largest or np.max(np.abs(states)) > largest:
-            raise ValueError(
-                "memory or initial states exceed the float32 range; use dtype: float64"
-            )
+    reduced: (…, r, K); noise: (…, r, C); along_noise, across_noise, chi_square (χ²(m − 2)),
+    log_uniform: (…, C).
+    """
+    beta = _as_beta(beta, state.span)
+    decay = 1.0 - alpha
+    scale = torch.sqrt(2.0 * alpha / beta)
+    proposed = mala_init(reduced, state.drift + scale * noise, beta, alpha)
+    backward = state.span - proposed.drift
+    along = decay * state.along + scale * along_noise
+    across = torch.hypot(decay * state.across + scale * across_noise, scale * chi_square.sqrt())
+    old_sq = state.along**2 + state.across**2
+    new_sq = along**2 + across**2
+    log_ratio = (
+        -beta * (proposed.energy - state.energy)
+        - beta / (4.0 * alpha) * (_sq(backward) - scale**2 * _sq(noise))
+        + sp._orthogonal_log_ratio(old_sq, new_sq, beta, alpha)
+    )
+    accepted = _accept(log_uniform, log_ratio)
+    new = (*proposed, along, across)
+    new_state = SpanMalaState(*(_keep(accepted, a, b) for a, b in zip(new, state, strict=True)))
+    return new_state, StepInfo(accepted, log_ratio)
 
 
 # --------------------------------------------------------------------------------- draws
 
 
 class _Draws:
-    """Standard normals and log-uniforms on the device, from torch or from the NumPy rng."""
+    """Standard normals, log-uniforms and χ² values on the device, from torch or NumPy.
 
-    def __init__(
-        self,
-        source: Draws,
-        rng: np.random.Generator | None,
-        generator: torch.Generator | None,
-        device: torch.device,
-        dtype: torch.dtype,
-    ) -> None:
-        self.source, self.rng, self.device, self.dtype = source, rng, device, dtype
-        self.generator = generator
+    The NumPy source draws exactly as ``samplers._Engine`` does (same calls, shapes, dtype).
+    """
+
+    def __init__(self, rng, generator, device: torch.device, dtype: torch.dtype) -> None:
+        self.rng, self.generator, self.device, self.dtype = rng, generator, device, dtype
+        self.np_dtype = np.dtype(str(dtype).removeprefix("torch."))
+
+    def _from_numpy(self, values: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(values).to(self.device, self.dtype)
 
     def normal(self, shape: tuple[int, ...]) -> torch.Tensor:
-        if self.source == "numpy":
-            values = self.rng.standard_normal(shape)
-            return torch.from_numpy(values).to(self.device, self.dtype)
+        if self.generator is None:
+            return self._from_numpy(self.rng.standard_normal(shape, dtype=self.np_dtype))
         return torch.randn(shape, generator=self.generator, device=self.device, dtype=self.dtype)
 
     def log_uniform(self, shape: tuple[int, ...]) -> torch.Tensor:
-        if self.source == "numpy":
-            values = np.log(self.rng.random(shape))
-            return torch.from_numpy(values).to(self.device, self.dtype)
+        if self.generator is None:
+            return self._from_numpy(sp._log_uniform(self.rng, shape, self.np_dtype))
         uniform = torch.rand(shape, generator=self.generator, device=self.device, dtype=self.dtype)
-        return uniform.log_()
+        return uniform.log_()  # u = 0 gives −inf: an acceptance, as in samplers
+
+    def chi_square(self, dof: int, shape: tuple[int, ...]) -> torch.Tensor:
+        if self.generator is None:
+            return self._from_numpy(self.rng.chisquare(dof, shape).astype(self.np_dtype))
+        # χ²(k) = 2 Gamma(k/2, 1); _standard_gamma is what torch.distributions.Gamma samples
+        # with, called directly because only it takes a generator
+        shapes = torch.full(shape, dof / 2.0, device=self.device, dtype=self.dtype)
+        return torch._standard_gamma(shapes, generator=self.generator).mul_(2.0)
 
 
 def _make_draws(draws, rng, generator, device, dtype) -> _Draws:
@@ -312,7 +336,7 @@ def _make_draws(draws, rng, generator, device, dtype) -> _Draws:
     if draws == "numpy":
         if rng is None or generator is not None:
             raise ValueError("draws='numpy' needs rng (a numpy Generator) and no torch generator")
-        return _Draws("numpy", rng, None, device, dtype)
+        return _Draws(rng, None, device, dtype)
     if (rng is None) == (generator is None):
         raise ValueError("pass exactly one of rng (numpy Generator) or generator (torch)")
     if generator is None:
@@ -322,221 +346,210 @@ def _make_draws(draws, rng, generator, device, dtype) -> _Draws:
             f"the torch generator lives on {generator.device} but the run uses {device}; "
             "create it with torch.Generator(device=...) on the run's device"
         )
-    return _Draws("torch", None, generator, device, dtype)
+    return _Draws(None, generator, device, dtype)
 
 
 # ------------------------------------------------------------------------------- driver
 
 
-def _span_basis(memory: np.ndarray) -> np.ndarray:
-    """Orthonormal basis ``Q`` (d, r) of the column span of ``memory`` (d, K), as samplers."""
-    left, singular, _ = np.linalg.svd(memory, full_matrices=False)
-    tolerance = singular[0] * max(memory.shape) * np.finfo(memory.dtype).eps
-    return left[:, singular > tolerance]
+class _Engine:
+    """The torch twin of ``samplers._Engine``: same loops, same draw order, device tensors.
 
-
-def _rotation(memory: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Orthogonal ``U`` (d, d) whose first r columns span the memory, and ``(Uᵀ memory)[:r]``."""
-    left, singular, right = np.linalg.svd(memory, full_matrices=True)
-    tolerance = singular[0] * max(memory.shape) * np.finfo(memory.dtype).eps
-    rank = int(np.sum(singular > tolerance))
-    return left, singular[:rank, None] * right[:rank]
-
-
-class _Run(NamedTuple):
-    """Everything a loop needs, already on the device."""
-
-    alpha: float
-    beta: torch.Tensor  # (C,)
-    beta_host: np.ndarray  # (C,) for messages
-    steps: list[int]
-    draws: _Draws
-    to_device: Callable[[np.ndarray], torch.Tensor]
-
-
-def _raise_diverged(finite: torch.Tensor, step: int, run: _Run) -> None:
-    bad = np.flatnonzero(~finite.cpu().numpy())
-    chain = int(bad[0])
-    raise SamplerDivergedError(
-        f"chain {chain} became non-finite at step {step} (alpha={run.alpha}, "
-        f"beta={float(run.beta_host[chain])}); {bad.size} chain(s) affected. Lower alpha or "
-        "check the memory for extreme values."
-    )
-
-
-def _check_block(state, start_state, start_step, n, advance, finite_of, run: _Run) -> None:
-    """Raise if ``state`` is non-finite, replaying the block to name the first bad step.
-
-    One device synchronisation per block; the replay (only on failure) re-runs the block's
-    steps from ``start_state`` with the same draws (``advance(state, i)``, i the offset).
+    Divergence is checked once per 100-step block and at every record (one synchronisation
+    each); a failed check replays the steps since the previous one to name the first bad step.
     """
-    if bool(finite_of(state).all()):
-        return
-    replay = start_state
-    for offset in range(n):
-        replay = advance(replay, offset)
-        finite = finite_of(replay)
-        if not bool(finite.all()):
-            _raise_diverged(finite, start_step + offset, run)
-    _raise_diverged(finite_of(state), start_step + n - 1, run)
 
-
-def _columns_finite(values: torch.Tensor) -> torch.Tensor:
-    return torch.isfinite(values).all(dim=0)
-
-
-def _loop(state, advance, finite_of, on_step, run: _Run, new_block):
-    """Drive ``advance`` over all steps in blocks; ``on_step(state, step)`` handles records."""
-    last = run.steps[-1]
-    block_start, start_state = 1, state
-    for step in range(1, last + 1):
-        offset = (step - 1) % _BLOCK
-        if offset == 0:
-            new_block()
-            block_start, start_state = step, state
-        state = advance(state, offset)
-        on_step(state, step)
-        if offset == _BLOCK - 1 or step == last:
-            _check_block(state, start_state, block_start, offset + 1, advance, finite_of, run)
-    return state
-
-
-def _run_ula_full(memory, states, run: _Run, records) -> None:
-    d, n_chains = states.shape
-    block: dict[str, torch.Tensor] = {}
-
-    def new_block():
-        block["noise"] = run.draws.normal((_BLOCK, d, n_chains))
-
-    def advance(current, offset):
-        return ula_step(memory, current, block["noise"][offset], run.beta, run.alpha)
-
-    position = _Position(run.steps)
-
-    def on_step(current, step):
-        if position.hit(step):
-            records[position.index] = current
-            position.advance(step)
-
-    _loop(states, advance, _columns_finite, on_step, run, new_block)
-
-
-class _Position:
-    """Which record comes next (host-side integers: no device synchronisation)."""
-
-    def __init__(self, steps: list[int]) -> None:
-        self.steps, self.index, self.last = steps, 0, 0
-
-    def hit(self, step: int) -> bool:
-        return self.index < len(self.steps) and step == self.steps[self.index]
-
-    def advance(self, step: int) -> None:
-        self.index, self.last = self.index + 1, step
-
-
-def _run_ula_reduced(memory, states, basis, run: _Run, records) -> None:
-    d, n_chains = states.shape
-    rank = basis.shape[1]
-    reduced_memory = run.to_device(basis.T @ memory)  # (r, K), computed in float64 on host
-    span_host = basis.T @ states
-    orthogonal = run.to_device(states - basis @ span_host)  # (d, C)
-    span = run.to_device(span_host)  # (r, C)
-    basis = run.to_device(basis)
-    decay = 1.0 - run.alpha
-    scale = torch.sqrt(2.0 * run.alpha / run.beta)  # (C,)
-    block: dict[str, torch.Tensor] = {"orthogonal": orthogonal}
-
-    def new_block():
-        block["noise"] = run.draws.normal((_BLOCK, rank, n_chains))
-
-    def advance(current, offset):
-        return ula_step(reduced_memory, current, block["noise"][offset], run.beta, run.alpha)
-
-    position = _Position(run.steps)
-    bad_record: list[tuple[torch.Tensor, int]] = []
-
-    def on_step(current, step):
-        if not position.hit(step):
-            return
-        n = step - position.last
-        # n AR(1) steps at once: z ← (1−α)ⁿ z + scale·sqrt(Σ_{j<n} (1−α)^{2j}) P⊥ε
-        spread = math.sqrt((1.0 - decay ** (2 * n)) / (1.0 - decay**2))
-        fresh = run.draws.normal((d, n_chains))
-        fresh -= basis @ (basis.T @ fresh)
-        block["orthogonal"] = decay**n * block["orthogonal"] + (scale * spread) * fresh
-        record = basis @ current + block["orthogonal"]
-        records[position.index] = record
-        bad_record.append((_columns_finite(record), step))
-        position.advance(step)
-
-    def finite_of(current):
-        # span chain finite (else the replay finds its first bad step), then every record
-        # made since the last check (the orthogonal part can only overflow there)
-        finite = _columns_finite(current)
-        records_made, _ = list(bad_record), bad_record.clear()
-        if bool(finite.all()):
-            for record_finite, step in records_made:
-                if not bool(record_finite.all()):
-                    _raise_diverged(record_finite, step, run)
-        return finite
-
-    _loop(span, advance, finite_of, on_step, run, new_block)
-
-
-def _run_mala(memory, states, run: _Run, records) -> torch.Tensor:
-    d, n_chains = states.shape
-    if memory.shape[1] < d:
-        rotation_host, reduced = _rotation(memory)
-        memory_t = run.to_device(reduced)
-        states_t = run.to_device(rotation_host.T @ states)
-        rotation = run.to_device(rotation_host)
-    else:
-        memory_t, states_t, rotation = run.to_device(memory), run.to_device(states), None
-    accepted = torch.zeros(n_chains, dtype=torch.int64, device=states_t.device)
-    block: dict[str, torch.Tensor] = {}
-
-    def new_block():
-        block["noise"] = run.draws.normal((_BLOCK, d, n_chains))
-        block["log_uniform"] = run.draws.log_uniform((_BLOCK, n_chains))
-
-    def advance(current, offset):
-        new, info = mala_step(
-            memory_t,
-            current,
-            block["noise"][offset],
-            block["log_uniform"][offset],
-            run.beta,
-            run.alpha,
+    def __init__(self, memory, states, beta, alpha, steps, draws: _Draws) -> None:
+        self.memory, self.states, self.alpha, self.draws = memory, states, alpha, draws
+        self.beta_host = beta
+        self.beta = self.to_device(beta.astype(states.dtype))  # (C,)
+        self.scale = torch.sqrt(2.0 * alpha / self.beta)
+        self.steps = [int(step) for step in steps]
+        self.records = torch.empty(
+            (len(self.steps), *states.shape), device=draws.device, dtype=draws.dtype
         )
-        block["accepted"] = info.accepted
-        return new
 
-    position = _Position(run.steps)
+    def to_device(self, values: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(values)).to(self.draws.device)
 
-    def on_step(current, step):
-        accepted.add_(block["accepted"])
-        if position.hit(step):
-            records[position.index] = (
-                current.states if rotation is None else rotation @ current.states
-            )
-            position.advance(step)
+    def _split(self, basis: np.ndarray):
+        """Span coordinates y and orthogonal part z of the starts, on the host as samplers."""
+        span = sp._t(basis) @ self.states
+        return span, self.states - basis @ span
 
-    _loop(
-        mala_init(memory_t, states_t, run.beta, run.alpha),
-        advance,
-        lambda current: torch.isfinite(current.energy),
-        on_step,
-        run,
-        new_block,
-    )
-    return accepted
+    def _raise_if_bad(self, per_chain: torch.Tensor, step: int) -> None:
+        """Raise ``SamplerDivergedError`` if a chain of ``per_chain`` (…, C) is non-finite."""
+        if bool(torch.isfinite(per_chain.sum())):
+            return
+        values = per_chain.cpu().numpy()
+        if not np.all(np.isfinite(values)):
+            sp._raise_diverged(values, step, self.alpha, self.beta_host)
+
+    def _drive(self, state, advance, per_chain, new_block, on_record):
+        """Run steps 1…T: ``advance(state, offset)``, checks, ``on_record(state, step, i)``."""
+        progress = sp._Progress(self.steps[-1], "torch")
+        last, next_record = self.steps[-1], 0
+        checkpoint, first = state, 1
+        for step in range(1, last + 1):
+            offset = (step - 1) % sp._BLOCK
+            if offset == 0:
+                new_block()
+                checkpoint, first = state, step
+            state = advance(state, offset)
+            due = step == self.steps[next_record]
+            if due or offset == sp._BLOCK - 1 or step == last:
+                if not bool(torch.isfinite(per_chain(state).sum())):
+                    for replayed in range(first, step + 1):  # same draws: find the first step
+                        checkpoint = advance(checkpoint, (replayed - 1) % sp._BLOCK)
+                        self._raise_if_bad(per_chain(checkpoint), replayed)
+                    self._raise_if_bad(per_chain(state), step)
+                if due:
+                    state = on_record(state, step, next_record)
+                    next_record += 1
+                checkpoint, first = state, step + 1
+            progress.update(step)
+        return state
+
+    def sa(self, basis, reduced) -> None:
+        """ULA, literal (basis None) or span-reduced with the closed-form AR(1) at records."""
+        alpha, beta, scale = self.alpha, self.beta, self.scale
+        if basis is None:
+            values, span = self.to_device(self.memory), self.to_device(self.states)
+        else:
+            span_host, orthogonal_host = self._split(basis)
+            values, span = self.to_device(reduced), self.to_device(span_host)
+            parts = {"orthogonal": self.to_device(orthogonal_host), "last": 0}
+            basis = self.to_device(basis)
+        decay = 1.0 - alpha
+        block: dict[str, torch.Tensor] = {}
+
+        def new_block() -> None:
+            block["noise"] = self.draws.normal((sp._BLOCK, *span.shape)).mul_(scale)
+
+        def advance(current, offset):
+            return _ula_update(values, current, block["noise"][offset], beta, alpha)
+
+        def on_record(current, step, index):
+            if basis is None:
+                self.records[index] = current
+                return current
+            n = step - parts["last"]
+            # n AR(1) steps at once: z ← (1−α)ⁿ z + scale·sqrt(Σ_{j<n} (1−α)^{2j}) P⊥ε
+            spread = math.sqrt((1.0 - decay ** (2 * n)) / (1.0 - decay**2))
+            fresh = self.draws.normal(self.states.shape)
+            fresh -= basis @ (basis.mT @ fresh)
+            parts["orthogonal"] = decay**n * parts["orthogonal"] + (scale * spread) * fresh
+            self.records[index] = basis @ current + parts["orthogonal"]
+            self._raise_if_bad(self.records[index].sum(dim=-2), step)
+            parts["last"] = step
+            return current
+
+        self._drive(span, advance, lambda current: current.sum(dim=-2), new_block, on_record)
+
+    def mala(self) -> torch.Tensor:
+        """Literal full-dimensional MALA; returns the acceptance counts (…, C)."""
+        memory, alpha, beta = self.to_device(self.memory), self.alpha, self.beta
+        state = mala_init(memory, self.to_device(self.states), beta, alpha)
+        accepted = torch.zeros(state.energy.shape, dtype=torch.int64, device=memory.device)
+        block: dict[str, torch.Tensor] = {}
+
+        def new_block() -> None:
+            block["noise"] = self.draws.normal((sp._BLOCK, *self.states.shape))
+            block["log_uniform"] = self.draws.log_uniform((sp._BLOCK, *accepted.shape))
+
+        def advance(current, offset):
+            noise, log_uniform = block["noise"][offset], block["log_uniform"][offset]
+            new, info = mala_step(memory, current, noise, log_uniform, beta, alpha)
+            accepted.add_(info.accepted)
+            return new
+
+        def on_record(current, step, index):
+            self.records[index] = current.states
+            return current
+
+        self._drive(state, advance, lambda current: current.energy, new_block, on_record)
+        return accepted
+
+    def mala_span(self, basis, reduced) -> torch.Tensor:
+        """Exact span MALA (``samplers._Engine.mala_span``); returns acceptance counts (…, C)."""
+        alpha, beta = self.alpha, self.beta
+        m = self.states.shape[-2] - basis.shape[-1]  # dimension of the complement
+        span_host, orthogonal_host = self._split(basis)
+        along_host = np.sqrt(sp._sq(orthogonal_host))
+        basis, reduced = self.to_device(basis), self.to_device(reduced)
+        along = self.to_device(along_host)
+        lazy = {"direction": self._directions(basis, self.to_device(orthogonal_host), along)}
+        state = mala_span_init(reduced, self.to_device(span_host), along, beta, alpha)
+        accepted = torch.zeros(along.shape, dtype=torch.int64, device=along.device)
+        chains = tuple(along.shape)
+        blocks: list[torch.Tensor] = []
+
+        def new_block() -> None:
+            noise = self.draws.normal((sp._BLOCK, *span_host.shape))
+            scalars = self.draws.normal((sp._BLOCK, 2, *chains))
+            along_noise, across_noise = scalars[:, 0], scalars[:, 1]
+            if m < 1:
+                along_noise = torch.zeros_like(along_noise)
+            if m < 2:
+                across_noise = torch.zeros_like(across_noise)
+            dof = sp._chi_square_dof(m)
+            if dof >= 1:
+                chi_square = self.draws.chi_square(dof, (sp._BLOCK, *chains))
+            else:
+                chi_square = torch.zeros_like(along_noise)
+            log_uniform = self.draws.log_uniform((sp._BLOCK, *chains))
+            blocks[:] = [noise, along_noise, across_noise, chi_square, log_uniform]
+
+        def advance(current, offset):
+            draws = (block[offset] for block in blocks)
+            new, info = mala_span_step(reduced, current, *draws, beta, alpha)
+            accepted.add_(info.accepted)
+            return new
+
+        def on_record(current, step, index):
+            orthogonal = self._materialise(basis, lazy["direction"], current.along, current.across)
+            self.records[index] = basis @ current.span + orthogonal
+            self._raise_if_bad(self.records[index].sum(dim=-2), step)
+            length = _sq(orthogonal).sqrt()
+            lazy["direction"] = self._directions(basis, orthogonal, length)
+            return current._replace(along=length, across=torch.zeros_like(length))
+
+        self._drive(state, advance, lambda current: current.energy, new_block, on_record)
+        return accepted
+
+    def _uniform_directions(self, basis, exclude=None) -> torch.Tensor:
+        """Unit columns (…, d, C), uniform on the sphere orthogonal to the span (and exclude)."""
+        fresh = self.draws.normal(self.states.shape)
+        fresh -= basis @ (basis.mT @ fresh)
+        if exclude is not None:
+            fresh -= exclude * torch.linalg.vecdot(exclude, fresh, dim=-2)[..., None, :]
+        return fresh / _sq(fresh).sqrt()[..., None, :]
+
+    def _directions(self, basis, orthogonal, length) -> torch.Tensor:
+        """u = z / ‖z‖ per chain, or a uniform direction where z is exactly 0 (one sync)."""
+        zero = length == 0
+        if not bool(zero.any()):
+            return orthogonal / length[..., None, :]
+        fallback = self._uniform_directions(basis)
+        safe = torch.where(zero, 1, length)[..., None, :]
+        return torch.where(zero[..., None, :], fallback, orthogonal / safe)
+
+    def _materialise(self, basis, direction, along, across) -> torch.Tensor:
+        """z = along·u + across·v with v uniform on the sphere orthogonal to the span and u."""
+        if direction.shape[-2] - basis.shape[-1] < 2:  # no room for v: across stays 0
+            orthogonal = direction * along[..., None, :]
+        else:
+            lazy = self._uniform_directions(basis, exclude=direction)
+            orthogonal = direction * along[..., None, :] + lazy * across[..., None, :]
+        orthogonal -= basis @ (basis.mT @ orthogonal)  # no drift into the span by rounding
+        return orthogonal
 
 
 def run_chains_torch(
     memory: np.ndarray,
     initial_states: np.ndarray,
     *,
-    kernel: Kernel,
+    kernel: sp.Kernel,
     beta: float | np.ndarray,
     alpha: float,
     rng: np.random.Generator | None = None,
@@ -547,49 +560,38 @@ def run_chains_torch(
     reduce: bool = True,
     draws: Draws = "torch",
 ) -> ChainRun:
-    """Advance C chains together on ``device`` and record their states after given steps.
+    """``samplers.run_chains`` on ``device``: the same algorithms, arguments and result.
 
-    memory: (d, K); initial_states: (d, C); record_steps: increasing step numbers. Exactly
-    one of ``rng`` (NumPy; seeds a torch generator on the device) or ``generator`` (a
-    ``torch.Generator`` on the device) gives the draws; ``draws="numpy"`` takes them from
-    ``rng`` in the order of ``samplers.run_chains`` instead (exact comparison mode, see the
-    module docstring). ``reduce`` uses the exact span reduction for SA. Returns records
-    (R, d, C) as NumPy float64 whatever ``dtype`` the run used.
+    memory: (d, K) or (B, d, K); initial_states: (d, C) or (B, d, C); record_steps:
+    increasing step numbers. Exactly one of ``rng`` (NumPy; seeds a torch generator on the
+    device) or ``generator`` (a ``torch.Generator`` on the device) gives the draws;
+    ``draws="numpy"`` takes them from ``rng`` in the order of ``samplers.run_chains`` instead
+    (exact comparison mode, see the module docstring). Records come back as NumPy arrays in
+    the run's dtype, (R, d, C) or (R, B, d, C).
     """
-    if kernel not in KERNELS:
-        raise ValueError(f"unknown kernel {kernel!r}; choose one of {KERNELS}")
-    device, dtype = resolve_device(device), resolve_dtype(dtype)
-    memory = np.asarray(memory, dtype=np.float64)
-    states = np.array(initial_states, dtype=np.float64)
-    check_inputs(memory, states, dtype)
-    alpha = _check_alpha(alpha)
-    beta_host = _beta_vector(beta, states.shape[1])
-    steps = _check_record_steps(record_steps)
+    if kernel not in sp.KERNELS:
+        raise ValueError(f"unknown kernel {kernel!r}; choose one of {sp.KERNELS}")
+    device, torch_dtype = resolve_device(device), resolve_dtype(dtype)
+    source = _make_draws(draws, rng, generator, device, torch_dtype)
+    memory = np.asarray(memory, dtype=source.np_dtype)
+    states = np.array(initial_states, dtype=source.np_dtype)
+    sp._check_inputs(memory, states)
+    alpha = sp._check_alpha(alpha)
+    beta_host = sp._beta_vector(beta, states.shape[-1])
+    steps = sp._check_record_steps(record_steps)
     start = time.perf_counter()
-
-    def to_device(values: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(np.ascontiguousarray(values)).to(device, dtype)
-
-    run = _Run(
-        alpha=alpha,
-        beta=to_device(beta_host),
-        beta_host=beta_host,
-        steps=[int(step) for step in steps],
-        draws=_make_draws(draws, rng, generator, device, dtype),
-        to_device=to_device,
-    )
-    d, n_chains = states.shape
+    engine = _Engine(memory, states, beta_host, alpha, steps, source)
+    basis = reduced = None
+    if reduce:
+        basis, reduced = en.span_basis(memory)
+        if basis.shape[-1] == memory.shape[-2]:
+            basis = reduced = None
     acceptance = None
     with torch.inference_mode():
-        records = torch.empty((steps.size, d, n_chains), device=device, dtype=dtype)
         if kernel == "sa":
-            basis = _span_basis(memory) if reduce else None
-            if basis is not None and basis.shape[1] < d:
-                _run_ula_reduced(memory, states, basis, run, records)
-            else:
-                _run_ula_full(to_device(memory), to_device(states), run, records)
+            engine.sa(basis, reduced)
         else:
-            accepted = _run_mala(memory, states, run, records)
+            accepted = engine.mala() if basis is None else engine.mala_span(basis, reduced)
             acceptance = accepted.cpu().numpy() / float(steps[-1])
-        records_host = records.to("cpu", torch.float64).numpy()
-    return ChainRun(records_host, steps, acceptance, time.perf_counter() - start)
+        records = engine.records.cpu().numpy()
+    return ChainRun(records, steps, acceptance, time.perf_counter() - start)
