@@ -21,9 +21,16 @@ from .base import MethodError, RunContext, SampleResult
 __all__ = ["CATEGORIES", "PARAMS_SCHEMAS", "run_mala", "run_multihead_sa", "run_sa"]
 
 CATEGORIES = {"sa": "sampler", "mala": "sampler", "multihead_sa": "sampler"}
+_BACKEND = {
+    "backend": {"enum": ["numpy", "torch"], "default": "numpy",
+                "description": "array library of the sampler (torch: CPU or CUDA)"},
+    "device": {"enum": ["auto", "cpu", "cuda"], "default": "auto",
+               "description": "torch device (auto: CUDA when available)"},
+    "dtype": {"enum": ["float64", "float32"], "default": "float64"},
+}  # fmt: skip
 PARAMS_SCHEMAS: dict[str, dict] = {
-    "sa": {},
-    "mala": {},
+    "sa": _BACKEND,
+    "mala": _BACKEND,
     "multihead_sa": {
         "n_heads": {"type": "integer", "minimum": 1, "default": 1,
                     "description": "heads: contiguous slices of the centred memory's principal "
@@ -56,9 +63,13 @@ def _run(kernel: str, memory: Memory, spec: dict, context: RunContext) -> Sample
             kernel=spec.get("head_kernel", "sa"), rank=spec.get("rank"), **common,
         )  # fmt: skip
     else:
-        run = samplers.run_chains(
-            memory.memory, context.start.initial_states, kernel=kernel, **common
-        )
+        from ..backends import run_chains
+
+        run = run_chains(
+            memory.memory, context.start.initial_states, kernel=kernel,
+            backend=spec.get("backend", "numpy"), device=spec.get("device", "auto"),
+            dtype=spec.get("dtype", "float64"), **common,
+        )  # fmt: skip
     n_records, d, n_chains = run.records.shape
     if protocol == "multi_chain":
         positions = samplers.evenly_spaced_positions(n_records, options["keep"])
@@ -74,9 +85,10 @@ def _run(kernel: str, memory: Memory, spec: dict, context: RunContext) -> Sample
         groups = (np.arange(n_chains)[:, None] * per_chain.max() + 1 + per_chain).ravel()
     else:
         raise MethodError(f"unknown protocol {protocol!r}; use multi_chain or single_chain")
-    kept = run.records[positions]  # (keep, d, C)
+    kept = np.asarray(run.records[positions], dtype=np.float64)  # (keep, d, C)
     samples = kept.transpose(1, 2, 0).reshape(d, n_chains * positions.size)
-    flat = run.records.transpose(1, 0, 2).reshape(d, n_records * n_chains)
+    run_records = np.asarray(run.records, dtype=np.float64)
+    flat = run_records.transpose(1, 0, 2).reshape(d, n_records * n_chains)
     traces = energy(memory.memory, flat, spec["beta"]).reshape(n_records, n_chains)
     arrays = {
         "chains": np.repeat(np.arange(n_chains), positions.size),
