@@ -74,7 +74,10 @@ def test_e13_and_e16_plan_the_paper_k_with_derived_dataset_names(paper_plan):
     for k in E13_K[1:]:
         name = f"mnist_digit3__n_patterns_{k}"
         assert paper_plan.datasets[name] == {
-            "domain": "mnist", "digit": 3, "n_patterns": k, "base": "mnist_digit3"
+            "domain": "mnist",
+            "digit": 3,
+            "n_patterns": k,
+            "base": "mnist_digit3",
         }
     e13 = paper_plan.experiments["E13"]
     expected = {
@@ -117,6 +120,7 @@ def test_the_faces_placeholder_fails_with_the_folder_named(tmp_path, monkeypatch
 # ---------------------------------------------------------------------------------- dry run
 
 
+@pytest.mark.slow
 def test_dry_run_of_the_paper_config_lists_every_job(tmp_path):
     workdir = copy_workflow(tmp_path)
     result = snakemake(workdir, "-n", "--configfile", f"config/{PAPER}")
@@ -126,7 +130,8 @@ def test_dry_run_of_the_paper_config_lists_every_job(tmp_path):
     plan = _plan(load_config(workdir, PAPER), workdir)
     data = {n: e for n, e in plan.experiments.items() if e.kind in DATA_KINDS}
     assert jobs["sample"] == len(plan.jobs)
-    assert jobs["memory"] == len({dataset for dataset, _ in plan.jobs})
+    trained_on = {plan.methods[m].get("train_dataset") for _, m in plan.jobs} - {None}
+    assert jobs["memory"] == len({dataset for dataset, _ in plan.jobs} | trained_on)
     assert jobs["metrics"] == len({(r.dataset, r.method) for e in data.values() for r in e.rows})
     pairs = {(a.dataset, a.method, b.method) for e in data.values() for a, b in e.paired}
     assert jobs["paired"] == len(pairs)
@@ -208,34 +213,36 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 
 def _paper_with_mnist_at(workdir: Path, base_url: str, files: dict | None, name: str) -> str:
-    """A copy of paper.yaml whose MNIST source reads from ``base_url`` (files replaced)."""
+    """Write a copy of paper.yaml whose MNIST source reads from ``base_url``; its name."""
     config = load_config(workdir, PAPER)
     config["sources"]["mnist"]["base_url"] = base_url
     config["sources"]["mnist"]["timeout"] = 10
     if files is not None:
         config["sources"]["mnist"]["files"] = files
     write_config(workdir, config, name)
-    return f"config/{name}"
+    return name
 
 
+@pytest.mark.slow
 def test_canonical_checksums_refuse_other_files_of_the_same_size(tmp_path, served):
     base_url, folder, _, _ = served
     for role, spec in mnist.DEFAULT_FILES.items():
         assert (folder / spec["name"]).stat().st_size == spec["size"], role
     workdir = copy_workflow(tmp_path)
-    configfile = _paper_with_mnist_at(workdir, base_url, None, "paper_canonical.yaml")
+    name = _paper_with_mnist_at(workdir, base_url, None, "paper_canonical.yaml")
+    raw = Path(_plan(load_config(workdir, name), workdir).raw_path("mnist"))
     result = snakemake(
-        workdir, "resources/mnist/mnist.npz", "--cores", "1", "--configfile", configfile,
-        check=False,
+        workdir, str(raw), "--cores", "1", "--configfile", f"config/{name}", check=False
     )
     assert result.returncode != 0
-    log = (workdir / RESULTS / "logs/fetch/mnist.log").read_text()
+    log = (workdir / RESULTS / "logs/fetch" / raw.name.replace(".npz", ".log")).read_text()
     assert "checksum mismatch" in log
     assert mnist.DEFAULT_FILES["images"]["sha256"] in log
     assert "Traceback" not in log
     assert not list((workdir / "resources/mnist").glob("*.npz"))  # nothing half-fetched
 
 
+@pytest.mark.slow
 def test_idx_source_fetches_and_builds_the_k3500_memory(tmp_path, served):
     base_url, folder, images, labels = served
     files = {
@@ -247,13 +254,14 @@ def test_idx_source_fetches_and_builds_the_k3500_memory(tmp_path, served):
         for role, spec in mnist.DEFAULT_FILES.items()
     }
     workdir = copy_workflow(tmp_path)
-    configfile = _paper_with_mnist_at(workdir, base_url, files, "paper_local.yaml")
+    name = _paper_with_mnist_at(workdir, base_url, files, "paper_local.yaml")
     target = RESULTS / "memory/mnist/mnist_digit3__n_patterns_3500.npz"
     result = snakemake(
-        workdir, str(target), "--cores", "1", "--configfile", configfile, "--quiet", "rules"
+        workdir, str(target), "--cores", "1", "--configfile", f"config/{name}", "--quiet", "rules"
     )
     assert planned_jobs(result.stdout + result.stderr) == {"fetch": 1, "memory": 1}
-    raw_images, raw_labels = mnist.load(workdir / "resources/mnist/mnist.npz")
+    raw = _plan(load_config(workdir, name), workdir).raw_path("mnist")
+    raw_images, raw_labels = mnist.load(workdir / raw)
     np.testing.assert_array_equal(raw_images, images)
     np.testing.assert_array_equal(raw_labels, labels)
     memory = load_memory_file(workdir / target)
@@ -262,6 +270,8 @@ def test_idx_source_fetches_and_builds_the_k3500_memory(tmp_path, served):
     np.testing.assert_allclose(memory.memory, expected / np.linalg.norm(expected, axis=0))
     source = memory.metadata["source"]
     assert source["kind"] == "idx"
-    assert [f["sha256"] for f in source["files"]] == [files["images"]["sha256"],
-                                                      files["labels"]["sha256"]]
+    assert [f["sha256"] for f in source["files"]] == [
+        files["images"]["sha256"],
+        files["labels"]["sha256"],
+    ]
     assert all(f["url"].startswith(base_url) for f in source["files"])
