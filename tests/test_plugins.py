@@ -19,9 +19,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from workflow_utils import REPO, copy_workflow
-
-from user_workflow import run_snakemake
+from workflow_utils import REPO, clean_snakemake, copy_workflow
 
 pytestmark = pytest.mark.slow
 
@@ -127,7 +125,7 @@ def _write(workdir: Path, config: dict) -> str:
 def test_toy_domain_and_method_from_a_plugin_run_through_the_workflow(toy_workdir):
     workdir, plugins = toy_workdir
     configfile = _write(workdir, toy_config())
-    run_snakemake(workdir, ["--cores", "2", "--configfile", configfile], pythonpath=[plugins])
+    clean_snakemake(workdir, ["--cores", "2", "--configfile", configfile], pythonpath=[plugins])
 
     table = pd.read_csv(workdir / "results/tables/toy_comparison.csv")
     assert list(table["method"]) == ["noisy", "SA", "bootstrap"]
@@ -166,7 +164,7 @@ def test_plugin_schemas_reject_a_typo_before_any_job_runs(
     block = config[section][name]
     block[typo] = block.pop(key)
     configfile = _write(workdir, config)
-    result = run_snakemake(
+    result = clean_snakemake(
         workdir, ["--cores", "1", "--configfile", configfile], pythonpath=[plugins], check=False
     )
     assert result.returncode != 0
@@ -180,7 +178,7 @@ def test_plugin_schemas_reject_a_typo_before_any_job_runs(
 def test_a_plugin_that_cannot_be_imported_is_named(toy_workdir):
     workdir, _ = toy_workdir
     configfile = _write(workdir, toy_config() | {"plugins": ["toy_plugin_missing"]})
-    result = run_snakemake(workdir, ["-n", "--configfile", configfile], check=False)
+    result = clean_snakemake(workdir, ["-n", "--configfile", configfile], check=False)
     assert result.returncode != 0
     output = result.stdout + result.stderr
     assert "plugins: cannot import 'toy_plugin_missing'" in output
@@ -190,11 +188,10 @@ def test_a_plugin_that_cannot_be_imported_is_named(toy_workdir):
 def test_the_plugin_registers_into_the_library_registries(toy_workdir, monkeypatch):
     """The same module, imported in-process, is a Domain and a MethodKind of the registries."""
     from stochastic_attention.config import compose_schema, load_plugins
-    from stochastic_attention.domains.base import Domain, get_domain
-    from stochastic_attention.methods.base import MethodKind, get_method
-
     from stochastic_attention.domains import base as domains
+    from stochastic_attention.domains.base import Domain, get_domain
     from stochastic_attention.methods import base as methods
+    from stochastic_attention.methods.base import MethodKind, get_method
 
     _, plugins = toy_workdir
     monkeypatch.syspath_prepend(str(plugins))
