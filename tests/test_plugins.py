@@ -205,3 +205,23 @@ def test_the_plugin_registers_into_the_library_registries(toy_workdir, monkeypat
     schema = compose_schema(REPO / "workflow/schemas/config.schema.yaml")
     datasets = schema["properties"]["datasets"]["additionalProperties"]
     assert "toy" in datasets["properties"]["domain"]["enum"]
+
+
+def test_an_unknown_figure_name_is_refused_before_any_job_runs():
+    """Figures are chosen by name; a typo is a config error, not a failed figure job."""
+    from stochastic_attention.config import ConfigError, prepare
+
+    config = toy_config()
+    config["plugins"] = []
+    del config["methods"]["noisy"]
+    config["datasets"] = {"tiny": {"domain": "synthetic", "d": 8, "n_patterns": 4}}
+    config["experiments"]["toy_comparison"] |= {
+        "datasets": ["tiny"],
+        "methods": ["sa", "bootstrap"],
+        "figures": ["sample_grids", "sample_grid"],
+    }
+    with pytest.raises(ConfigError) as error:
+        prepare(config, schema_path=REPO / "workflow/schemas/config.schema.yaml")
+    message = str(error.value)
+    assert "experiments.toy_comparison.figures: unknown figure 'sample_grid'" in message
+    assert "sample_grids" in message and "figure_registry" in message

@@ -303,6 +303,15 @@ def _check_experiment(name: str, experiment: dict, config: dict) -> None:
                     f"{where}: baseline {method!r} has no energy_beta (the β its Ē is reported "
                     f"at); set methods.{method}.energy_beta or {where}.energy_beta"
                 )
+    if experiment.get("figures"):
+        from .report.figure_registry import FIGURES
+
+        for figure in experiment["figures"]:
+            if figure not in FIGURES:
+                raise ConfigError(
+                    f"{where}.figures: unknown figure {figure!r} (known: {', '.join(FIGURES)}); "
+                    "a new figure is a function in report/figure_registry.py FIGURES"
+                )
     for pair in experiment.get("paired", []):
         for method in pair:
             if method not in experiment.get("methods", []):
