@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import inspect
 import json
 import logging
 import os
@@ -152,7 +153,12 @@ def _step_help(name: str) -> str:
     function = STEPS.get(name)
     if function is None:
         raise StepError(f"unknown step {name!r}; known steps: {', '.join(sorted(STEPS))}")
-    return f"stochastic-attention {name}\n\n{(function.__doc__ or '').strip()}\n"
+    usage = (
+        f"usage: stochastic-attention {name} --params JSON | --params-file FILE [--seed N]\n"
+        "           [--threads N] --input NAME=PATH ... --output NAME=PATH ..."
+    )
+    doc = inspect.cleandoc(function.__doc__ or "(no description)")
+    return f"stochastic-attention {name}\n\n{doc}\n\n{usage}\n"
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -199,8 +199,13 @@ def validate(config: dict, schema: dict | None = None) -> None:
     errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.path)))
     if errors:
         error = _deepest(errors[0])
+        # every problem at that key in one line, an unknown key (a typo) first: a misspelt
+        # required key is both "unexpected" and "required", and only the first names the typo
+        same = [e for e in map(_deepest, errors) if e.absolute_path == error.absolute_path]
+        same.sort(key=lambda e: e.validator != "additionalProperties")
+        messages = list(dict.fromkeys(e.message for e in same))
         where = ".".join(str(part) for part in error.absolute_path) or "(top level)"
-        raise ConfigError(f"config error at {where}: {error.message}")
+        raise ConfigError(f"config error at {where}: {'; '.join(messages)}")
 
 
 # --------------------------------------------------------------------------- checks
@@ -297,6 +302,15 @@ def _check_experiment(name: str, experiment: dict, config: dict) -> None:
                 raise ConfigError(
                     f"{where}: baseline {method!r} has no energy_beta (the β its Ē is reported "
                     f"at); set methods.{method}.energy_beta or {where}.energy_beta"
+                )
+    if experiment.get("figures"):
+        from .report.figure_registry import FIGURES
+
+        for figure in experiment["figures"]:
+            if figure not in FIGURES:
+                raise ConfigError(
+                    f"{where}.figures: unknown figure {figure!r} (known: {', '.join(FIGURES)}); "
+                    "a new figure is a function in report/figure_registry.py FIGURES"
                 )
     for pair in experiment.get("paired", []):
         for method in pair:
