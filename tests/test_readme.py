@@ -1,7 +1,7 @@
 """The README works as written: its Python API example runs, and its cheap shell commands run
 from a shell whose PATH does not contain the venv (``env -i PATH=/usr/bin:/bin``).
 
-The sections come from README.md; until they are pasted there, from docs/README-sections.md
+The sections come from README.md
 (the proposed text), so the test guards the text a user will read either way.
 """
 
@@ -18,7 +18,6 @@ import pytest
 from workflow_utils import CLEAN_PATH, REPO, clean_environment, copy_workflow
 
 README = REPO / "README.md"
-PROPOSED = REPO / "docs" / "README-sections.md"
 API_HEADING = "## Python API"
 VENV = Path(sys.prefix)  # the venv running the tests: what `make` puts at .venv
 
@@ -30,7 +29,7 @@ CHEAP = (
 
 
 def _documents() -> list[Path]:
-    return [path for path in (README, PROPOSED) if path.exists()]
+    return [README]
 
 
 def _fenced(text: str, language: str) -> list[str]:
@@ -47,7 +46,7 @@ def api_example() -> str:
         blocks = _fenced(section, "python")
         if blocks:
             return blocks[0]
-    raise AssertionError(f"no ```python block under {API_HEADING!r} in README.md or {PROPOSED}")
+    raise AssertionError(f"no ```python block under {API_HEADING!r} in README.md")
 
 
 def cheap_commands() -> list[str]:
