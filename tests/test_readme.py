@@ -1,8 +1,8 @@
 """The README works as written: its Python API example runs, and its cheap shell commands run
 from a shell whose PATH does not contain the venv (``env -i PATH=/usr/bin:/bin``).
 
-The sections come from README.md
-(the proposed text), so the test guards the text a user will read either way.
+The example and the commands are read from README.md itself, so the test guards the text a
+user will read.
 """
 
 from __future__ import annotations
