@@ -391,7 +391,9 @@ def paired(params, inputs, outputs, seed, threads):
     """Paired differences ``first − second`` of N, D and Ē with their SE (SPEC §3).
 
     The two samplers share start draws (common random numbers), so chain group g of one
-    is paired with chain group g of the other. inputs: ``memory``, ``first``, ``second``.
+    is paired with chain group g of the other. params: ``first``, ``second`` (method names,
+    recorded). inputs: ``memory``, ``first``, ``second`` (samples files). outputs: ``paired``
+    (JSON: ``<metric>_diff`` and ``<metric>_diff_se`` for N, D, Ē and max-cos).
     """
     memory = load_memory_file(inputs["memory"])
     first, second = load_samples(inputs["first"]), load_samples(inputs["second"])
@@ -466,7 +468,11 @@ def figure(params, inputs, outputs, seed, threads):
 
 @step("summary")
 def summary(params, inputs, outputs, seed, threads):
-    """Every experiment's Markdown table in one page (``results/summary.md``)."""
+    """Every experiment's Markdown table in one page (``results/summary.md``).
+
+    params: ``config_files`` (named at the top). inputs: one Markdown table per experiment
+    (any names). outputs: ``summary``.
+    """
     config_files = params.get("config_files") or []
     parts = ["# stochastic-attention: summary of results\n"]
     if config_files:
@@ -541,7 +547,8 @@ def sequence(params, inputs, outputs, seed, threads):
 def export(params, inputs, outputs, seed, threads):
     """Samples in the domain's own file format (FASTA for protein).
 
-    inputs: ``memory``, ``samples``. outputs: ``export``.
+    params: none. inputs: ``memory``, ``samples``. outputs: ``export`` (its suffix is the
+    domain's ``EXPORT_SUFFIX``).
     """
     memory = load_memory_file(inputs["memory"])
     domain = get_domain(memory.metadata["domain"])

@@ -93,7 +93,13 @@ def _write_csv(table: pd.DataFrame, path: Path) -> None:
 
 @step("e1")
 def e1(params: dict, inputs: dict[str, Path], outputs: dict[str, Path], seed: int, threads: int):
-    """E1 temperature spectrum → table, figure (and markdown, latex, html)."""
+    """E1 temperature spectrum → table, figure (and markdown, latex, html).
+
+    params: the keyword arguments of ``synthetic.temperature_spectrum`` (d, n_patterns,
+    beta_min, beta_max, n_betas, alpha, n_steps, burn_in, thin, init_noise, start_pattern)
+    and ``title``. inputs: none. outputs: ``table``, ``figure``; optional ``markdown``,
+    ``latex``, ``html``.
+    """
     _check_params("e1", params, _allowed(sy.temperature_spectrum, {"title"}))
     _check_outputs("e1", outputs, {"table", "figure"}, {"markdown", "latex", "html"})
     result = sy.temperature_spectrum(
@@ -146,7 +152,13 @@ def e1(params: dict, inputs: dict[str, Path], outputs: dict[str, Path], seed: in
 
 @step("e2")
 def e2(params: dict, inputs: dict[str, Path], outputs: dict[str, Path], seed: int, threads: int):
-    """E2 convergence → table, figure (and markdown, latex, html, trace)."""
+    """E2 convergence → table, figure (and markdown, latex, html, trace).
+
+    params: the keyword arguments of ``synthetic.convergence`` (d, n_patterns, beta,
+    sampler_beta, alpha, n_chains, n_steps, burn_in, thin, init_scale, reference_*, window,
+    exact_grid_points) and ``title``. inputs: none. outputs: ``table``, ``figure``; optional
+    ``markdown``, ``latex``, ``html``, ``trace``.
+    """
     _check_params("e2", params, _allowed(sy.convergence, {"title"}))
     _check_outputs("e2", outputs, {"table", "figure"}, {"markdown", "latex", "html", "trace"})
     result = sy.convergence(**_pick(params, sy.convergence), seed=np.random.default_rng(seed))
@@ -188,7 +200,12 @@ def e2(params: dict, inputs: dict[str, Path], outputs: dict[str, Path], seed: in
 def e3_cell(
     params: dict, inputs: dict[str, Path], outputs: dict[str, Path], seed: int, threads: int
 ):
-    """E3, one load ratio → ``cell`` (CSV, one row per dataset × β)."""
+    """E3, one load ratio → ``cell`` (CSV, one row per dataset × β).
+
+    params: ``load_ratio`` and the keyword arguments of ``synthetic.load_ratio_cell`` (d,
+    beta_min, beta_max, n_betas, n_datasets, alpha, n_steps, burn_in, thin, init_noise,
+    batching). inputs: none. outputs: ``cell``.
+    """
     allowed = _allowed(sy.load_ratio_cell, {"load_ratio"})
     _check_params("e3-cell", params, allowed)
     _check_outputs("e3-cell", outputs, {"cell"}, set())
@@ -255,7 +272,13 @@ def e3_aggregate(
 def critical_law(
     params: dict, inputs: dict[str, Path], outputs: dict[str, Path], seed: int, threads: int
 ):
-    """β* against d → table, figure (and markdown, latex, html, fit, curves)."""
+    """β* against d → table, figure (and markdown, latex, html, fit, curves).
+
+    params: the keyword arguments of ``synthetic.critical_law`` (dims, load_ratio, n_probes,
+    probe_sets, n_grid, sweep, beta_min, beta_max, n_betas, alpha, n_steps, burn_in, thin,
+    level) and ``title``. inputs: none. outputs: ``table``, ``figure``; optional ``markdown``,
+    ``latex``, ``html``, ``fit``, ``curves``.
+    """
     _check_params("critical-law", params, _allowed(sy.critical_law, {"title"}))
     _check_outputs(
         "critical-law", outputs, {"table", "figure"}, {"markdown", "latex", "html", "fit", "curves"}
