@@ -33,6 +33,10 @@ def environment() -> dict[str, str]:
     """The current environment with this interpreter's scripts first on PATH."""
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    # this checkout's library, by absolute path: a relative PYTHONPATH=src would name a
+    # folder the scratch copy lacks, and jobs would silently import an installed version
+    paths = [str(REPO / "src"), *(p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p)]
+    env["PYTHONPATH"] = os.pathsep.join(paths)
     return env
 
 
