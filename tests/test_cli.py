@@ -58,7 +58,8 @@ def test_main_reports_errors_in_one_line(tmp_path, capsys):
 def test_read_npz_explains_corrupt_and_incomplete_files(tmp_path):
     bad = tmp_path / "bad.npz"
     bad.write_bytes(b"garbage")
-    with pytest.raises(BadInputError, match=r"bad.npz is not a readable .npz file.*delete"):
+    fix = r"rebuild it with `snakemake .*bad.npz --force"
+    with pytest.raises(BadInputError, match=r"bad.npz is not a readable .npz file.*" + fix):
         read_npz(bad, ("memory",), "memory")
     partial = tmp_path / "partial.npz"
     np.savez(partial, other=np.zeros(2))

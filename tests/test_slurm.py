@@ -6,7 +6,9 @@ slurm-wlm and munge when missing (tests/slurm_cluster.py). Run with ``pytest -m 
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -22,6 +24,8 @@ from workflow_utils import (
     copy_workflow,
     kill_snakemake_during,
     planned_jobs,
+    processes_under,
+    run_in_group,
 )
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
@@ -45,6 +49,36 @@ def slurm(tmp_path_factory) -> SlurmInfo:
         yield info
 
 
+@pytest.fixture(autouse=True)
+def _no_jobs_left(request, tmp_path):
+    """Pass or fail, a test leaves no SLURM job and no process (a jobstep Snakemake) behind:
+    every live job is cancelled and waited for, then whatever still runs in the test's
+    folder is killed by PID."""
+    yield
+    if "slurm" not in request.fixturenames:
+        return
+    slurm = request.getfixturevalue("slurm")
+    live = {"PENDING", "RUNNING", "COMPLETING", "CONFIGURING", "SUSPENDED"}
+    jobs = [job for job, state in _squeue(slurm, "%i|%T") if state in live]
+    if jobs:
+        subprocess.run(["scancel", *jobs], env=slurm.env, capture_output=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (
+        [j for j, state in _squeue(slurm, "%i|%T") if state in live] or processes_under(tmp_path)
+    ):
+        time.sleep(1)
+    for pid, _ in processes_under(tmp_path):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _wait_for_no_processes(folder: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while left := processes_under(folder):
+        assert time.monotonic() < deadline, f"processes left behind: {left}"
+        time.sleep(1)
+
+
 def _env(slurm: SlurmInfo | None = None) -> dict[str, str]:
     env = dict(slurm.env) if slurm else dict(os.environ)
     env.pop("SNAKEMAKE_SLURM_PARTITION", None)  # use the cluster's default partition
@@ -56,13 +90,8 @@ def _env(slurm: SlurmInfo | None = None) -> dict[str, str]:
 def _snakemake(
     workdir: Path, args: list[str], env: dict[str, str], timeout: float
 ) -> subprocess.CompletedProcess:
-    proc = subprocess.run(
-        [sys.executable, "-m", "snakemake", *args],
-        cwd=workdir,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
+    proc = run_in_group(
+        [sys.executable, "-m", "snakemake", *args], cwd=workdir, env=env, timeout=timeout
     )
     assert proc.returncode == 0, (
         f"snakemake {' '.join(args)} failed ({proc.returncode}):\n"
@@ -200,6 +229,7 @@ def test_killed_run_resumes_on_slurm_without_redoing_finished_jobs(slurm, tmp_pa
         tmp_path, _slurm_args(slurm), _env(slurm), Path("results/b.txt"), timeout=180
     )
     _cancel_jobs_of_rule(slurm, "b")
+    _wait_for_no_processes(tmp_path)  # the cancelled job's jobstep Snakemake ended too
     (tmp_path / "slow").unlink()
     assert not (tmp_path / "results/b.txt").exists()
     assert (tmp_path / "results/a.txt").is_file()
@@ -246,3 +276,35 @@ def test_smoke_pipeline_on_slurm_matches_local_run(slurm, tmp_path):
     assert a.is_file() and b.is_file()
     if a.read_bytes() != b.read_bytes():
         pd.testing.assert_frame_equal(pd.read_csv(b), pd.read_csv(a), check_exact=False, rtol=1e-9)
+
+
+def test_interrupted_run_leaves_no_jobs_on_slurm(slurm, tmp_path):
+    """Ctrl-C (SIGINT to the process group) on the login node: Snakemake cancels its SLURM
+    jobs, and no jobstep process stays behind."""
+    (tmp_path / "Snakefile").write_text(RESUMABLE_SNAKEFILE)
+    (tmp_path / "slow").touch()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "snakemake", *_slurm_args(slurm)],
+        cwd=tmp_path,
+        env=_env(slurm),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 180
+        while not (tmp_path / "results/b.txt").exists():
+            assert process.poll() is None, "snakemake ended before b started"
+            assert time.monotonic() < deadline, "b did not start"
+            time.sleep(0.5)
+        os.killpg(process.pid, signal.SIGINT)
+        process.wait(timeout=120)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    deadline = time.monotonic() + 60
+    while ids := _live_jobs_of_rule(slurm, "b"):
+        assert time.monotonic() < deadline, f"SLURM jobs {ids} of rule b still live"
+        time.sleep(1)
+    _wait_for_no_processes(tmp_path)

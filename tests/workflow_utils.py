@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -33,17 +34,74 @@ def environment() -> dict[str, str]:
     """The current environment with this interpreter's scripts first on PATH."""
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    # this checkout's library, by absolute path: a relative PYTHONPATH=src would name a
+    # folder the scratch copy lacks, and jobs would silently import an installed version
+    paths = [str(REPO / "src"), *(p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p)]
+    env["PYTHONPATH"] = os.pathsep.join(paths)
     return env
 
 
+def run_in_group(
+    command: list[str], *, timeout: float, **popen: object
+) -> subprocess.CompletedProcess:
+    """``subprocess.run`` that ends the whole process group, pass, fail or timeout.
+
+    The command starts in a new session; whatever is still alive in that group when the
+    command returns, raises or times out (jobs Snakemake started, their children) gets
+    SIGKILL, so no test leaves a process behind.
+    """
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        **popen,
+    )
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except BaseException:
+        kill_group(process)
+        process.communicate()
+        raise
+    kill_group(process)
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+
+
+def kill_group(process: subprocess.Popen) -> None:
+    """SIGKILL every process left in ``process``'s process group (started with a new session)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+    with contextlib.suppress(ChildProcessError):
+        process.wait()
+
+
+def processes_under(folder: Path) -> list[tuple[int, str]]:
+    """(pid, command line) of every live process whose working directory is in ``folder``."""
+    folder = Path(folder).resolve()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cwd = Path(os.readlink(entry / "cwd"))
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+        except OSError:
+            continue
+        if cmdline and (cwd == folder or folder in cwd.parents):
+            found.append((int(entry.name), cmdline))
+    return found
+
+
 def snakemake(workdir: Path, *arguments: str, check: bool = True, timeout: int = 600):
-    """Run ``snakemake`` in ``workdir``; returns the CompletedProcess (text output)."""
-    result = subprocess.run(
+    """Run ``snakemake`` in ``workdir``; returns the CompletedProcess (text output).
+
+    Whatever the run leaves alive (also on a timeout) is killed with its process group.
+    """
+    result = run_in_group(
         [sys.executable, "-m", "snakemake", *arguments],
         cwd=workdir,
         env=environment(),
-        capture_output=True,
-        text=True,
         timeout=timeout,
     )
     if check and result.returncode != 0:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import UserError
+from .errors import UserError, rebuild_command
 
 __all__ = ["BadInputError", "read_npz", "write_npz_atomic"]
 
@@ -25,10 +25,10 @@ def read_npz(path: Path | str, required: tuple[str, ...], what: str) -> dict[str
     """Load every array of ``path``, checking that ``required`` ones exist; never unpickles.
 
     A missing, corrupt or incomplete file raises :class:`BadInputError` naming the file, the
-    problem, and the fix (delete the file so the workflow rebuilds it).
+    problem, and the fix: the exact Snakemake command that rebuilds it.
     """
     path = Path(path)
-    fix = f"delete {path} and re-run the workflow to rebuild it"
+    fix = f"rebuild it with `{rebuild_command(path)}`, then re-run the workflow"
     if not path.exists():
         raise BadInputError(f"{what} file {path} does not exist; run the step that makes it")
     try:

@@ -243,7 +243,8 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as error:
         if error.errno not in _SYSTEM_ERRORS:
             raise
-        log.error("%s: %s (%s)", _SYSTEM_ERRORS[error.errno], error.filename, error.strerror)
+        where = error.filename or ", ".join(arguments.output) or "an output file"
+        log.error("%s: %s (%s)", _SYSTEM_ERRORS[error.errno], where, error.strerror)
         return 1
     return 0
 

@@ -66,8 +66,8 @@ def _no_duplicates(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = F
         line = key_node.start_mark.line + 1
         if key in seen:
             raise ConfigError(
-                f"{key_node.start_mark.name}: key {key!r} is written twice (lines {seen[key]} "
-                f"and {line}); YAML would silently keep the last one. Remove one of them."
+                f"key {key!r} is written twice (lines {seen[key]} and {line}); YAML would "
+                "silently keep the last one. Remove one of them."
             )
         seen[key] = line
     return loader.construct_mapping(node, deep=deep)
@@ -85,6 +85,8 @@ def check_yaml_file(path: Path | str) -> None:
         raise ConfigError(f"cannot read config file {path}: {error.strerror}") from None
     try:
         yaml.load(text, Loader=_StrictLoader)
+    except ConfigError as error:
+        raise ConfigError(f"{path}: {error}") from None
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
@@ -213,7 +215,8 @@ def validate(config: dict, schema: dict | None = None) -> None:
 
 def _check_names(config: dict) -> None:
     for section in ("datasets", "methods", "experiments", "protocols"):
-        for name in config.get(section, {}):
+        names = config.get(section) or {}
+        for name in names if isinstance(names, dict) else ():
             if not NAME_PATTERN.match(str(name)) or "__" in str(name):
                 raise ConfigError(
                     f"{section}: the name {name!r} may contain only letters, digits and single "
@@ -221,7 +224,8 @@ def _check_names(config: dict) -> None:
                 )
     results = config.get("results_dir", "results")
     if (
-        not RESULTS_PATTERN.match(results)
+        not isinstance(results, str)
+        or not RESULTS_PATTERN.match(results)
         or ".." in Path(results).parts
         or Path(results).is_absolute()
     ):
@@ -366,6 +370,7 @@ def prepare(
     """Plug-ins, strict YAML re-read, schema with defaults and cross-field checks."""
     for path in config_files:
         check_yaml_file(path)
+    _check_names(config)  # first: a hostile name is refused before anything else reads it
     load_plugins(config.get("plugins", []))
     schema = compose_schema(schema_path)
     validate(config, schema)

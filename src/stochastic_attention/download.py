@@ -11,8 +11,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import http.client
+import logging
 import os
 import tempfile
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -22,10 +24,22 @@ from .errors import UserError
 __all__ = ["DataSourceError", "download", "sha256_of"]
 
 _CHUNK = 1 << 20
+log = logging.getLogger(__name__)
 
 
 class DataSourceError(UserError, RuntimeError):
-    """A data source is unreachable, incomplete or does not match its expected checksum."""
+    """A data source is unreachable, incomplete or does not match its expected checksum.
+
+    ``transient`` is true for failures that a later attempt can cure (unreachable host,
+    timeout, a transfer cut short, HTTP 408/429/5xx); :func:`download` retries only those.
+    """
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
+
+
+_TRANSIENT_HTTP = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 
 def sha256_of(path: Path | str) -> str:
@@ -44,17 +58,21 @@ def _open_url(url: str, timeout: float):
     except urllib.error.HTTPError as exc:
         raise DataSourceError(
             f"download of {url} failed: HTTP {exc.code} {exc.reason}. "
-            "Check that the URL (base URL and file name) is correct and the file exists there."
+            "Check that the URL (base URL and file name) is correct and the file exists there.",
+            transient=exc.code in _TRANSIENT_HTTP,
         ) from exc
     except urllib.error.URLError as exc:
+        # file:// failures (a missing file) are not cured by waiting; network ones may be
         raise DataSourceError(
             f"download of {url} failed: source unreachable ({exc.reason}). "
-            "Check the network connection and the host name, or use an offline source."
+            "Check the network connection and the host name, or use an offline source.",
+            transient=not url.lower().startswith("file:"),
         ) from exc
     except TimeoutError as exc:
         raise DataSourceError(
             f"download of {url} failed: no answer within {timeout} s. "
-            "Retry later, raise the timeout, or use another mirror or an offline source."
+            "Retry later, raise the timeout, or use another mirror or an offline source.",
+            transient=True,
         ) from exc
     except ValueError as exc:  # unknown URL type, malformed URL
         raise DataSourceError(
@@ -75,12 +93,14 @@ def _stream_to(response, url: str, fh, timeout: float) -> tuple[int, str]:
     except TimeoutError as exc:
         raise DataSourceError(
             f"download of {url} failed: transfer stalled for {timeout} s after {n_bytes} bytes. "
-            "Retry, or use another mirror or an offline source."
+            "Retry, or use another mirror or an offline source.",
+            transient=True,
         ) from exc
     except (OSError, http.client.HTTPException) as exc:  # connection reset, incomplete read
         raise DataSourceError(
             f"download of {url} failed after {n_bytes} bytes: {exc}. "
-            "Retry, or use another mirror or an offline source."
+            "Retry, or use another mirror or an offline source.",
+            transient=True,
         ) from exc
     return n_bytes, digest.hexdigest()
 
@@ -98,7 +118,8 @@ def _verify(
     if announced is not None and n_bytes != announced:
         raise DataSourceError(
             f"download of {url} is incomplete: the server announced {announced} bytes, "
-            f"received {n_bytes}. Retry, or use another mirror."
+            f"received {n_bytes}. Retry, or use another mirror.",
+            transient=True,
         )
     if size is not None and n_bytes != size:
         raise DataSourceError(
@@ -122,6 +143,8 @@ def download(
     sha256: str | None = None,
     size: int | None = None,
     timeout: float = 60,
+    attempts: int = 3,
+    backoff: float = 1.0,
 ) -> Path:
     """Download ``url`` to ``dest`` atomically and return ``dest`` as a Path.
 
@@ -130,7 +153,28 @@ def download(
     ``sha256`` is given) are checked before ``os.replace`` moves it onto ``dest``. Raises
     :class:`DataSourceError` on HTTP errors, unreachable hosts, timeouts, truncated transfers
     and size or checksum mismatches; no file is left behind in that case.
+
+    Only transient failures (see :class:`DataSourceError`) are retried, up to ``attempts``
+    tries in all, waiting ``backoff``, then 2·``backoff``, … seconds between them; a wrong
+    URL (HTTP 404), a missing ``file://`` file or a checksum mismatch fails at once. This is
+    the pipeline's only retry of a fetch: the workflow's fetch rule has ``retries: 0``.
     """
+    for attempt in range(1, attempts + 1):
+        try:
+            return _download_once(url, dest, sha256=sha256, size=size, timeout=timeout)
+        except DataSourceError as error:
+            if not error.transient or attempt == attempts:
+                raise
+            wait = backoff * 2 ** (attempt - 1)
+            log.warning("%s; attempt %d of %d in %.0f s", error, attempt + 1, attempts, wait)
+            time.sleep(wait)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _download_once(
+    url: str, dest: Path | str, *, sha256: str | None, size: int | None, timeout: float
+) -> Path:
+    """One attempt of :func:`download`."""
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")

@@ -21,9 +21,12 @@ def _uses_conda():
 # or the rule's conda environment's python; PYTHONPATH makes them use this checkout's code.
 PYTHON = "python" if _uses_conda() else shlex.quote(sys.executable)
 CLI = f"{PYTHON} -m stochastic_attention"
+# the run's config files, for the exact rebuild command in error messages (errors.py)
+_CONFIG_FILES = shlex.quote(os.pathsep.join(map(str, workflow.configfiles)))
 shell.prefix(
     f"export PYTHONPATH={shlex.quote(workflow.basedir + '/src')}${{{{PYTHONPATH:+:$PYTHONPATH}}}}; "
     f"export STOCHASTIC_ATTENTION_PLUGINS={shlex.quote(','.join(config.get('plugins', [])))}; "
+    f"export STOCHASTIC_ATTENTION_CONFIGFILES={_CONFIG_FILES.replace('{', '{{').replace('}', '}}')}; "
 )
 
 

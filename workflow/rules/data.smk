@@ -18,6 +18,8 @@ rule fetch:
     resources:
         mem_mb=2000,
         runtime=30,
+    # network sources retry inside the download (download.py); a bad file never heals
+    retries: 0
     conda:
         "../../envs/core.yaml"
     shell:

@@ -51,6 +51,7 @@ __all__ = [
     "DomainError",
     "Memory",
     "Panel",
+    "check_columns",
     "domain_names",
     "get_domain",
     "load_memory_file",
@@ -161,11 +162,11 @@ def get_domain(name: str) -> Any:
     return _REGISTERED[name]
 
 
-def unit_columns(matrix: np.ndarray, what: str) -> np.ndarray:
-    """``matrix`` (d, K) with every column scaled to unit norm (float64).
+def check_columns(matrix: np.ndarray, what: str) -> np.ndarray:
+    """``matrix`` (d, K) as float64 after refusing non-finite values and zero columns.
 
-    Refuses non-finite values and zero columns, naming the first offending column, because
-    both would only fail much later (NaN samples, undefined cosines).
+    Names the first offending column, because both would only fail much later (NaN
+    samples at the baselines, undefined cosines at the metrics).
     """
     matrix = np.asarray(matrix, dtype=np.float64)
     if matrix.ndim != 2 or min(matrix.shape) < 1:
@@ -180,7 +181,16 @@ def unit_columns(matrix: np.ndarray, what: str) -> np.ndarray:
     if np.any(norms == 0):
         column = int(np.flatnonzero(norms == 0)[0])
         raise DomainError(f"{what}: column {column} is all zeros and cannot be unit-normalised")
-    return np.ascontiguousarray(matrix / norms)
+    return matrix
+
+
+def unit_columns(matrix: np.ndarray, what: str) -> np.ndarray:
+    """``matrix`` (d, K) with every column scaled to unit norm (float64).
+
+    Refuses non-finite values and zero columns first (:func:`check_columns`).
+    """
+    matrix = check_columns(matrix, what)
+    return np.ascontiguousarray(matrix / np.linalg.norm(matrix, axis=0))
 
 
 def save_memory_file(path: Path, memory: Memory) -> None:
@@ -194,14 +204,15 @@ def save_memory_file(path: Path, memory: Memory) -> None:
 def load_memory_file(path: Path | str) -> Memory:
     """Read a memory file written by :func:`save_memory_file`."""
     from ..arrays import BadInputError, read_npz
+    from ..errors import rebuild_command
 
     data = read_npz(path, ("memory", "metadata"), "memory")
     try:
         metadata = json.loads(str(data["metadata"]))
     except json.JSONDecodeError as error:
         raise BadInputError(
-            f"memory file {path} has corrupt metadata ({error}); delete it and re-run "
-            "snakemake with the same command to rebuild it"
+            f"memory file {path} has corrupt metadata ({error}); rebuild it with "
+            f"`{rebuild_command(path)}`, then re-run the workflow"
         ) from None
     arrays = {k.removeprefix("extra_"): v for k, v in data.items() if k.startswith("extra_")}
     return Memory(np.asarray(data["memory"], dtype=np.float64), metadata, arrays)

@@ -492,9 +492,12 @@ def build_memory(params: dict, raw: Path | None) -> Memory:
     if raw is None:
         raise DomainError("mnist: the memory needs the fetched raw file (resources/mnist/…)")
     images, labels = load(raw)
-    memory, meta = select_memory(
-        images, labels, digit=params["digit"], n_patterns=params["n_patterns"]
-    )
+    try:
+        memory, meta = select_memory(
+            images, labels, digit=params["digit"], n_patterns=params["n_patterns"]
+        )
+    except ValueError as error:  # too few images, an all-zero image: the user's to fix
+        raise DomainError(f"{error} (raw file {raw})") from None
     return Memory(memory, meta | {"image_shape": list(IMAGE_SHAPE)})
 
 

@@ -26,7 +26,13 @@ import numpy as np
 from .. import energy, metrics
 from ..arrays import read_npz
 from ..cli import StepError, step
-from ..domains.base import Memory, get_domain, load_memory_file, save_memory_file
+from ..domains.base import (
+    Memory,
+    check_columns,
+    get_domain,
+    load_memory_file,
+    save_memory_file,
+)
 from ..methods.base import RunContext, SampleResult, StartDraw, get_method
 from ..seeds import derive_seed
 
@@ -94,6 +100,8 @@ def build_memory(params, inputs, outputs, seed, threads):
     spec = dict(params["spec"])
     domain = get_domain(spec["domain"])
     built = domain.build_memory(spec, inputs.get("raw"))
+    # every domain, also a plug-in: a NaN or zero column fails here, naming the column
+    check_columns(built.memory, f"dataset {params['dataset']} ({spec['domain']} memory)")
     metadata = dict(built.metadata)
     if "provenance" in inputs:
         metadata["source"] = json.loads(inputs["provenance"].read_text()).get("provenance")
