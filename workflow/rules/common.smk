@@ -102,6 +102,13 @@ def get_sample_spec(wildcards):
     return json.dumps(spec, sort_keys=True)
 
 
+def get_method_gpus(wildcards):
+    """1 when the method asks for CUDA (a torch sampler or a learned baseline's train.device)."""
+    method = PLAN.methods[wildcards.method]
+    devices = (method.get("device"), method.get("train", {}).get("device"))
+    return int("cuda" in devices)
+
+
 def get_method_threads(wildcards):
     return PLAN.threads(wildcards.method)
 

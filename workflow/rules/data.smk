@@ -69,6 +69,7 @@ rule sample:
     resources:
         mem_mb=4000,
         runtime=60,
+        gpu=get_method_gpus,  # the SLURM plugin turns gpu=1 into --gpus=1
     conda:
         "../../envs/learn.yaml"
     shell:
