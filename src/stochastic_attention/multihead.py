@@ -35,6 +35,7 @@ component outside the principal subspace.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
@@ -43,7 +44,7 @@ import numpy as np
 
 from . import samplers
 from .samplers import ChainRun, SampleSet
-from .transforms import centred_pca_projection, protocol_samples, start_states
+from .transforms import centred_pca_projection
 
 __all__ = [
     "Head",
@@ -184,17 +185,9 @@ def multihead_chains(
     memory: (d, K). Start draws as ``samplers.multi_chain`` (:func:`transforms.start_states`),
     then :func:`multihead_run`. Returns the summed samples (d, C·keep) ordered chain by chain.
     """
-    memory = np.asarray(memory, dtype=np.float64)
-    starts, initial = start_states(memory, rng, n_chains, init_noise)
-    run = multihead_run(
-        memory,
-        initial,
-        n_heads=n_heads,
-        kernel=kernel,
-        beta=beta,
-        alpha=alpha,
-        rng=rng,
-        rank=rank,
-        record_steps=samplers.snapshot_steps(n_steps, burn_in, thin),
-    )
-    return protocol_samples(run, keep, starts)
+    return samplers.multi_chain(
+        np.asarray(memory, dtype=np.float64), kernel=kernel, beta=beta, alpha=alpha, rng=rng,
+        n_chains=n_chains, n_steps=n_steps, burn_in=burn_in, thin=thin, keep=keep,
+        init_noise=init_noise,
+        runner=functools.partial(multihead_run, n_heads=n_heads, rank=rank),
+    )  # fmt: skip

@@ -66,7 +66,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
@@ -697,13 +697,16 @@ def multi_chain(
     reduce: bool = True,
     start: tuple[np.ndarray, np.ndarray] | None = None,
     dtype: DTypeLike = np.float64,
+    runner: Callable[..., ChainRun] | None = None,
 ) -> SampleSet:
     """SPEC §2 multi-chain protocol: C chains from distinct stored patterns + noise.
 
     The start comes from :func:`draw_starts` on ``rng`` unless ``start`` (its result, drawn
     once and shared between samplers) is given. Snapshots every ``thin`` steps after
     ``burn_in``; ``keep`` evenly spaced ones per chain are returned, ordered chain by chain:
-    samples (d, C·keep).
+    samples (d, C·keep). ``runner`` replaces :func:`run_chains` (same arguments but
+    ``reduce`` and ``dtype``) for chains run another way: in PCA space
+    (``transforms.projected_chains``) or as several heads (``multihead.multihead_run``).
     """
     if start is None:
         starts, initial = draw_starts(memory, n_chains, init_noise, rng)
@@ -711,17 +714,13 @@ def multi_chain(
         starts, initial = _given_start(start, memory, n_chains)
     record_steps = snapshot_steps(n_steps, burn_in, thin)
     positions = evenly_spaced_positions(record_steps.size, keep)
-    run = run_chains(
-        memory,
-        initial,
-        kernel=kernel,
-        beta=beta,
-        alpha=alpha,
-        rng=rng,
-        record_steps=record_steps,
-        reduce=reduce,
-        dtype=dtype,
-    )
+    common = {"kernel": kernel, "beta": beta, "alpha": alpha, "rng": rng}
+    if runner is None:
+        run = run_chains(
+            memory, initial, record_steps=record_steps, reduce=reduce, dtype=dtype, **common
+        )
+    else:
+        run = runner(memory, initial, record_steps=record_steps, **common)
     kept = run.records[positions]  # (keep, d, C)
     samples = kept.transpose(1, 2, 0).reshape(memory.shape[0], n_chains * keep)
     return SampleSet(

@@ -49,6 +49,7 @@ same memory always gives the same basis.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Literal
 
@@ -64,7 +65,6 @@ __all__ = [
     "pca_projection",
     "projected_chains",
     "projected_multi_chain",
-    "protocol_samples",
     "start_states",
 ]
 
@@ -219,25 +219,6 @@ def projected_chains(
     return ChainRun(records, run.record_steps, run.acceptance, run.wall_seconds)
 
 
-def protocol_samples(run: ChainRun, keep: int, start_patterns: np.ndarray) -> SampleSet:
-    """Keep ``keep`` evenly spaced records per chain, ordered chain by chain (SPEC §2).
-
-    The same selection as ``samplers.multi_chain``: samples (d, C·keep) from records
-    (R, d, C).
-    """
-    n_records, d, n_chains = run.records.shape
-    positions = samplers.evenly_spaced_positions(n_records, keep)
-    kept = run.records[positions]  # (keep, d, C)
-    return SampleSet(
-        samples=kept.transpose(1, 2, 0).reshape(d, n_chains * keep),
-        chain_ids=np.repeat(np.arange(n_chains), keep),
-        steps=np.tile(run.record_steps[positions], n_chains),
-        start_patterns=np.asarray(start_patterns),
-        acceptance=run.acceptance,
-        wall_seconds=run.wall_seconds,
-    )
-
-
 def projected_multi_chain(
     memory: np.ndarray,
     *,
@@ -260,17 +241,9 @@ def projected_multi_chain(
     full-space ``multi_chain`` with this generator state (:func:`start_states`), then
     :func:`projected_chains`.
     """
-    memory = _check_memory(memory)
-    starts, initial = start_states(memory, rng, n_chains, init_noise)
-    run = projected_chains(
-        memory,
-        initial,
-        rank=rank,
-        centred=centred,
-        kernel=kernel,
-        beta=beta,
-        alpha=alpha,
-        rng=rng,
-        record_steps=samplers.snapshot_steps(n_steps, burn_in, thin),
-    )
-    return protocol_samples(run, keep, starts)
+    return samplers.multi_chain(
+        _check_memory(memory), kernel=kernel, beta=beta, alpha=alpha, rng=rng,
+        n_chains=n_chains, n_steps=n_steps, burn_in=burn_in, thin=thin, keep=keep,
+        init_noise=init_noise,
+        runner=functools.partial(projected_chains, rank=rank, centred=centred),
+    )  # fmt: skip
