@@ -8,15 +8,18 @@ rule experiment_table:
         csv=report(
             f"{R}/tables/{{experiment}}.csv",
             caption="../report/experiment_table.rst",
-            category="Tables",
+            category="{experiment}",
+            subcategory=TABLE_SUBCATEGORY,
+            labels=CSV_LABELS,
         ),
         md=f"{R}/tables/{{experiment}}.md",
         tex=f"{R}/tables/{{experiment}}.tex",
         html=report(
             f"{R}/tables/{{experiment}}.html",
             caption="../report/experiment_table.rst",
-            category="Tables",
-            labels={"experiment": "{experiment}", "format": "table"},
+            category="{experiment}",
+            subcategory=TABLE_SUBCATEGORY,
+            labels=HTML_LABELS,
         ),
     wildcard_constraints:
         experiment=data_experiments(),
@@ -46,7 +49,7 @@ rule figure:
             caption="../report/figure.rst",
             category="{experiment}",
             subcategory="{dataset}",
-            labels={"figure": "{figure}"},
+            labels={"result": "figure: {figure}"},
         ),
     wildcard_constraints:
         experiment=data_experiments(),
@@ -105,38 +108,32 @@ rule export:
         f" --output export={{output:q}} > {{log:q}} 2>&1"
 
 
-def get_sequence_inputs(wildcards):
-    experiment = PLAN.experiments[wildcards.experiment]
-    dataset = experiment.config["dataset"]
-    inputs = {"memory": PLAN.memory_path(dataset)}
-    for row in experiment.rows:
-        inputs[row.method] = PLAN.samples_path(row.dataset, row.method)
-    return inputs
-
-
-def get_sequence_params(wildcards):
-    block = {k: v for k, v in config["experiments"][wildcards.experiment].items() if k != "kind"}
-    return json.dumps(block, sort_keys=True)
-
-
 rule sequence:
     input:
         unpack(get_sequence_inputs),
     output:
-        csv=f"{R}/tables/{{experiment}}.csv",
+        csv=report(
+            f"{R}/tables/{{experiment}}.csv",
+            caption="../report/sequence.rst",
+            category="{experiment}",
+            subcategory=sequence_dataset,
+            labels=CSV_LABELS,
+        ),
         md=f"{R}/tables/{{experiment}}.md",
         tex=f"{R}/tables/{{experiment}}.tex",
         html=report(
             f"{R}/tables/{{experiment}}.html",
             caption="../report/sequence.rst",
-            category="Tables",
-            labels={"experiment": "{experiment}", "format": "table"},
+            category="{experiment}",
+            subcategory=sequence_dataset,
+            labels=HTML_LABELS,
         ),
         figure=report(
             f"{R}/figures/{{experiment}}.png",
             caption="../report/sequence.rst",
             category="{experiment}",
-            labels={"figure": "autocorrelations"},
+            subcategory=sequence_dataset,
+            labels={"result": "figure: autocorrelations"},
         ),
     wildcard_constraints:
         experiment=names_of("sequence"),
