@@ -64,9 +64,9 @@ def _render(caption: str, config: dict, wildcards: dict | None) -> str:
     from jinja2 import Environment, StrictUndefined
 
     environment = Environment(trim_blocks=True, lstrip_blocks=True, undefined=StrictUndefined)
-    snakemake_object = SimpleNamespace(config=config, wildcards=SimpleNamespace(**(wildcards or {})))
+    job = SimpleNamespace(config=config, wildcards=SimpleNamespace(**(wildcards or {})))
     template = environment.from_string((CAPTIONS / caption).read_text())
-    return template.render(snakemake=snakemake_object, categories={}, files=[])
+    return template.render(snakemake=job, categories={}, files=[])
 
 
 def _html(rst: str) -> str:
@@ -193,7 +193,8 @@ def test_smoke_report_shows_every_table_and_figure(smoke_report):
     plan = build_plan(config)
     results, categories = smoke_report.results, smoke_report.categories
     for name, experiment in plan.experiments.items():
-        html_table, csv_table = f"{plan.results}/tables/{name}.html", f"{plan.results}/tables/{name}.csv"
+        tables = f"{plan.results}/tables/{name}"
+        html_table, csv_table = f"{tables}.html", f"{tables}.csv"
         entry = results[html_table]
         assert entry["mime_type"] == "text/html", name  # shown in the report's viewer
         assert b"<table" in _content(entry), name

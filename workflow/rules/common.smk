@@ -137,8 +137,7 @@ def get_figure_params(wildcards):
     experiment = json.loads(PLAN.experiment_params(wildcards.experiment))
     rows = [row.as_dict() for row in _figure_rows(wildcards)]
     return json.dumps(
-        experiment
-        | {"rows": rows, "figure": wildcards.figure, "dataset": wildcards.dataset},
+        experiment | {"rows": rows, "figure": wildcards.figure, "dataset": wildcards.dataset},
         sort_keys=True,
     )
 
@@ -166,9 +165,7 @@ def get_sequence_params(wildcards):
 def get_synthetic_params(experiment, exclude=(), **extra):
     """An experiment's config block (minus kind and `exclude`, plus `extra`) as JSON."""
     block = {
-        k: v
-        for k, v in config["experiments"][experiment].items()
-        if k not in ("kind", *exclude)
+        k: v for k, v in config["experiments"][experiment].items() if k not in ("kind", *exclude)
     }
     return json.dumps(block | extra, sort_keys=True)
 

@@ -21,19 +21,19 @@ rule experiment_table:
             subcategory=TABLE_SUBCATEGORY,
             labels=HTML_LABELS,
         ),
-    wildcard_constraints:
-        experiment=data_experiments(),
     log:
         f"{R}/logs/tables/{{experiment}}.log",
-    params:
-        spec=get_experiment_params,
-        inputs=lambda w, input: named(dict(input.items())),
+    wildcard_constraints:
+        experiment=data_experiments(),
+    conda:
+        "../../envs/core.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        "../../envs/core.yaml"
+    params:
+        spec=get_experiment_params,
+        inputs=lambda w, input: named(dict(input.items())),
     shell:
         f"{CLI} experiment-table --params {{params.spec:q}} --input {{params.inputs}}"
         f" --output csv={{output.csv:q}} md={{output.md:q}} tex={{output.tex:q}}"
@@ -51,19 +51,19 @@ rule figure:
             subcategory="{dataset}",
             labels={"result": "figure: {figure}"},
         ),
-    wildcard_constraints:
-        experiment=data_experiments(),
     log:
         f"{R}/logs/figures/{{experiment}}/{{dataset}}/{{figure}}.log",
-    params:
-        spec=get_figure_params,
-        inputs=lambda w, input: named(dict(input.items())),
+    wildcard_constraints:
+        experiment=data_experiments(),
+    conda:
+        "../../envs/core.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../../envs/core.yaml"
+    params:
+        spec=get_figure_params,
+        inputs=lambda w, input: named(dict(input.items())),
     shell:
         f"{CLI} figure --params {{params.spec:q}} --input {{params.inputs}}"
         f" --output figure={{output:q}} > {{log:q}} 2>&1"
@@ -76,12 +76,12 @@ rule summary:
         f"{R}/summary.md",
     log:
         f"{R}/logs/summary.log",
+    conda:
+        "../../envs/core.yaml"
+    threads: 1
     params:
         inputs=lambda w, input: named(dict(input.items())),
         spec=json.dumps({"config_files": [str(p) for p in workflow.configfiles]}),
-    threads: 1
-    conda:
-        "../../envs/core.yaml"
     shell:
         f"{CLI} summary --params {{params.spec:q}} --input {{params.inputs}}"
         f" --output summary={{output:q}} > {{log:q}} 2>&1"
@@ -93,16 +93,16 @@ rule export:
         samples=f"{R}/samples/{{domain}}/{{dataset}}/{{method}}.npz",
     output:
         f"{R}/samples/{{domain}}/{{dataset}}/{{method}}.{{suffix}}",
-    wildcard_constraints:
-        suffix="(?!npz)[a-z]+",
     log:
         f"{R}/logs/export/{{domain}}/{{dataset}}/{{method}}.{{suffix}}.log",
+    wildcard_constraints:
+        suffix="(?!npz)[a-z]+",
+    conda:
+        "../../envs/core.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        "../../envs/core.yaml"
     shell:
         f"{CLI} export --input memory={{input.memory:q}} samples={{input.samples:q}}"
         f" --output export={{output:q}} > {{log:q}} 2>&1"
@@ -135,22 +135,22 @@ rule sequence:
             subcategory=sequence_dataset,
             labels={"result": "figure: autocorrelations"},
         ),
-    wildcard_constraints:
-        experiment=names_of("sequence"),
     log:
         f"{R}/logs/sequence/{{experiment}}.log",
     benchmark:
         f"{R}/benchmarks/sequence/{{experiment}}.tsv"
-    params:
-        spec=get_sequence_params,
-        seed=lambda w: get_seed(w.experiment),
-        inputs=lambda w, input: named(dict(input.items())),
+    wildcard_constraints:
+        experiment=names_of("sequence"),
+    conda:
+        "../../envs/core.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=30,
-    conda:
-        "../../envs/core.yaml"
+    params:
+        spec=get_sequence_params,
+        seed=lambda w: get_seed(w.experiment),
+        inputs=lambda w, input: named(dict(input.items())),
     shell:
         f"{CLI} sequence --params {{params.spec:q}} --seed {{params.seed}}"
         f" --input {{params.inputs}} --output csv={{output.csv:q}} md={{output.md:q}}"

@@ -28,21 +28,21 @@ rule temperature_spectrum:
             subcategory=SYNTHETIC_SUBCATEGORY,
             labels={"result": "figure"},
         ),
-    wildcard_constraints:
-        experiment=names_of("temperature_spectrum"),
     log:
         f"{R}/logs/synthetic/{{experiment}}.log",
     benchmark:
         f"{R}/benchmarks/synthetic/{{experiment}}.tsv"
-    params:
-        spec=lambda w: get_synthetic_params(w.experiment),
-        seed=lambda w: get_seed(w.experiment),
+    wildcard_constraints:
+        experiment=names_of("temperature_spectrum"),
+    conda:
+        "../../envs/core.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        "../../envs/core.yaml"
+    params:
+        spec=lambda w: get_synthetic_params(w.experiment),
+        seed=lambda w: get_seed(w.experiment),
     shell:
         f"{CLI} e1 --params {{params.spec:q}} --seed {{params.seed}} --threads {{threads}}"
         f" --output table={{output.table:q}} markdown={{output.markdown:q}}"
@@ -75,21 +75,21 @@ rule convergence:
             subcategory=SYNTHETIC_SUBCATEGORY,
             labels={"result": "figure"},
         ),
-    wildcard_constraints:
-        experiment=names_of("convergence"),
     log:
         f"{R}/logs/synthetic/{{experiment}}.log",
     benchmark:
         f"{R}/benchmarks/synthetic/{{experiment}}.tsv"
-    params:
-        spec=lambda w: get_synthetic_params(w.experiment),
-        seed=lambda w: get_seed(w.experiment),
+    wildcard_constraints:
+        experiment=names_of("convergence"),
+    conda:
+        "../../envs/core.yaml"
     threads: 1
     resources:
         mem_mb=1500,
         runtime=15,
-    conda:
-        "../../envs/core.yaml"
+    params:
+        spec=lambda w: get_synthetic_params(w.experiment),
+        seed=lambda w: get_seed(w.experiment),
     shell:
         f"{CLI} e2 --params {{params.spec:q}} --seed {{params.seed}} --threads {{threads}}"
         f" --output table={{output.table:q}} markdown={{output.markdown:q}}"
@@ -100,13 +100,19 @@ rule convergence:
 rule phase_diagram_cell:
     output:
         cell=f"{R}/synthetic/{{experiment}}/load_ratio_{{load_ratio}}.csv",
-    wildcard_constraints:
-        experiment=names_of("phase_diagram"),
-        load_ratio=r"[0-9]+(\.[0-9]+)?",
     log:
         f"{R}/logs/synthetic/{{experiment}}/load_ratio_{{load_ratio}}.log",
     benchmark:
         f"{R}/benchmarks/synthetic/{{experiment}}/load_ratio_{{load_ratio}}.tsv"
+    wildcard_constraints:
+        experiment=names_of("phase_diagram"),
+        load_ratio=r"[0-9]+(\.[0-9]+)?",
+    conda:
+        "../../envs/core.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=15,
     params:
         spec=lambda w: get_synthetic_params(
             w.experiment,
@@ -114,12 +120,6 @@ rule phase_diagram_cell:
             load_ratio=float(w.load_ratio),
         ),
         seed=lambda w: get_seed(w.experiment, w.load_ratio),
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=15,
-    conda:
-        "../../envs/core.yaml"
     shell:
         f"{CLI} e3-cell --params {{params.spec:q}} --seed {{params.seed}}"
         f" --threads {{threads}} --output cell={{output.cell:q}} > {{log:q}} 2>&1"
@@ -156,22 +156,22 @@ rule phase_diagram:
             subcategory=SYNTHETIC_SUBCATEGORY,
             labels={"result": "figure"},
         ),
-    wildcard_constraints:
-        experiment=names_of("phase_diagram"),
     log:
         f"{R}/logs/synthetic/{{experiment}}_aggregate.log",
     benchmark:
         f"{R}/benchmarks/synthetic/{{experiment}}_aggregate.tsv"
-    params:
-        spec=lambda w: get_synthetic_params(w.experiment),
-        seed=lambda w: get_seed(w.experiment),
-        cells=lambda w, input: named({f"cell{i}": path for i, path in enumerate(input.cells)}),
+    wildcard_constraints:
+        experiment=names_of("phase_diagram"),
+    conda:
+        "../../envs/core.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        "../../envs/core.yaml"
+    params:
+        spec=lambda w: get_synthetic_params(w.experiment),
+        seed=lambda w: get_seed(w.experiment),
+        cells=lambda w, input: named({f"cell{i}": path for i, path in enumerate(input.cells)}),
     shell:
         f"{CLI} e3-aggregate --params {{params.spec:q}} --seed {{params.seed}}"
         f" --threads {{threads}} --input {{params.cells}} --output table={{output.table:q}}"
@@ -206,21 +206,21 @@ rule critical_law:
             subcategory=SYNTHETIC_SUBCATEGORY,
             labels={"result": "figure"},
         ),
-    wildcard_constraints:
-        experiment=names_of("critical_law"),
     log:
         f"{R}/logs/synthetic/{{experiment}}.log",
     benchmark:
         f"{R}/benchmarks/synthetic/{{experiment}}.tsv"
-    params:
-        spec=lambda w: get_synthetic_params(w.experiment),
-        seed=lambda w: get_seed(w.experiment),
+    wildcard_constraints:
+        experiment=names_of("critical_law"),
+    conda:
+        "../../envs/core.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=20,
-    conda:
-        "../../envs/core.yaml"
+    params:
+        spec=lambda w: get_synthetic_params(w.experiment),
+        seed=lambda w: get_seed(w.experiment),
     shell:
         f"{CLI} critical-law --params {{params.spec:q}} --seed {{params.seed}}"
         f" --threads {{threads}} --output table={{output.table:q}}"
