@@ -188,3 +188,8 @@ CSV_LABELS = {"result": "table (CSV download)"}
 def sequence_dataset(wildcards):
     """Report subcategory of a sequence experiment: its dataset."""
     return config["experiments"][wildcards.experiment]["dataset"]
+
+
+def figure_label(wildcards):
+    """Report label of a data figure: its name in words (``sample grids``)."""
+    return wildcards.figure.replace("_", " ")

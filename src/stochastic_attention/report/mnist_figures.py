@@ -22,7 +22,7 @@ import pandas as pd
 
 from ..basins import NO_BASIN, basin_summary
 from .figures import save, style
-from .style import plain_log_ticks, plain_number
+from .style import log_locator, plain_log_ticks, plain_number
 
 __all__ = [
     "AXIS_LABELS",
@@ -318,7 +318,7 @@ def scaling_figure(
     needed = {"K", "method", "max_cos"}
     if not needed <= set(table.columns):
         raise ValueError(f"scaling_figure: table lacks the columns {sorted(needed - set(table))}")
-    figure, (left, right) = plt.subplots(1, 2, figsize=(12.0, 4.6), layout="constrained")
+    figure, (left, right) = plt.subplots(1, 2, figsize=(12.0, 5.4), layout="constrained")
     seconds_axis = None
     methods = list(dict.fromkeys(table["method"]))
     for position, method in enumerate(methods):
@@ -352,25 +352,28 @@ def scaling_figure(
     if seconds_axis is not None:
         extra_handles, extra_names = seconds_axis.get_legend_handles_labels()
         handles, names = handles + extra_handles, names + extra_names
-    left.legend(handles, names, loc="best")
+    # below the panel: a twin axis's lines are invisible to loc="best"
+    left.legend(
+        handles, names, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False
+    )
     right.set_xscale("log")
     right.set_yscale("log")
     plain_log_ticks(right, "x", values=ticks)
     plain_log_ticks(right, "y")
     right.set_xlabel(AXIS_LABELS["K"] + ", log scale")
     right.set_ylabel("sampler β (dimensionless, log scale)")
+    def to_snr(beta):
+        return np.sqrt(alpha * np.clip(beta, 1e-300, None) / (2.0 * d))
+
     snr_axis = right.secondary_yaxis(
-        "right",
-        functions=(
-            lambda b: np.sqrt(alpha * np.clip(b, 1e-300, None) / (2.0 * d)),
-            lambda s: 2.0 * d * np.asarray(s) ** 2 / alpha,
-        ),
+        "right", functions=(to_snr, lambda s: 2.0 * d * np.asarray(s) ** 2 / alpha)
     )
+    snr_axis.yaxis.set_major_locator(log_locator(*to_snr(np.array(right.get_ylim()))))
     snr_axis.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(plain_number))
     snr_axis.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     snr_axis.set_ylabel(f"SNR = √(αβ/2d)  (α = {alpha:g}, d = {d})")
     if right.get_legend_handles_labels()[0]:
-        right.legend(loc="best")
+        right.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
     figure.suptitle(title)
     save(figure, Path(path))
     return Path(path)

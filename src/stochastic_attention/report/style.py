@@ -25,6 +25,7 @@ __all__ = [
     "apply_style",
     "colour",
     "heading",
+    "log_locator",
     "plain_log_ticks",
     "plain_number",
     "save",
@@ -124,12 +125,19 @@ def plain_log_ticks(axis: plt.Axes, which: str = "x", values: Sequence[float] | 
     if values is not None:
         target.set_major_locator(ticker.FixedLocator(sorted(set(values))))
     else:
-        low, high = sorted(axis.get_xlim() if which == "x" else axis.get_ylim())
-        decades = np.log10(high / low) if low > 0 else 3.0
-        subs = (1.0,) if decades > 4 else (1.0, 2.0, 5.0) if decades > 1 else np.arange(1, 10)
-        target.set_major_locator(ticker.LogLocator(base=10, subs=subs))
+        limits = axis.get_xlim() if which == "x" else axis.get_ylim()
+        target.set_major_locator(log_locator(*limits))
     target.set_major_formatter(ticker.FuncFormatter(plain_number))
     target.set_minor_formatter(ticker.NullFormatter())
+
+
+def log_locator(low: float, high: float) -> ticker.LogLocator:
+    """Major ticks of a log axis spanning [low, high]: decades beyond four decades, 1-2-5
+    steps beyond one, every digit within one (so a narrow axis still gets labelled ticks)."""
+    low, high = sorted((low, high))
+    decades = np.log10(high / low) if low > 0 else 3.0
+    subs = (1.0,) if decades > 4 else (1.0, 2.0, 5.0) if decades > 1 else np.arange(1, 10)
+    return ticker.LogLocator(base=10, subs=subs)
 
 
 def snr_axis(axis: plt.Axes, alpha: float, d: int) -> plt.Axes:
