@@ -25,6 +25,7 @@ __all__ = [
     "apply_style",
     "colour",
     "heading",
+    "line_style",
     "log_locator",
     "plain_log_ticks",
     "plain_number",
@@ -70,6 +71,12 @@ BETA_LABEL = "inverse temperature β (dimensionless, log scale)"
 def colour(index: int) -> str:
     """The ``index``-th colour of :data:`PALETTE` (cycling)."""
     return PALETTE[index % len(PALETTE)]
+
+
+def line_style(index: int) -> str:
+    """Solid for the first :data:`PALETTE` lines, then dashed, then dotted, so a colour that
+    repeats after eight series still tells its lines apart."""
+    return ("-", "--", ":")[(index // len(PALETTE)) % 3]
 
 
 def apply_style() -> None:
