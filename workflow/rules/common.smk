@@ -190,6 +190,6 @@ def sequence_dataset(wildcards):
     return config["experiments"][wildcards.experiment]["dataset"]
 
 
-def figure_label(wildcards):
-    """Report label of a data figure: its name in words (``sample grids``)."""
-    return wildcards.figure.replace("_", " ")
+def figure_labels(wildcards):
+    """Report labels of a data figure: its name in words (``sample grids``)."""
+    return {"result": wildcards.figure.replace("_", " ")}

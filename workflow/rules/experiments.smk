@@ -49,7 +49,7 @@ rule figure:
             caption="../report/figure.rst",
             category="{experiment}",
             subcategory="{dataset}",
-            labels={"result": figure_label},
+            labels=figure_labels,
         ),
     log:
         f"{R}/logs/figures/{{experiment}}/{{dataset}}/{{figure}}.log",
