@@ -157,8 +157,8 @@ def test_captions_follow_the_config_they_are_rendered_with():
 def _entries(html: str) -> tuple[dict, dict]:
     """The report's ``results`` (path → entry) and ``categories`` (category → subcategory →
     paths) as embedded in its scripts."""
-    results = re.search(r"^\s*var results = (.*);\s*$", html, re.M)
-    categories = re.search(r"^\s*var categories = (.*);\s*$", html, re.M)
+    results = re.search(r"^\s*var results = (\{.*\});\s*$", html, re.M)
+    categories = re.search(r"^\s*var categories = (\{.*\});\s*$", html, re.M)
     assert results and categories, "the report lacks its results/categories data"
     return json.loads(results.group(1)), json.loads(categories.group(1))
 
