@@ -1,9 +1,13 @@
 # Two entry points: `make run` (the full default pipeline, offline) and `make test`.
 # Both create .venv with Python 3.11 and install the pinned requirements first.
+#   make report [CONFIG=config/smoke.yaml REPORT=results/smoke/report.html]  the HTML report
+#   make lint    ruff, snakefmt --check and snakemake --lint (make test runs it first)
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 CORES ?= 8
+CONFIG ?= config/config.yaml
+REPORT ?= results/report.html
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: run report test lint benchmark clean system-deps
@@ -27,12 +31,20 @@ $(VENV)/.installed: $(BIN)/activate requirements.txt requirements-dev.txt pyproj
 	touch $@
 
 run: $(VENV)/.installed system-deps
-	snakemake --cores $(CORES) --profile profiles/local
-	snakemake --report results/report.html
-	@echo "Report: results/report.html (open it in a browser); tables in results/tables/"
+	snakemake --cores $(CORES) --profile profiles/local --configfile $(CONFIG)
+	$(MAKE) report
+	@echo "Tables in results/tables/ (CSV, Markdown, LaTeX, HTML)"
 
-test: $(VENV)/.installed system-deps
+report: $(VENV)/.installed
+	snakemake --configfile $(CONFIG) --report $(REPORT)
+	@echo "Report: $(REPORT) (open it in a browser)"
+
+lint: $(VENV)/.installed
 	ruff check src tests benchmarks
+	snakefmt --line-length 100 --check Snakefile workflow/
+	snakemake --lint --configfile $(CONFIG)
+
+test: lint system-deps
 	pytest
 
 benchmark: $(VENV)/.installed

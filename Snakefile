@@ -1,9 +1,11 @@
 # stochastic-attention: the attention operation as a generator, measured against baselines.
+import os
 import sys
 
 from snakemake.utils import min_version
 
-sys.path.insert(0, workflow.basedir + "/src")  # the library, also without an installed package
+# the library, also without an installed package
+sys.path.insert(0, os.path.join(workflow.basedir, "src"))
 from stochastic_attention.config import ConfigError, prepare  # noqa: E402
 
 min_version("9.0")
@@ -20,6 +22,9 @@ try:
     prepare(config, workflow.configfiles, "workflow/schemas/config.schema.yaml")
 except ConfigError as error:
     raise WorkflowError(f"Invalid config: {error}") from None
+# The report names the config files that made it (workflow/report/workflow.rst); the key
+# is added after validation, so it never clashes with a user's key.
+config["_config_files"] = [os.path.relpath(path) for path in workflow.configfiles]
 
 
 report: "workflow/report/workflow.rst"

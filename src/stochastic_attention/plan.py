@@ -188,6 +188,7 @@ class Plan:
                 out += [
                     f"{self.results}/tables/{name}.csv",
                     f"{self.results}/tables/{name}.md",
+                    f"{self.results}/tables/{name}.html",  # the report shows it
                     f"{self.results}/figures/{name}.png",
                 ]
         return [*out, f"{self.results}/summary.md"]

@@ -364,17 +364,22 @@ def _check_finite(
 
 
 class _Progress:
-    """Logs a line at every 10 % of a long run (visible in the job's log)."""
+    """Logs ``label: step k/T`` about every ``interval`` seconds of a run (in the job's log).
 
-    def __init__(self, n_steps: int, label: str) -> None:
-        self.n_steps, self.label, self.next = n_steps, label, 0.1
-        self.start = time.perf_counter()
+    A run shorter than ``interval`` logs nothing; a long one logs at most one line per interval,
+    whatever its number of steps (the clock is read every step: ~0.1 µs against a step's µs).
+    """
+
+    def __init__(self, n_steps: int, label: str, interval: float = 10.0) -> None:
+        self.n_steps, self.label, self.interval = n_steps, label, interval
+        self.start = self.last = time.perf_counter()
 
     def update(self, step: int) -> None:
-        if self.n_steps >= 10_000 and step / self.n_steps >= self.next:
-            elapsed = time.perf_counter() - self.start
-            log.info("%s: step %d/%d (%.0f s)", self.label, step, self.n_steps, elapsed)
-            self.next += 0.1
+        now = time.perf_counter()
+        if now - self.last < self.interval:
+            return
+        self.last = now
+        log.info("%s: step %d/%d (%.0f s)", self.label, step, self.n_steps, now - self.start)
 
 
 def _check_record_steps(record_steps: Sequence[int]) -> np.ndarray:

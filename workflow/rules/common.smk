@@ -24,7 +24,7 @@ CLI = f"{PYTHON} -m stochastic_attention"
 # the run's config files, for the exact rebuild command in error messages (errors.py)
 _CONFIG_FILES = shlex.quote(os.pathsep.join(map(str, workflow.configfiles)))
 shell.prefix(
-    f"export PYTHONPATH={shlex.quote(workflow.basedir + '/src')}${{{{PYTHONPATH:+:$PYTHONPATH}}}}; "
+    f"export PYTHONPATH={shlex.quote(os.path.join(workflow.basedir, 'src'))}${{{{PYTHONPATH:+:$PYTHONPATH}}}}; "
     f"export STOCHASTIC_ATTENTION_PLUGINS={shlex.quote(','.join(config.get('plugins', [])))}; "
     f"export STOCHASTIC_ATTENTION_CONFIGFILES={_CONFIG_FILES.replace('{', '{{').replace('}', '}}')}; "
 )
@@ -147,11 +147,59 @@ def get_figure_params(wildcards):
     experiment = json.loads(PLAN.experiment_params(wildcards.experiment))
     rows = [row.as_dict() for row in _figure_rows(wildcards)]
     return json.dumps(
-        experiment
-        | {"rows": rows, "figure": wildcards.figure, "dataset": wildcards.dataset},
+        experiment | {"rows": rows, "figure": wildcards.figure, "dataset": wildcards.dataset},
         sort_keys=True,
     )
 
 
 def get_summary_inputs():
     return PLAN.table_markdowns()
+
+
+# ------------------------------------------------------------ sequence jobs
+def get_sequence_inputs(wildcards):
+    experiment = PLAN.experiments[wildcards.experiment]
+    dataset = experiment.config["dataset"]
+    inputs = {"memory": PLAN.memory_path(dataset)}
+    for row in experiment.rows:
+        inputs[row.method] = PLAN.samples_path(row.dataset, row.method)
+    return inputs
+
+
+def get_sequence_params(wildcards):
+    block = {k: v for k, v in config["experiments"][wildcards.experiment].items() if k != "kind"}
+    return json.dumps(block, sort_keys=True)
+
+
+# ----------------------------------------------------------- synthetic jobs
+def get_synthetic_params(experiment, exclude=(), **extra):
+    """An experiment's config block (minus kind and `exclude`, plus `extra`) as JSON."""
+    block = {
+        k: v for k, v in config["experiments"][experiment].items() if k not in ("kind", *exclude)
+    }
+    return json.dumps(block | extra, sort_keys=True)
+
+
+def get_load_ratios(experiment):
+    """Load ratios of a phase diagram as wildcard values ('0.05', '1', …): one job each."""
+    return [f"{float(r):g}" for r in config["experiments"][experiment]["load_ratios"]]
+
+
+# ------------------------------------------------------------ report entries
+# Category = the experiment, subcategory = its dataset (figures per dataset; a table covers
+# every dataset of the experiment). One label column, so a table's HTML view and its CSV
+# download are two rows side by side (two labels would fold them into a toggle).
+TABLE_SUBCATEGORY = "table (all datasets)"
+SYNTHETIC_SUBCATEGORY = "random memories"
+HTML_LABELS = {"result": "table"}
+CSV_LABELS = {"result": "table (CSV download)"}
+
+
+def sequence_dataset(wildcards):
+    """Report subcategory of a sequence experiment: its dataset."""
+    return config["experiments"][wildcards.experiment]["dataset"]
+
+
+def figure_labels(wildcards):
+    """Report labels of a data figure: its name in words (``sample grids``)."""
+    return {"result": wildcards.figure.replace("_", " ")}

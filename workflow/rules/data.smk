@@ -12,16 +12,16 @@ rule fetch:
         f"{R}/logs/fetch/{{domain}}-{{source}}.log",
     benchmark:
         f"{R}/benchmarks/fetch/{{domain}}-{{source}}.tsv"
-    params:
-        spec=get_source_spec,
+    conda:
+        "../../envs/core.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=30,
     # network sources retry inside the download (download.py); a bad file never heals
     retries: 0
-    conda:
-        "../../envs/core.yaml"
+    params:
+        spec=get_source_spec,
     shell:
         f"{CLI} fetch --params {{params.spec:q}} --output raw={{output.raw:q}} > {{log:q}} 2>&1"
 
@@ -35,15 +35,15 @@ rule memory:
         f"{R}/logs/memory/{{domain}}/{{dataset}}.log",
     benchmark:
         f"{R}/benchmarks/memory/{{domain}}/{{dataset}}.tsv"
-    params:
-        spec=get_memory_spec,
-        inputs=lambda w, input: named(dict(input.items())),
+    conda:
+        "../../envs/core.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../../envs/core.yaml"
+    params:
+        spec=get_memory_spec,
+        inputs=lambda w, input: named(dict(input.items())),
     shell:
         f"{CLI} memory --params {{params.spec:q}} --input {{params.inputs}}"
         f" --output memory={{output:q}} > {{log:q}} 2>&1"
@@ -58,6 +58,13 @@ rule sample:
         f"{R}/logs/sample/{{domain}}/{{dataset}}/{{method}}.log",
     benchmark:
         f"{R}/benchmarks/sample/{{domain}}/{{dataset}}/{{method}}.tsv"
+    conda:
+        "../../envs/learn.yaml"
+    threads: get_method_threads
+    resources:
+        mem_mb=4000,
+        runtime=60,
+        gpu=get_method_gpus,  # the SLURM plugin turns gpu=1 into --gpus=1
     params:
         spec=get_sample_spec,
         seed=lambda w: get_seed(w.dataset, w.method),
@@ -65,13 +72,6 @@ rule sample:
         # the configured thread count, not Snakemake's (which --cores may scale down):
         # torch's float reductions depend on it, and tables must not depend on --cores
         threads=get_method_threads,
-    threads: get_method_threads
-    resources:
-        mem_mb=4000,
-        runtime=60,
-        gpu=get_method_gpus,  # the SLURM plugin turns gpu=1 into --gpus=1
-    conda:
-        "../../envs/learn.yaml"
     shell:
         f"{CLI} sample --params {{params.spec:q}} --seed {{params.seed}}"
         f" --threads {{params.threads}} --input {{params.inputs}}"
@@ -88,14 +88,14 @@ rule metrics:
         f"{R}/logs/metrics/{{domain}}/{{dataset}}/{{method}}.log",
     benchmark:
         f"{R}/benchmarks/metrics/{{domain}}/{{dataset}}/{{method}}.tsv"
-    params:
-        spec=lambda w: json.dumps({"dataset": w.dataset, "method": w.method}),
+    conda:
+        "../../envs/core.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../../envs/core.yaml"
+    params:
+        spec=lambda w: json.dumps({"dataset": w.dataset, "method": w.method}),
     shell:
         f"{CLI} metrics --params {{params.spec:q}} --input memory={{input.memory:q}}"
         f" samples={{input.samples:q}} --output metrics={{output:q}} > {{log:q}} 2>&1"
@@ -110,14 +110,14 @@ rule paired:
         f"{R}/metrics/{{domain}}/{{dataset}}/paired/{{first}}__minus__{{second}}.json",
     log:
         f"{R}/logs/paired/{{domain}}/{{dataset}}/{{first}}__minus__{{second}}.log",
-    params:
-        spec=lambda w: json.dumps({"first": w.first, "second": w.second}),
+    conda:
+        "../../envs/core.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../../envs/core.yaml"
+    params:
+        spec=lambda w: json.dumps({"first": w.first, "second": w.second}),
     shell:
         f"{CLI} paired --params {{params.spec:q}} --input memory={{input.memory:q}}"
         f" first={{input.first:q}} second={{input.second:q}} --output paired={{output:q}}"

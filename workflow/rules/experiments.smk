@@ -8,29 +8,32 @@ rule experiment_table:
         csv=report(
             f"{R}/tables/{{experiment}}.csv",
             caption="../report/experiment_table.rst",
-            category="Tables",
+            category="{experiment}",
+            subcategory=TABLE_SUBCATEGORY,
+            labels=CSV_LABELS,
         ),
         md=f"{R}/tables/{{experiment}}.md",
         tex=f"{R}/tables/{{experiment}}.tex",
         html=report(
             f"{R}/tables/{{experiment}}.html",
             caption="../report/experiment_table.rst",
-            category="Tables",
-            labels={"experiment": "{experiment}", "format": "table"},
+            category="{experiment}",
+            subcategory=TABLE_SUBCATEGORY,
+            labels=HTML_LABELS,
         ),
-    wildcard_constraints:
-        experiment=data_experiments(),
     log:
         f"{R}/logs/tables/{{experiment}}.log",
-    params:
-        spec=get_experiment_params,
-        inputs=lambda w, input: named(dict(input.items())),
+    wildcard_constraints:
+        experiment=data_experiments(),
+    conda:
+        "../../envs/core.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        "../../envs/core.yaml"
+    params:
+        spec=get_experiment_params,
+        inputs=lambda w, input: named(dict(input.items())),
     shell:
         f"{CLI} experiment-table --params {{params.spec:q}} --input {{params.inputs}}"
         f" --output csv={{output.csv:q}} md={{output.md:q}} tex={{output.tex:q}}"
@@ -46,21 +49,21 @@ rule figure:
             caption="../report/figure.rst",
             category="{experiment}",
             subcategory="{dataset}",
-            labels={"figure": "{figure}"},
+            labels=figure_labels,
         ),
-    wildcard_constraints:
-        experiment=data_experiments(),
     log:
         f"{R}/logs/figures/{{experiment}}/{{dataset}}/{{figure}}.log",
-    params:
-        spec=get_figure_params,
-        inputs=lambda w, input: named(dict(input.items())),
+    wildcard_constraints:
+        experiment=data_experiments(),
+    conda:
+        "../../envs/core.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../../envs/core.yaml"
+    params:
+        spec=get_figure_params,
+        inputs=lambda w, input: named(dict(input.items())),
     shell:
         f"{CLI} figure --params {{params.spec:q}} --input {{params.inputs}}"
         f" --output figure={{output:q}} > {{log:q}} 2>&1"
@@ -73,12 +76,12 @@ rule summary:
         f"{R}/summary.md",
     log:
         f"{R}/logs/summary.log",
+    conda:
+        "../../envs/core.yaml"
+    threads: 1
     params:
         inputs=lambda w, input: named(dict(input.items())),
         spec=json.dumps({"config_files": [str(p) for p in workflow.configfiles]}),
-    threads: 1
-    conda:
-        "../../envs/core.yaml"
     shell:
         f"{CLI} summary --params {{params.spec:q}} --input {{params.inputs}}"
         f" --output summary={{output:q}} > {{log:q}} 2>&1"
@@ -90,70 +93,64 @@ rule export:
         samples=f"{R}/samples/{{domain}}/{{dataset}}/{{method}}.npz",
     output:
         f"{R}/samples/{{domain}}/{{dataset}}/{{method}}.{{suffix}}",
-    wildcard_constraints:
-        suffix="(?!npz)[a-z]+",
     log:
         f"{R}/logs/export/{{domain}}/{{dataset}}/{{method}}.{{suffix}}.log",
+    wildcard_constraints:
+        suffix="(?!npz)[a-z]+",
+    conda:
+        "../../envs/core.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        "../../envs/core.yaml"
     shell:
         f"{CLI} export --input memory={{input.memory:q}} samples={{input.samples:q}}"
         f" --output export={{output:q}} > {{log:q}} 2>&1"
-
-
-def get_sequence_inputs(wildcards):
-    experiment = PLAN.experiments[wildcards.experiment]
-    dataset = experiment.config["dataset"]
-    inputs = {"memory": PLAN.memory_path(dataset)}
-    for row in experiment.rows:
-        inputs[row.method] = PLAN.samples_path(row.dataset, row.method)
-    return inputs
-
-
-def get_sequence_params(wildcards):
-    block = {k: v for k, v in config["experiments"][wildcards.experiment].items() if k != "kind"}
-    return json.dumps(block, sort_keys=True)
 
 
 rule sequence:
     input:
         unpack(get_sequence_inputs),
     output:
-        csv=f"{R}/tables/{{experiment}}.csv",
+        csv=report(
+            f"{R}/tables/{{experiment}}.csv",
+            caption="../report/sequence.rst",
+            category="{experiment}",
+            subcategory=sequence_dataset,
+            labels=CSV_LABELS,
+        ),
         md=f"{R}/tables/{{experiment}}.md",
         tex=f"{R}/tables/{{experiment}}.tex",
         html=report(
             f"{R}/tables/{{experiment}}.html",
             caption="../report/sequence.rst",
-            category="Tables",
-            labels={"experiment": "{experiment}", "format": "table"},
+            category="{experiment}",
+            subcategory=sequence_dataset,
+            labels=HTML_LABELS,
         ),
         figure=report(
             f"{R}/figures/{{experiment}}.png",
             caption="../report/sequence.rst",
             category="{experiment}",
-            labels={"figure": "autocorrelations"},
+            subcategory=sequence_dataset,
+            labels={"result": "figure: autocorrelations"},
         ),
-    wildcard_constraints:
-        experiment=names_of("sequence"),
     log:
         f"{R}/logs/sequence/{{experiment}}.log",
     benchmark:
         f"{R}/benchmarks/sequence/{{experiment}}.tsv"
-    params:
-        spec=get_sequence_params,
-        seed=lambda w: get_seed(w.experiment),
-        inputs=lambda w, input: named(dict(input.items())),
+    wildcard_constraints:
+        experiment=names_of("sequence"),
+    conda:
+        "../../envs/core.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=30,
-    conda:
-        "../../envs/core.yaml"
+    params:
+        spec=get_sequence_params,
+        seed=lambda w: get_seed(w.experiment),
+        inputs=lambda w, input: named(dict(input.items())),
     shell:
         f"{CLI} sequence --params {{params.spec:q}} --seed {{params.seed}}"
         f" --input {{params.inputs}} --output csv={{output.csv:q}} md={{output.md:q}}"

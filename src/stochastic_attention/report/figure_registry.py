@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..domains.base import Memory, get_domain, load_memory_file
+from .style import heading
 
 __all__ = ["FIGURES", "FigureInputs", "draw"]
 
@@ -46,10 +47,8 @@ class FigureInputs:
                 metrics = row["metrics"]
                 snr = f", SNR {metrics['snr']:.3g}" if metrics.get("snr") else ""
                 parts.append(f"β {metrics['beta']:.4g}{snr}")
-            elif isinstance(value, int | float):
-                parts.append(f"{key} {value:g}")
             else:
-                parts.append(f"{key} {json.dumps(value)}")
+                parts.append(_swept_text(key, value))
         if not self.swept and row["metrics"].get("category") == "sampler":
             parts.append(f"β {row['metrics']['beta']:.4g}")
         return ", ".join(parts)
@@ -88,12 +87,23 @@ class FigureInputs:
         )
 
 
+def _swept_text(key: str, value: Any) -> str:
+    """``alpha 0.01``, ``n_patterns 500``, ``beta {"critical": 5}``."""
+    return f"{key} {value:g}" if isinstance(value, int | float) else f"{key} {json.dumps(value)}"
+
+
 def _spread(n_available: int, n: int = 16) -> np.ndarray:
     return np.unique(np.linspace(0, n_available - 1, n).round().astype(int))
 
 
+def _top(inputs: FigureInputs) -> str:
+    """The first title line: the experiment's config title and the dataset."""
+    return f"{inputs.title} — {inputs.dataset}"
+
+
 def _heading(inputs: FigureInputs, what: str) -> str:
-    return f"{inputs.title}: {what} ({inputs.dataset})"
+    """The config title (with the dataset) above the informative description ``what``."""
+    return heading(what, _top(inputs))
 
 
 # ------------------------------------------------------------------------ every domain
@@ -138,7 +148,7 @@ def novelty_diversity(inputs: FigureInputs, path: Path) -> None:
     """Novelty against diversity, one point per row, with SE bars in both directions."""
     from . import figures
 
-    figures.novelty_diversity(inputs.frame(), path, title=_heading(inputs, "novelty and diversity"))
+    figures.novelty_diversity(inputs.frame(), path, title=_top(inputs))
 
 
 def energy_histograms(inputs: FigureInputs, path: Path) -> None:
@@ -151,7 +161,7 @@ def energy_histograms(inputs: FigureInputs, path: Path) -> None:
         inputs.label(row): energy(inputs.memory.memory, inputs.samples(row), beta)
         for row in inputs.rows
     }
-    figures.energy_histograms(energies, path, beta=beta, title=_heading(inputs, "energies"))
+    figures.energy_histograms(energies, path, beta=beta, title=_top(inputs))
 
 
 def nearest_neighbours(inputs: FigureInputs, path: Path) -> None:
@@ -169,7 +179,7 @@ def nearest_neighbours(inputs: FigureInputs, path: Path) -> None:
         inputs.domain.panel(memory.memory[:, nearest], memory),
         cosines,
         path,
-        title=_heading(inputs, "samples above their nearest stored pattern"),
+        title=_top(inputs),
         label=inputs.label(row),
     )
 
@@ -187,7 +197,7 @@ def energy_traces(inputs: FigureInputs, path: Path) -> None:
         row["samples"]["trace_steps"],
         path,
         beta=float(row["metrics"]["beta"]),
-        title=_heading(inputs, "energy of each chain along the run"),
+        title=_top(inputs),
         label=inputs.label(row),
     )
 
@@ -205,8 +215,12 @@ def sweep(inputs: FigureInputs, path: Path) -> None:
         table["beta"] = table["beta"].astype(float)
     elif x in table and table[x].map(lambda v: isinstance(v, dict)).any():
         table[x] = table[x].map(json.dumps)
-    table["method "] = table["base_method"]  # the legend's title
-    hue = "method "
+    # one line per method and value of every other swept key (else lines would zig-zag)
+    others = [key for key in inputs.swept[1:] if key in table]
+    table["line"] = table["base_method"]
+    for key in others:
+        table["line"] = table["line"] + ", " + table[key].map(lambda v, k=key: _swept_text(k, v))
+    hue = "line"
     shown = [m for m in ("novelty", "diversity", "max_cosine", "acceptance") if m in table]
     shown = [m for m in shown if table[m].notna().any()]
     first = inputs.rows[0]["metrics"]
@@ -215,8 +229,13 @@ def sweep(inputs: FigureInputs, path: Path) -> None:
         alpha=first.get("alpha") if x == "beta" else None,
         beta=first.get("beta") if x == "alpha" else None,
         d=inputs.memory.d if x in ("alpha", "beta") else None,
-        title=_heading(inputs, f"metrics against {x}"),
+        legend_title="method" + "".join(f", {key}" for key in others),
+        title=_heading(inputs, f"Sample metrics against {_SYMBOLS.get(x, x)} (bars: ±1 SE)"),
     )  # fmt: skip
+
+
+_SYMBOLS = {"alpha": "α", "beta": "β", "n_patterns": "K", "n_heads": "the number of heads",
+            "pca_rank": "the PCA rank r", "method": "method"}
 
 
 def max_cos_histogram(inputs: FigureInputs, path: Path) -> None:
@@ -228,7 +247,9 @@ def max_cos_histogram(inputs: FigureInputs, path: Path) -> None:
         inputs.label(row): max_cosine(inputs.samples(row), inputs.memory.memory)
         for row in inputs.rows
     }
-    mnist_figures.max_cos_histogram(values, path, title=_heading(inputs, "max-cos to the memory"))
+    mnist_figures.max_cos_histogram(
+        values, path, title=_heading(inputs, "Each sample's max-cos to the stored patterns")
+    )
 
 
 def scaling(inputs: FigureInputs, path: Path) -> None:
@@ -246,7 +267,7 @@ def scaling(inputs: FigureInputs, path: Path) -> None:
     first = next(r["metrics"] for r in inputs.rows if r["metrics"].get("alpha"))
     mnist_figures.scaling_figure(
         table, path, alpha=first["alpha"], d=inputs.memory.d,
-        title=_heading(inputs, "scaling with the number of stored patterns"),
+        title=_heading(inputs, "Max-cos and sampler β against the number of stored patterns K"),
     )  # fmt: skip
 
 
@@ -258,7 +279,8 @@ def snr(inputs: FigureInputs, path: Path) -> None:
     table["max_cos_se"] = table["max_cosine_se"]
     first = inputs.rows[0]["metrics"]
     mnist_figures.snr_figure(
-        table, path, alpha=first["alpha"], title=_heading(inputs, "PCA-space sampling")
+        table, path, alpha=first["alpha"],
+        title=_heading(inputs, "Max-cos against the SNR of the r-dimensional PCA space"),
     )
 
 
@@ -283,7 +305,7 @@ def basin_visits(inputs: FigureInputs, path: Path) -> None:
     mnist_figures.basin_visits_figure(
         steps, nearest, cosine, path, betas=betas, alpha=float(rows[0]["metrics"]["alpha"]),
         d=inputs.memory.d, n_patterns=inputs.memory.n_patterns,
-        title=_heading(inputs, "basin visits of one chain"),
+        title=_heading(inputs, "Nearest stored pattern along one chain per β"),
     )  # fmt: skip
 
 
@@ -304,7 +326,7 @@ def logos(inputs: FigureInputs, path: Path) -> None:
 
     naturals = [str(s) for s in inputs.memory.arrays["sequences"]]
     sets = [("natural", naturals)] + [(inputs.label(r), _sequences(inputs, r)) for r in inputs.rows]
-    protein_figures.logos_figure(sets, path, title=_heading(inputs, "sequence logos"))
+    protein_figures.logos_figure(sets, path, title=_heading(inputs, "Sequence logos"))
 
 
 def entropy_curve(inputs: FigureInputs, path: Path) -> None:
@@ -319,7 +341,7 @@ def entropy_curve(inputs: FigureInputs, path: Path) -> None:
     }
     protein_figures.entropy_curve_figure(
         critical, inputs.memory.n_patterns, path, operating=operating,
-        title=_heading(inputs, "attention entropy against β"),
+        title=_heading(inputs, "Attention entropy against β"),
     )  # fmt: skip
 
 
@@ -329,7 +351,10 @@ def mi_scatter(inputs: FigureInputs, path: Path) -> None:
 
     naturals = [str(s) for s in inputs.memory.arrays["sequences"]]
     sets = [(inputs.label(r), _sequences(inputs, r)) for r in inputs.rows]
-    protein_figures.mi_scatter_figure(naturals, sets, path, title=_heading(inputs, "MI"))
+    protein_figures.mi_scatter_figure(
+        naturals, sets, path,
+        title=_heading(inputs, "Pairwise mutual information, generated against natural"),
+    )  # fmt: skip
 
 
 # ---------------------------------------------------------------------------- finance
@@ -358,6 +383,7 @@ def qq(inputs: FigureInputs, path: Path) -> None:
     finance_figures.qq_plots(
         inputs.memory.arrays["returns"], _returns(inputs),
         [str(t) for t in inputs.memory.arrays["tickers"]], path,
+        title=_heading(inputs, "QQ plots after the per-ticker affine correction"),
     )  # fmt: skip
 
 
@@ -367,7 +393,7 @@ def correlation_scatter(inputs: FigureInputs, path: Path) -> None:
 
     finance_figures.correlation_scatter(
         inputs.memory.arrays["returns"], _returns(inputs), path,
-        title=_heading(inputs, "correlations"),
+        title=_heading(inputs, "Ticker-pair correlations, generated against real"),
     )  # fmt: skip
 
 
@@ -375,7 +401,10 @@ def tail_survival(inputs: FigureInputs, path: Path) -> None:
     """Loss tail of the equal-weight portfolio per method."""
     from . import finance_figures
 
-    finance_figures.tail_survival_curves(inputs.memory.arrays["returns"], _returns(inputs), path)
+    finance_figures.tail_survival_curves(
+        inputs.memory.arrays["returns"], _returns(inputs), path,
+        title=_heading(inputs, "Loss tail of the equal-weight portfolio"),
+    )  # fmt: skip
 
 
 FIGURES: dict[str, Callable[[FigureInputs, Path], None]] = {

@@ -173,9 +173,10 @@ def sample_grids(
 
 
 def _model_kind(name: str, kinds: Mapping[str, str] | None) -> str:
-    if kinds and name in kinds:
-        return kinds[name]
-    return next((kind for kind in ("gmm", "vae", "ddpm") if kind in name), "model")
+    """``gmm``, ``vae``, ``ddpm`` or ``model``: from the method kind (``gmm_pca`` → ``gmm``),
+    else guessed from the name."""
+    text = kinds[name] if kinds and name in kinds else name
+    return next((kind for kind in ("gmm", "vae", "ddpm") if kind in text), "model")
 
 
 def _ddpm_limits(values: np.ndarray) -> tuple[float, float]:
@@ -401,7 +402,8 @@ def energy_histograms(
             values = np.ravel(values)
             axis.hist(
                 values, bins=edges, density=True, histtype="step", lw=2,
-                color=_style.colour(index), label=f"{label} (Ē = {values.mean():.4g})",
+                color=_style.colour(index), ls=_style.line_style(index),
+                label=f"{label} (Ē = {values.mean():.4g})",
             )  # fmt: skip
         axis.set_xlabel(f"energy E(ξ) at β = {beta:g} (dimensionless)")
         axis.set_ylabel("probability density (1 / energy unit)")

@@ -36,7 +36,9 @@ def qq_plots(
     style()
     names = list(tickers)
     show = list(show or names[:4])
-    figure, axes = plt.subplots(1, len(show), figsize=(3.4 * len(show), 3.5), squeeze=False)
+    figure, axes = plt.subplots(
+        1, len(show), figsize=(3.4 * len(show) + 1.6, 3.9), squeeze=False, layout="constrained"
+    )
     levels = np.linspace(0.001, 0.999, 250)  # tails visible
     for axis, ticker in zip(axes[0], show, strict=True):
         row = names.index(ticker)
@@ -53,8 +55,9 @@ def qq_plots(
         axis.set_title(ticker)
         axis.set_xlabel("real quantile (sd units)")
     axes[0, 0].set_ylabel("generated quantile (sd units)")
-    axes[0, -1].legend(loc="upper left", markerscale=3)
-    figure.suptitle(title, y=1.03)
+    handles, labels = axes[0, -1].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="outside right upper", markerscale=3)  # off the data
+    figure.suptitle(title)
     save(figure, path)
 
 
@@ -67,8 +70,9 @@ def correlation_scatter(
     upper = np.triu_indices(real.shape[0], k=1)
     c_real = np.corrcoef(real)[upper]
     figure, axes = plt.subplots(
-        1, len(generated), figsize=(3.3 * len(generated), 3.5), squeeze=False, sharey=True
-    )
+        1, len(generated), figsize=(3.3 * len(generated), 3.9), squeeze=False, sharey=True,
+        layout="constrained",
+    )  # fmt: skip
     for axis, colour, (label, returns) in zip(
         axes[0], _colours(len(generated)), generated.items(), strict=True
     ):
@@ -79,7 +83,7 @@ def correlation_scatter(
         axis.set_title(f"{label}\nrel. Frobenius {fm.correlation_frobenius(real, returns):.3f}")
         axis.set_xlabel("real correlation")
     axes[0, 0].set_ylabel("generated correlation")
-    figure.suptitle(title or "Ticker-pair correlations", y=1.06)
+    figure.suptitle(title or "Ticker-pair correlations")
     save(figure, path)
 
 

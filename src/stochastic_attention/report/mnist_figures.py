@@ -22,6 +22,7 @@ import pandas as pd
 
 from ..basins import NO_BASIN, basin_summary
 from .figures import save, style
+from .style import log_locator, plain_log_ticks, plain_number
 
 __all__ = [
     "AXIS_LABELS",
@@ -40,12 +41,12 @@ AXIS_LABELS: dict[str, str] = {
     "n_heads": "heads H (count)",
     "rank": "components r (count)",
     "acceptance": "acceptance rate (fraction of steps)",
-    "novelty": "novelty N = 1 − max-cos (dimensionless)",
-    "diversity": "diversity D (mean 1 − cos, dimensionless)",
-    "energy": "mean energy Ē (dimensionless)",
-    "energy_delta": "ΔĒ (dimensionless)",
-    "max_cosine": "max-cos to the stored patterns (dimensionless)",
-    "max_cos": "max-cos to the stored patterns (dimensionless)",
+    "novelty": "novelty N = 1 − max-cos",
+    "diversity": "diversity D (mean 1 − cos)",
+    "energy": "mean energy Ē",
+    "energy_delta": "ΔĒ",
+    "max_cosine": "max-cos to stored patterns",
+    "max_cos": "max-cos to stored patterns",
     "frechet": "diagonal Fréchet distance (pixel units²)",
 }
 _LOG_X = {"alpha", "beta", "K"}
@@ -60,6 +61,12 @@ def beta_label(beta: float, alpha: float | None = None, d: int | None = None) ->
     if alpha is None or d is None:
         return f"β = {beta:g}"
     return f"β = {beta:g} (SNR {_snr(alpha, beta, d):.3f})"
+
+
+def _count(n: int, noun: str) -> str:
+    """``1 basin``, ``3 basins``, ``0 switches``."""
+    plural = noun + ("es" if noun.endswith(("s", "sh", "ch", "x")) else "s")
+    return f"{n} {noun if n == 1 else plural}"
 
 
 def _label(name: str) -> str:
@@ -118,8 +125,8 @@ def basin_visits_figure(
             top.plot(x[~inside], index[~inside], ".", markersize=3, color="0.6", label="no basin")
             top.legend(loc="upper right")
         top.set_title(
-            f"{beta_label(beta, alpha, d)}\n{summary.n_distinct} basins, "
-            f"{summary.n_switches} switches",
+            f"{beta_label(beta, alpha, d)}\n{_count(summary.n_distinct, 'basin')}, "
+            f"{_count(summary.n_switches, 'switch')}",
             fontsize=11,
         )
         if n_patterns is not None:
@@ -128,8 +135,8 @@ def basin_visits_figure(
         bottom.set_ylim(min(0.0, float(np.min(best)) - 0.02), 1.0)
         bottom.set_xlabel("sampler step (count)")
         if column == 0:
-            top.set_ylabel("nearest stored pattern (index)")
-            bottom.set_ylabel("max-cos to the stored patterns")
+            top.set_ylabel("nearest pattern (index)")
+            bottom.set_ylabel("max-cos")
     figure.suptitle(title)
     save(figure, Path(path))
     return Path(path)
@@ -178,6 +185,7 @@ def sweep_figure(
     beta: float | None = None,
     d: int | None = None,
     title: str | None = None,
+    legend_title: str | None = None,
 ) -> Path:
     """One panel per metric against the swept parameter ``x``, one line per ``hue`` value.
 
@@ -186,6 +194,8 @@ def sweep_figure(
     out. ``logx`` defaults to log for α, β and K. Give ``beta`` and ``d`` when sweeping α
     (or ``alpha`` and ``d`` when sweeping β) to get the SNR on a top axis. ``labels`` maps
     column names (metrics, ``x``) to axis labels, overriding :data:`AXIS_LABELS`.
+    ``legend_title`` defaults to ``hue``. A log x axis has plain-number ticks at the swept
+    values (at most eight of them; 1-2-5 steps beyond).
     """
     style()
     names = {**AXIS_LABELS, **(labels or {})}
@@ -194,7 +204,7 @@ def sweep_figure(
         raise ValueError(f"sweep_figure: table lacks the columns {missing}")
     logx = x in _LOG_X if logx is None else logx
     figure, axes = plt.subplots(
-        1, len(metrics), figsize=(4.8 * len(metrics), 4.2), squeeze=False, layout="constrained"
+        1, len(metrics), figsize=(4.8 * len(metrics), 4.6), squeeze=False, layout="constrained"
     )
     for axis, metric in zip(axes[0], metrics, strict=True):
         drawn = False
@@ -220,13 +230,15 @@ def sweep_figure(
         swept = np.unique(table[x].to_numpy(dtype=float))
         if logx:
             axis.set_xscale("log")
+            positive = swept[np.isfinite(swept) & (swept > 0)]
+            plain_log_ticks(axis, "x", values=positive if 0 < positive.size <= 8 else None)
         elif swept.size <= 12:
             axis.set_xticks(swept, [f"{v:g}" for v in swept])  # e.g. H = 1, 2, 4, 5
         axis.set_xlabel(names.get(x, x))
         axis.set_ylabel(names.get(metric, metric.replace("_", " ")))
         _add_snr_axis(axis, x, table[x].to_numpy(float), alpha=alpha, beta=beta, d=d)
         if drawn:
-            axis.legend(title=hue)
+            axis.legend(title=legend_title or hue)
         else:
             axis.text(0.5, 0.5, "no values", ha="center", va="center", transform=axis.transAxes)
     if title:
@@ -306,7 +318,7 @@ def scaling_figure(
     needed = {"K", "method", "max_cos"}
     if not needed <= set(table.columns):
         raise ValueError(f"scaling_figure: table lacks the columns {sorted(needed - set(table))}")
-    figure, (left, right) = plt.subplots(1, 2, figsize=(12.0, 4.6), layout="constrained")
+    figure, (left, right) = plt.subplots(1, 2, figsize=(12.0, 5.4), layout="constrained")
     seconds_axis = None
     methods = list(dict.fromkeys(table["method"]))
     for position, method in enumerate(methods):
@@ -330,28 +342,38 @@ def scaling_figure(
             )
         if "beta" in rows and np.any(np.isfinite(rows["beta"].to_numpy(float))):
             right.plot(rows["K"], rows["beta"], marker="o", color=color, label=name)
+    sizes = np.unique(table["K"].to_numpy(float))
+    ticks = sizes if sizes.size <= 8 else None
     left.set_xscale("log")
+    plain_log_ticks(left, "x", values=ticks)
     left.set_xlabel(AXIS_LABELS["K"] + ", log scale")
     left.set_ylabel(AXIS_LABELS["max_cos"])
     handles, names = left.get_legend_handles_labels()
     if seconds_axis is not None:
         extra_handles, extra_names = seconds_axis.get_legend_handles_labels()
         handles, names = handles + extra_handles, names + extra_names
-    left.legend(handles, names, loc="best")
+    # below the panel: a twin axis's lines are invisible to loc="best"
+    left.legend(
+        handles, names, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False
+    )
     right.set_xscale("log")
     right.set_yscale("log")
+    plain_log_ticks(right, "x", values=ticks)
+    plain_log_ticks(right, "y")
     right.set_xlabel(AXIS_LABELS["K"] + ", log scale")
     right.set_ylabel("sampler β (dimensionless, log scale)")
+    def to_snr(beta):
+        return np.sqrt(alpha * np.clip(beta, 1e-300, None) / (2.0 * d))
+
     snr_axis = right.secondary_yaxis(
-        "right",
-        functions=(
-            lambda b: np.sqrt(alpha * np.clip(b, 1e-300, None) / (2.0 * d)),
-            lambda s: 2.0 * d * np.asarray(s) ** 2 / alpha,
-        ),
+        "right", functions=(to_snr, lambda s: 2.0 * d * np.asarray(s) ** 2 / alpha)
     )
+    snr_axis.yaxis.set_major_locator(log_locator(*to_snr(np.array(right.get_ylim()))))
+    snr_axis.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(plain_number))
+    snr_axis.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     snr_axis.set_ylabel(f"SNR = √(αβ/2d)  (α = {alpha:g}, d = {d})")
     if right.get_legend_handles_labels()[0]:
-        right.legend(loc="best")
+        right.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
     figure.suptitle(title)
     save(figure, Path(path))
     return Path(path)
@@ -410,6 +432,7 @@ def snr_figure(
         label="law (1 + α/2SNR²)^(-1/2)",
     )
     axis.set_xscale("log")
+    plain_log_ticks(axis, "x")
     axis.set_xlabel(f"SNR = √(αβ/2r) in the sampled space (α = {alpha:g}; log scale)")
     axis.set_ylabel(AXIS_LABELS["max_cos"])
     axis.legend(loc="lower right")

@@ -25,6 +25,8 @@ __all__ = [
     "apply_style",
     "colour",
     "heading",
+    "line_style",
+    "log_locator",
     "plain_log_ticks",
     "plain_number",
     "save",
@@ -69,6 +71,12 @@ BETA_LABEL = "inverse temperature β (dimensionless, log scale)"
 def colour(index: int) -> str:
     """The ``index``-th colour of :data:`PALETTE` (cycling)."""
     return PALETTE[index % len(PALETTE)]
+
+
+def line_style(index: int) -> str:
+    """Solid for the first :data:`PALETTE` lines, then dashed, then dotted, so a colour that
+    repeats after eight series still tells its lines apart."""
+    return ("-", "--", ":")[(index // len(PALETTE)) % 3]
 
 
 def apply_style() -> None:
@@ -124,12 +132,19 @@ def plain_log_ticks(axis: plt.Axes, which: str = "x", values: Sequence[float] | 
     if values is not None:
         target.set_major_locator(ticker.FixedLocator(sorted(set(values))))
     else:
-        low, high = sorted(axis.get_xlim() if which == "x" else axis.get_ylim())
-        decades = np.log10(high / low) if low > 0 else 3.0
-        subs = (1.0,) if decades > 4 else (1.0, 2.0, 5.0) if decades > 1 else np.arange(1, 10)
-        target.set_major_locator(ticker.LogLocator(base=10, subs=subs))
+        limits = axis.get_xlim() if which == "x" else axis.get_ylim()
+        target.set_major_locator(log_locator(*limits))
     target.set_major_formatter(ticker.FuncFormatter(plain_number))
     target.set_minor_formatter(ticker.NullFormatter())
+
+
+def log_locator(low: float, high: float) -> ticker.LogLocator:
+    """Major ticks of a log axis spanning [low, high]: decades beyond four decades, 1-2-5
+    steps beyond one, every digit within one (so a narrow axis still gets labelled ticks)."""
+    low, high = sorted((low, high))
+    decades = np.log10(high / low) if low > 0 else 3.0
+    subs = (1.0,) if decades > 4 else (1.0, 2.0, 5.0) if decades > 1 else np.arange(1, 10)
+    return ticker.LogLocator(base=10, subs=subs)
 
 
 def snr_axis(axis: plt.Axes, alpha: float, d: int) -> plt.Axes:
