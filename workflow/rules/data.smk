@@ -6,20 +6,20 @@ rule fetch:
     output:
         raw="resources/{domain}/{domain}-{source}.npz",
         provenance="resources/{domain}/{domain}-{source}.npz.provenance.json",
-    wildcard_constraints:
-        source="[0-9a-f]{10}",
     log:
         f"{R}/logs/fetch/{{domain}}-{{source}}.log",
     benchmark:
         f"{R}/benchmarks/fetch/{{domain}}-{{source}}.tsv"
+    wildcard_constraints:
+        source="[0-9a-f]{10}",
+    # network sources retry inside the download (download.py); a bad file never heals
+    retries: 0
     conda:
         "../../envs/core.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=30,
-    # network sources retry inside the download (download.py); a bad file never heals
-    retries: 0
     params:
         spec=get_source_spec,
     shell:
