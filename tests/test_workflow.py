@@ -28,11 +28,9 @@ SMOKE = Path("results/smoke")
 
 
 @pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory):
-    """One smoke run shared by the tests of this module."""
-    workdir = copy_workflow(tmp_path_factory.mktemp("smoke"))
-    snakemake(workdir, "--cores", "2", "--configfile", "config/smoke.yaml", timeout=1800)
-    return workdir
+def smoke_run(smoke_workdir):
+    """The session's one smoke run (tests/conftest.py); these tests only read it."""
+    return smoke_workdir
 
 
 def _plan(workdir: Path, name: str):
