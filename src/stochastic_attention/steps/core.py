@@ -182,7 +182,10 @@ def _concatenate(results: list[SampleResult]) -> tuple[SampleResult, np.ndarray]
     arrays: dict[str, np.ndarray] = {}
     for key in results[0].arrays:
         values = [np.asarray(result.arrays[key]) for result in results]
-        arrays[key] = np.concatenate(values, axis=-1) if values[0].ndim else np.stack(values)
+        if key.startswith("loss_"):  # one training history per replicate: keep the first
+            arrays[key] = values[0]
+        else:
+            arrays[key] = np.concatenate(values, axis=-1) if values[0].ndim else np.stack(values)
     scalars = dict(results[0].scalars)
     for key in results[0].scalars:
         if key.endswith("seconds"):
@@ -547,7 +550,10 @@ def sequence(params, inputs, outputs, seed, threads):
         latex_path=outputs["tex"],
         html_path=outputs["html"],
     )
-    finance_figures.acf_panels(series, outputs["figure"], lags=20)
+    finance_figures.acf_panels(
+        series, outputs["figure"], lags=20,
+        title=f"{title}: autocorrelation of returns g and squared returns g²",
+    )  # fmt: skip
     return {"acceptance": acceptance}
 
 
