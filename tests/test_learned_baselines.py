@@ -257,7 +257,7 @@ def test_vae_fits_an_mnist_memory_at_the_spec_budget(tmp_path) -> None:
 
     mnist.fetch({"kind": "offline"}, tmp_path / "mnist.npz")
     images, labels = mnist.load(tmp_path / "mnist.npz")
-    memory, _ = mnist.build_memory(images, labels, digit=3, n_patterns=100)
+    memory, _ = mnist.select_memory(images, labels, digit=3, n_patterns=100)
     fitted = vae.fit(memory, vae.VaeParams(), seed=0)
     assert len(fitted.history["reconstruction"]) == 4000
     assert fitted.final_reconstruction < 0.005
