@@ -137,9 +137,6 @@ class Plan:
         return f"{self.results}/figures/{experiment}/{dataset}/{figure}.png"
 
     # ---------------------------------------------------------------- inputs
-    def method_seed_keys(self, dataset: str, method: str) -> tuple[str, str]:
-        return dataset, method
-
     def sample_inputs(self, dataset: str, method: str) -> dict[str, str]:
         """Input files of a sample job: the memory, a control's reference, a training memory."""
         spec = self.methods[method]
@@ -168,9 +165,6 @@ class Plan:
 
     def threads(self, method: str) -> int:
         return int(self.methods[method].get("threads", 1))
-
-    def all_rows(self) -> list[tuple[str, Row]]:
-        return [(name, row) for name, ex in self.experiments.items() for row in ex.rows]
 
     # --------------------------------------------------------------- targets
     def targets(self) -> list[str]:
