@@ -75,6 +75,14 @@ def logits(memory: np.ndarray, states: np.ndarray) -> np.ndarray:
     return _squeeze(memory.T @ states, single)
 
 
+# Shifted logits below this are raised to it before exp. NumPy's exp leaves its vector path
+# for arguments whose result underflows (float64: below about −708), which made the softmax
+# at generation β (most logits far below the top one) 18× slower than needed. exp(−600) is
+# 2.6e−261: added to a sum ≥ 1 and to retrievals of size ~1e−3 it vanishes in rounding, and
+# in float32 it is 0 as before, so weights, log-sum-exp and samples do not change.
+_EXP_FLOOR = -600.0
+
+
 def attention_parts(
     similarities: np.ndarray, beta: float | np.ndarray, *, overwrite: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -87,6 +95,7 @@ def attention_parts(
     scaled = np.multiply(similarities, beta, out=similarities if overwrite else None)
     top = scaled.max(axis=-2)
     scaled -= top[..., None, :]
+    np.maximum(scaled, _EXP_FLOOR, out=scaled)  # same values, up to 18x faster exp (above)
     np.exp(scaled, out=scaled)
     total = scaled.sum(axis=-2)
     scaled /= total[..., None, :]
