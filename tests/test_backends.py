@@ -77,7 +77,7 @@ def test_mala_kernels_agree_over_many_steps_on_identical_draws():
 
 
 def test_span_mala_kernels_agree_over_many_steps_on_identical_draws():
-    """Batched (B = 2) span MALA: y, energy, drift, along and across on the same draws."""
+    """Batched (B = 2) span MALA: frame, log weight, drift and across on the same draws."""
     memory = np.stack([unit_memory(12, 4, 20), unit_memory(12, 4, 21)])
     basis, reduced = en.span_basis(memory)
     rng = np.random.default_rng(22)
@@ -85,22 +85,23 @@ def test_span_mala_kernels_agree_over_many_steps_on_identical_draws():
     states = memory[:, :, [0, 1, 2]] + 0.2 * rng.standard_normal((2, 12, 3))
     span = np.swapaxes(basis, -1, -2) @ states
     along = np.linalg.norm(states - basis @ span, axis=-2)
-    state_np = samplers.mala_span_init(reduced, span, along, beta, alpha)
+    memory_in_frame = samplers.frame_memory(reduced)
+    frame = np.concatenate([span, along[:, None, :]], axis=-2)
+    state_np = samplers.mala_span_init(memory_in_frame, frame, beta, alpha)
     state_t = st.mala_span_init(
-        as_tensor(reduced), as_tensor(span), as_tensor(along), as_tensor(beta), alpha
+        as_tensor(memory_in_frame), as_tensor(frame), as_tensor(beta), alpha
     )
     accepted_np = 0
     for _ in range(400):
         draws = (
-            rng.standard_normal((2, 4, 3)),
-            rng.standard_normal((2, 3)),
+            rng.standard_normal((2, 5, 3)),
             rng.standard_normal((2, 3)),
             rng.chisquare(m - 2, (2, 3)),
             np.log(rng.random((2, 3))),
         )
-        state_np, info_np = samplers.mala_span_step(reduced, state_np, *draws, beta, alpha)
+        state_np, info_np = samplers.mala_span_step(memory_in_frame, state_np, *draws, beta, alpha)
         state_t, info_t = st.mala_span_step(
-            as_tensor(reduced), state_t, *map(as_tensor, draws), as_tensor(beta), alpha
+            as_tensor(memory_in_frame), state_t, *map(as_tensor, draws), as_tensor(beta), alpha
         )
         np.testing.assert_array_equal(info_t.accepted.numpy(), info_np.accepted)
         np.testing.assert_allclose(info_t.log_ratio.numpy(), info_np.log_ratio, atol=1e-8)

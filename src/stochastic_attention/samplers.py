@@ -44,6 +44,15 @@ independent, ``c* = (1−α) c + s e`` and ``ρ*² = ((1−α) ρ + s g)² + s²
 uniform on the unit sphere of ``W = (span ⊕ u)^⊥``, ``z = c u + ρ v`` is formed, and the
 bookkeeping restarts from ``u = z/‖z‖, c = ‖z‖, ρ = 0``.
 
+In code c is one more coordinate: the frame ``[Q, u]`` (per chain) has coordinates
+``f = [y; c]`` and sees the memory as ``[R; 0]``, so f follows the generic MALA proposal
+and its ½c² energy and proposal terms come out of the generic formulas; only ρ needs the
+identity above, with its share ``−(αβ/4)(ρ*² − ρ²)``. The state carries the per-chain
+``log_weight = −β E_f(f) − (αβ/4) ρ²``, so ``log r = Δ log_weight − (β/4α)‖f − μ(f*)‖² +
+½‖ε_f‖²`` (the forward term is ``(β/4α) s²‖ε_f‖²`` and ``s² = 2α/β``). One step is then two
+(r+1)×K matrix products, one softmax and a dozen vector operations, against SA's two
+products, one softmax and three updates.
+
 *Why this is the literal chain in law.* Fix the state at a record (``z = c u``, ρ = 0).
 Every later ``ε⊥`` is ``e u + η`` with ``η ~ N(0, I_W)`` independent of the past, of e, ε_y
 and the uniforms. Let O be any rotation of W (identity on u and the span) and apply it to
@@ -85,6 +94,7 @@ __all__ = [
     "StepInfo",
     "draw_starts",
     "evenly_spaced_positions",
+    "frame_memory",
     "mala_init",
     "mala_span_init",
     "mala_span_step",
@@ -93,6 +103,7 @@ __all__ = [
     "run_chains",
     "single_chain",
     "snapshot_steps",
+    "span_state_energy",
     "ula_step",
     "warm_start_sequence",
 ]
@@ -211,8 +222,9 @@ def mala_init(
 
 
 def _accept(log_uniform: np.ndarray, log_ratio: np.ndarray) -> np.ndarray:
-    with np.errstate(invalid="ignore"):
-        return log_uniform < np.minimum(0.0, log_ratio)  # NaN compares False: a rejection
+    """``log u < min(0, log r)``, written ``log u < log r`` since ``log u < 0`` (u ∈ [0, 1));
+    a NaN ratio compares False: a rejection."""
+    return log_uniform < log_ratio
 
 
 def mala_step(
@@ -249,44 +261,97 @@ def mala_step(
 
 
 class SpanMalaState(NamedTuple):
-    """MALA state in span coordinates ``ξ = basis·y + along·u + across·v`` (module docstring).
+    """MALA state in a per-chain frame: ``ξ = [basis, u]·frame + across·v`` (module docstring).
 
-    ``energy`` and ``drift`` are those of the span part alone (``E_y``, ``μ_y``); the
-    orthogonal part enters only through ``‖z‖² = along² + across²``.
+    ``frame`` holds y (the span coordinates) and, as its last row, ``along = ⟨z, u⟩``; the
+    frame's memory is ``[reduced; 0]`` (:func:`frame_memory`), so ``drift`` is the Hopfield
+    drift of the frame part alone. v is never formed: it enters only through ``across``.
+    ``log_weight`` is the state's share of ``log r``, ``−β E_frame − (αβ/4) across²`` with
+    ``E_frame = ½‖frame‖² − β⁻¹ lse(β reducedᵀ y)``; the energy of ξ is
+    ``E_frame + ½ across²`` (:func:`span_state_energy`).
     """
 
-    span: np.ndarray  # (…, r, C) coordinates y in the span basis
-    energy: np.ndarray  # (…, C) E_y(y) = ½‖y‖² − β⁻¹ lse(β Rᵀ y)
-    drift: np.ndarray  # (…, r, C) μ_y(y) = (1−α) y + α R a(y)
-    along: np.ndarray  # (…, C) coordinate of z on the last materialised direction u
+    frame: np.ndarray  # (…, r + 1, C) coordinates [y; along]
+    log_weight: np.ndarray  # (…, C) −β E_frame − (αβ/4) across²
+    drift: np.ndarray  # (…, r + 1, C) (1−α) frame + α [reduced; 0] a(y)
     across: np.ndarray  # (…, C) length ρ ≥ 0 of z's part orthogonal to u (direction lazy)
 
 
+def frame_memory(reduced: np.ndarray) -> np.ndarray:
+    """The memory in frame coordinates: ``reduced`` (…, r, K) with a zero row, (…, r + 1, K)."""
+    zero_row = np.zeros_like(reduced[..., :1, :])
+    return np.concatenate([reduced, zero_row], axis=-2)
+
+
+def _lazy_coefficient(beta, alpha):
+    """``αβ/4``: the lazy part's share of log r is ``−(αβ/4)(ρ*² − ρ²)``.
+
+    For coordinates w that move as ``w* = (1−α) w + s η`` without touching the memory,
+    ``−β ½(‖w*‖² − ‖w‖²) − (β/4α)[‖w − (1−α)w*‖² − ‖w* − (1−α)w‖²]`` reduces to this: the
+    cross terms ``⟨w, w*⟩`` cancel and ``1 − (1−α)² = 2α − α²``.
+    """
+    return 0.25 * alpha * beta
+
+
 def mala_span_init(
-    reduced: np.ndarray,
-    span: np.ndarray,
-    along: np.ndarray,
+    memory_in_frame: np.ndarray,
+    frame: np.ndarray,
     beta: float | np.ndarray,
     alpha: float,
+    across: np.ndarray | None = None,
 ) -> SpanMalaState:
-    """State for :func:`mala_span_step` from y (…, r, C) and ``z = along·u`` (…, C)."""
-    cached = mala_init(reduced, span, beta, alpha)
-    return SpanMalaState(cached.states, cached.energy, cached.drift, along, np.zeros_like(along))
+    """State for :func:`mala_span_step` from ``frame`` (…, r + 1, C) and ``across`` (…, C).
 
-
-def _orthogonal_log_ratio(old_sq, new_sq, beta, alpha):
-    """The z part of log r: ``−β ½(‖z*‖² − ‖z‖²) − (β/4α)[‖z − (1−α)z*‖² − ‖z* − (1−α)z‖²]``.
-
-    The cross terms ``⟨z, z*⟩`` cancel, leaving ``−(αβ/4)(‖z*‖² − ‖z‖²)``.
+    memory_in_frame: (…, r + 1, K), from :func:`frame_memory`; ``across`` defaults to 0.
     """
-    return -0.25 * alpha * beta * (new_sq - old_sq)
+    beta = np.asarray(beta)
+    cached = mala_init(memory_in_frame, frame, beta, alpha)
+    across = np.zeros_like(cached.energy) if across is None else np.asarray(across)
+    log_weight = -beta * cached.energy - _lazy_coefficient(beta, alpha) * across**2
+    return SpanMalaState(cached.states, log_weight, cached.drift, across)
+
+
+def span_state_energy(state: SpanMalaState, beta: float | np.ndarray, alpha: float) -> np.ndarray:
+    """The energy E(ξ) (…, C) of the states a :class:`SpanMalaState` stands for."""
+    lazy_sq = state.across**2
+    return -(state.log_weight + _lazy_coefficient(beta, alpha) * lazy_sq) / beta + 0.5 * lazy_sq
+
+
+class _FrameMoves(NamedTuple):
+    """One step's draws for :func:`_mala_span_update`, already scaled by ``s = sqrt(2α/β)``."""
+
+    frame: np.ndarray  # (…, r + 1, C) s·[ε_y; e]
+    forward: np.ndarray  # (…, C) ½‖[ε_y; e]‖², the forward proposal term (β/4α)‖f* − μ(f)‖²
+    across: np.ndarray  # (…, C) s·g
+    rest_sq: np.ndarray  # (…, C) s²·χ²(m − 2)
+
+
+def _frame_moves(noise, across_noise, chi_square, scale) -> _FrameMoves:
+    """Scale standard draws (any leading axes, e.g. a block of steps) into :class:`_FrameMoves`."""
+    return _FrameMoves(
+        scale[..., None, :] * noise, 0.5 * _sq(noise), scale * across_noise, scale**2 * chi_square
+    )
+
+
+class _Coefficients(NamedTuple):
+    """Per-run constants of :func:`_mala_span_update`: floats, or (C,) arrays."""
+
+    decay: float  # 1 − α
+    beta: np.ndarray  # β
+    half_beta: np.ndarray  # β / 2
+    backward: np.ndarray  # β / 4α
+    lazy: np.ndarray  # αβ / 4
+
+
+def _coefficients(beta: np.ndarray, alpha: float) -> _Coefficients:
+    lazy = _lazy_coefficient(beta, alpha)
+    return _Coefficients(1.0 - alpha, beta, 0.5 * beta, beta / (4.0 * alpha), lazy)
 
 
 def mala_span_step(
-    reduced: np.ndarray,
+    memory_in_frame: np.ndarray,
     state: SpanMalaState,
     noise: np.ndarray,
-    along_noise: np.ndarray,
     across_noise: np.ndarray,
     chi_square: np.ndarray,
     log_uniform: np.ndarray,
@@ -295,33 +360,53 @@ def mala_span_step(
 ) -> tuple[SpanMalaState, StepInfo]:
     """One exact MALA step at the span's cost (module docstring, "Exact MALA").
 
-    reduced: (…, r, K); noise: (…, r, C) ~ N(0, I); along_noise, across_noise: (…, C)
-    ~ N(0, 1) (the parts of the orthogonal noise along u and along z's lazy direction v);
-    chi_square: (…, C) ~ χ²(m − 2), the squared length of the rest (m = d − r; pass zeros
-    for what does not exist when m ≤ 2); log_uniform: (…, C).
+    memory_in_frame: (…, r + 1, K) (:func:`frame_memory`); noise: (…, r + 1, C) ~ N(0, I),
+    its last row the orthogonal noise along u; across_noise: (…, C) ~ N(0, 1), along z's lazy
+    direction v; chi_square: (…, C) ~ χ²(m − 2), the squared length of the rest (m = d − r;
+    pass zeros for what does not exist when m ≤ 2); log_uniform: (…, C) with log u < 0.
     """
-    beta = np.asarray(beta)
-    decay = 1.0 - alpha
-    scale = np.sqrt(2.0 * alpha / beta)
-    proposal = state.drift + scale * noise
-    proposed = mala_init(reduced, proposal, beta, alpha)
-    backward = state.span - proposed.drift
-    along = decay * state.along + scale * along_noise
-    across = np.hypot(decay * state.across + scale * across_noise, scale * np.sqrt(chi_square))
-    old_sq = state.along**2 + state.across**2
-    new_sq = along**2 + across**2
-    log_ratio = (
-        -beta * (proposed.energy - state.energy)
-        - beta / (4.0 * alpha) * (_sq(backward) - scale**2 * _sq(noise))
-        + _orthogonal_log_ratio(old_sq, new_sq, beta, alpha)
+    beta = np.broadcast_to(np.asarray(beta, dtype=state.drift.dtype), state.drift.shape[-1:])
+    moves = _frame_moves(noise, across_noise, chi_square, np.sqrt(2.0 * alpha / beta))
+    scaled_memory = alpha * memory_in_frame
+    return _mala_span_update(
+        scaled_memory, _t(memory_in_frame), state, moves, log_uniform, _coefficients(beta, alpha)
     )
+
+
+def _mala_span_update(
+    scaled_memory: np.ndarray,
+    memory_t: np.ndarray,
+    state: SpanMalaState,
+    moves: _FrameMoves,
+    log_uniform: np.ndarray,
+    c: _Coefficients,
+) -> tuple[SpanMalaState, StepInfo]:
+    """:func:`mala_span_step` on pre-scaled draws (the engine scales a block of them at once).
+
+    scaled_memory: α·memory (…, r + 1, K) in frame coordinates; memory_t: the memory
+    transposed (…, K, r + 1). ``log r = Δ log_weight − (β/4α)‖f − μ(f*)‖² + ½‖ε_f‖²`` (the
+    forward term ``(β/4α) s²‖ε_f‖²`` with ``s² = 2α/β``). When every chain accepts (most
+    steps at α 0.01) the proposal is taken whole, without the per-chain selection.
+    """
+    proposal = state.drift + moves.frame
+    weights, lse = en.attention_parts(memory_t @ proposal, c.beta, overwrite=True)
+    drift = scaled_memory @ weights
+    drift += c.decay * proposal
+    across_sq = c.decay * state.across + moves.across
+    across_sq *= across_sq
+    across_sq += moves.rest_sq
+    log_weight = lse - c.half_beta * _sq(proposal) - c.lazy * across_sq
+    log_ratio = log_weight - state.log_weight - c.backward * _sq(state.frame - drift)
+    log_ratio += moves.forward
     accepted = _accept(log_uniform, log_ratio)
+    across = np.sqrt(across_sq)
+    if np.count_nonzero(accepted) == accepted.size:
+        return SpanMalaState(proposal, log_weight, drift, across), StepInfo(accepted, log_ratio)
     keep = accepted[..., None, :]
     new_state = SpanMalaState(
-        np.where(keep, proposed.states, state.span),
-        np.where(accepted, proposed.energy, state.energy),
-        np.where(keep, proposed.drift, state.drift),
-        np.where(accepted, along, state.along),
+        np.where(keep, proposal, state.frame),
+        np.where(accepted, log_weight, state.log_weight),
+        np.where(keep, drift, state.drift),
         np.where(accepted, across, state.across),
     )
     return new_state, StepInfo(accepted, log_ratio)
@@ -519,60 +604,61 @@ class _Engine:
         return self.records, accepted / float(self.steps[-1])
 
     def mala_span(self, basis, reduced) -> tuple[np.ndarray, np.ndarray]:
-        """Exact MALA with y in the span and z through (along, across) (module docstring)."""
+        """Exact MALA in the frame [span, u] with z's remainder through ρ (module docstring)."""
         alpha, beta = self.alpha, self.beta_typed
-        m = self.states.shape[-2] - basis.shape[-1]  # dimension of the complement
+        m = self.states.shape[-2] - basis.shape[-1]  # dimension of the complement (≥ 1)
+        memory = frame_memory(reduced)
+        scaled_memory, memory_t = alpha * memory, np.ascontiguousarray(_t(memory))
+        coefficients = _coefficients(beta, alpha)
         span = _t(basis) @ self.states
         orthogonal = self.states - basis @ span
-        along = np.sqrt(_sq(orthogonal))
-        direction = self._directions(basis, orthogonal, along)
-        state = mala_span_init(reduced, span, along, beta, alpha)
-        accepted = np.zeros(along.shape, dtype=np.int64)
-        blocks: tuple[np.ndarray, ...] = ()
+        state, direction = self._frame_state(memory, basis, span, orthogonal)
+        accepted = np.zeros(state.across.shape, dtype=np.int64)
+        moves, log_uniforms = _FrameMoves(*(np.empty(0),) * 4), np.empty(0)
         for step, offset, record in self._loop("MALA"):
             if offset == 0:
-                blocks = self._mala_span_block(span.shape, along.shape, m)
-            noise, along_noise, across_noise, chi_square, log_uniform = (
-                block[offset] for block in blocks
-            )
-            state, info = mala_span_step(
-                reduced,
+                *draws, log_uniforms = self._mala_span_block(state.frame.shape, m)
+                moves = _frame_moves(*draws, self.scale)
+            state, info = _mala_span_update(
+                scaled_memory,
+                memory_t,
                 state,
-                noise,
-                along_noise,
-                across_noise,
-                chi_square,
-                log_uniform,
-                beta,
-                alpha,
+                _FrameMoves(*(block[offset] for block in moves)),
+                log_uniforms[offset],
+                coefficients,
             )
             accepted += info.accepted
-            _check_finite(state.energy, step, alpha, self.beta, matrix=False)
+            _check_finite(state.log_weight, step, alpha, self.beta, matrix=False)
             if record is not None:
-                orthogonal = self._materialise(basis, direction, state.along, state.across)
-                self.records[record] = basis @ state.span + orthogonal
+                span = state.frame[..., :-1, :]
+                along = state.frame[..., -1, :]
+                orthogonal = self._materialise(basis, direction, along, state.across)
+                self.records[record] = basis @ span + orthogonal
                 _check_finite(self.records[record], step, alpha, self.beta, matrix=True)
-                length = np.sqrt(_sq(orthogonal))
-                direction = self._directions(basis, orthogonal, length)
-                state = state._replace(along=length, across=np.zeros_like(length))
+                state, direction = self._frame_state(memory, basis, span, orthogonal)
         return self.records, accepted / float(self.steps[-1])
 
-    def _mala_span_block(self, span_shape, chains, m: int) -> tuple[np.ndarray, ...]:
-        """Draws for _BLOCK steps: y noise, along / across normals, χ²(m − 2), log u."""
-        noise = self._normal(_BLOCK, *span_shape)
-        scalars = self._normal(_BLOCK, 2, *chains)
-        along_noise, across_noise = scalars[:, 0], scalars[:, 1]
-        if m < 1:
-            along_noise = np.zeros_like(along_noise)
-        if m < 2:
-            across_noise = np.zeros_like(across_noise)
+    def _frame_state(self, memory, basis, span, orthogonal) -> tuple[SpanMalaState, np.ndarray]:
+        """State with u = z/‖z‖ (along = ‖z‖, across = 0) and the direction u (…, d, C)."""
+        length = np.sqrt(_sq(orthogonal))
+        direction = self._directions(basis, orthogonal, length)
+        frame = np.concatenate([span, length[..., None, :]], axis=-2)
+        return mala_span_init(memory, frame, self.beta_typed, self.alpha), direction
+
+    def _mala_span_block(self, frame_shape, m: int) -> tuple[np.ndarray, ...]:
+        """Draws for _BLOCK steps: frame noise [ε_y; e], across normals g, χ²(m − 2), log u."""
+        noise = self._normal(_BLOCK, *frame_shape)
+        chains = (*frame_shape[:-2], frame_shape[-1])
+        across_noise = self._normal(_BLOCK, *chains)
+        if m < 2:  # no room for v: ρ stays 0
+            across_noise[...] = 0.0
         dof = _chi_square_dof(m)
         if dof >= 1:
             chi_square = self.rng.chisquare(dof, (_BLOCK, *chains)).astype(self.dtype)
         else:
             chi_square = np.zeros((_BLOCK, *chains), dtype=self.dtype)
         log_uniform = _log_uniform(self.rng, (_BLOCK, *chains), self.dtype)
-        return noise, along_noise, across_noise, chi_square, log_uniform
+        return noise, across_noise, chi_square, log_uniform
 
     def _uniform_directions(self, basis, exclude=None) -> np.ndarray:
         """Unit columns (…, d, C), uniform on the sphere orthogonal to the span (and exclude)."""

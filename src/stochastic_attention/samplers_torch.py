@@ -9,7 +9,8 @@ the same :class:`~stochastic_attention.samplers.ChainRun` as ``samplers.run_chai
 arrays in the run's dtype) and runs the same algorithms: SA with the exact span reduction
 (an ``r``-dimensional chain in the span of the memory plus the orthogonal AR(1) part advanced
 in closed form at records), MALA as the exact lazy-basis span MALA (``y`` in the span, the
-orthogonal part through two scalars per chain, materialised at records); ``reduce=False``
+orthogonal part through one frame row and one lazy length per chain, materialised at
+records); ``reduce=False``
 runs the literal full-dimensional updates. The derivations are in the docstring of
 :mod:`stochastic_attention.samplers`. The basis is ``energy.span_basis`` on the host (NumPy,
 in the run's dtype), and validation is ``samplers``' own, so both backends reject the same
@@ -95,12 +96,11 @@ class MalaState(NamedTuple):
 
 
 class SpanMalaState(NamedTuple):
-    """Span-MALA state ``ξ = basis·y + along·u + across·v`` (as ``samplers.SpanMalaState``)."""
+    """Span-MALA state ``ξ = [basis, u]·frame + across·v`` (as ``samplers.SpanMalaState``)."""
 
-    span: torch.Tensor  # (…, r, C) coordinates y in the span basis
-    energy: torch.Tensor  # (…, C) E_y(y)
-    drift: torch.Tensor  # (…, r, C) μ_y(y)
-    along: torch.Tensor  # (…, C) coordinate of z on the last materialised direction u
+    frame: torch.Tensor  # (…, r + 1, C) coordinates [y; along]
+    log_weight: torch.Tensor  # (…, C) −β E_frame − (αβ/4) across²
+    drift: torch.Tensor  # (…, r + 1, C) drift of the frame part
     across: torch.Tensor  # (…, C) length ρ ≥ 0 of z's part orthogonal to u
 
 
@@ -247,22 +247,27 @@ def mala_step(
 
 
 def mala_span_init(
-    reduced: torch.Tensor,
-    span: torch.Tensor,
-    along: torch.Tensor,
+    memory_in_frame: torch.Tensor,
+    frame: torch.Tensor,
     beta: float | torch.Tensor,
     alpha: float,
+    across: torch.Tensor | None = None,
 ) -> SpanMalaState:
-    """State for :func:`mala_span_step` from y (…, r, C) and ``z = along·u`` (…, C)."""
-    cached = mala_init(reduced, span, beta, alpha)
-    return SpanMalaState(*cached, along, torch.zeros_like(along))
+    """State for :func:`mala_span_step` from ``frame`` (…, r + 1, C) and ``across`` (…, C).
+
+    memory_in_frame: (…, r + 1, K), ``samplers.frame_memory`` of the reduced memory.
+    """
+    beta = _as_beta(beta, frame)
+    cached = mala_init(memory_in_frame, frame, beta, alpha)
+    across = torch.zeros_like(cached.energy) if across is None else across
+    log_weight = -beta * cached.energy - sp._lazy_coefficient(beta, alpha) * across**2
+    return SpanMalaState(cached.states, log_weight, cached.drift, across)
 
 
 def mala_span_step(
-    reduced: torch.Tensor,
+    memory_in_frame: torch.Tensor,
     state: SpanMalaState,
     noise: torch.Tensor,
-    along_noise: torch.Tensor,
     across_noise: torch.Tensor,
     chi_square: torch.Tensor,
     log_uniform: torch.Tensor,
@@ -271,25 +276,25 @@ def mala_span_step(
 ) -> tuple[SpanMalaState, StepInfo]:
     """One exact MALA step at the span's cost (``samplers.mala_span_step``, same arguments).
 
-    reduced: (…, r, K); noise: (…, r, C); along_noise, across_noise, chi_square (χ²(m − 2)),
-    log_uniform: (…, C).
+    memory_in_frame: (…, r + 1, K); noise: (…, r + 1, C); across_noise, chi_square
+    (χ²(m − 2)), log_uniform: (…, C).
     """
-    beta = _as_beta(beta, state.span)
+    beta = _as_beta(beta, state.frame)
     decay = 1.0 - alpha
     scale = torch.sqrt(2.0 * alpha / beta)
-    proposed = mala_init(reduced, state.drift + scale * noise, beta, alpha)
-    backward = state.span - proposed.drift
-    along = decay * state.along + scale * along_noise
-    across = torch.hypot(decay * state.across + scale * across_noise, scale * chi_square.sqrt())
-    old_sq = state.along**2 + state.across**2
-    new_sq = along**2 + across**2
+    proposal = state.drift + scale * noise
+    weights, lse = _attention_parts(memory_in_frame, proposal, beta)
+    drift = ((alpha * memory_in_frame) @ weights).add_(proposal, alpha=decay)
+    across_sq = (decay * state.across + scale * across_noise) ** 2 + scale**2 * chi_square
+    log_weight = lse - 0.5 * beta * _sq(proposal) - sp._lazy_coefficient(beta, alpha) * across_sq
     log_ratio = (
-        -beta * (proposed.energy - state.energy)
-        - beta / (4.0 * alpha) * (_sq(backward) - scale**2 * _sq(noise))
-        + sp._orthogonal_log_ratio(old_sq, new_sq, beta, alpha)
+        log_weight
+        - state.log_weight
+        - beta / (4.0 * alpha) * _sq(state.frame - drift)
+        + 0.5 * _sq(noise)
     )
     accepted = _accept(log_uniform, log_ratio)
-    new = (*proposed, along, across)
+    new = (proposal, log_weight, drift, across_sq.sqrt())
     new_state = SpanMalaState(*(_keep(accepted, a, b) for a, b in zip(new, state, strict=True)))
     return new_state, StepInfo(accepted, log_ratio)
 
@@ -473,48 +478,49 @@ class _Engine:
     def mala_span(self, basis, reduced) -> torch.Tensor:
         """Exact span MALA (``samplers._Engine.mala_span``); returns acceptance counts (…, C)."""
         alpha, beta = self.alpha, self.beta
-        m = self.states.shape[-2] - basis.shape[-1]  # dimension of the complement
+        m = self.states.shape[-2] - basis.shape[-1]  # dimension of the complement (≥ 1)
         span_host, orthogonal_host = self._split(basis)
-        along_host = np.sqrt(sp._sq(orthogonal_host))
-        basis, reduced = self.to_device(basis), self.to_device(reduced)
-        along = self.to_device(along_host)
-        lazy = {"direction": self._directions(basis, self.to_device(orthogonal_host), along)}
-        state = mala_span_init(reduced, self.to_device(span_host), along, beta, alpha)
-        accepted = torch.zeros(along.shape, dtype=torch.int64, device=along.device)
-        chains = tuple(along.shape)
+        basis, memory = self.to_device(basis), self.to_device(sp.frame_memory(reduced))
+        lazy: dict[str, torch.Tensor] = {}
+
+        def frame_state(span, orthogonal) -> SpanMalaState:
+            length = _sq(orthogonal).sqrt()
+            lazy["direction"] = self._directions(basis, orthogonal, length)
+            frame = torch.cat([span, length[..., None, :]], dim=-2)
+            return mala_span_init(memory, frame, beta, alpha)
+
+        state = frame_state(self.to_device(span_host), self.to_device(orthogonal_host))
+        accepted = torch.zeros(state.across.shape, dtype=torch.int64, device=basis.device)
+        chains = tuple(state.across.shape)
         blocks: list[torch.Tensor] = []
 
         def new_block() -> None:
-            noise = self.draws.normal((sp._BLOCK, *span_host.shape))
-            scalars = self.draws.normal((sp._BLOCK, 2, *chains))
-            along_noise, across_noise = scalars[:, 0], scalars[:, 1]
-            if m < 1:
-                along_noise = torch.zeros_like(along_noise)
-            if m < 2:
-                across_noise = torch.zeros_like(across_noise)
+            noise = self.draws.normal((sp._BLOCK, *state.frame.shape))
+            across_noise = self.draws.normal((sp._BLOCK, *chains))
+            if m < 2:  # no room for v: ρ stays 0
+                across_noise.zero_()
             dof = sp._chi_square_dof(m)
             if dof >= 1:
                 chi_square = self.draws.chi_square(dof, (sp._BLOCK, *chains))
             else:
-                chi_square = torch.zeros_like(along_noise)
+                chi_square = torch.zeros_like(across_noise)
             log_uniform = self.draws.log_uniform((sp._BLOCK, *chains))
-            blocks[:] = [noise, along_noise, across_noise, chi_square, log_uniform]
+            blocks[:] = [noise, across_noise, chi_square, log_uniform]
 
         def advance(current, offset):
             draws = (block[offset] for block in blocks)
-            new, info = mala_span_step(reduced, current, *draws, beta, alpha)
+            new, info = mala_span_step(memory, current, *draws, beta, alpha)
             accepted.add_(info.accepted)
             return new
 
         def on_record(current, step, index):
-            orthogonal = self._materialise(basis, lazy["direction"], current.along, current.across)
-            self.records[index] = basis @ current.span + orthogonal
+            span, along = current.frame[..., :-1, :], current.frame[..., -1, :]
+            orthogonal = self._materialise(basis, lazy["direction"], along, current.across)
+            self.records[index] = basis @ span + orthogonal
             self._raise_if_bad(self.records[index].sum(dim=-2), step)
-            length = _sq(orthogonal).sqrt()
-            lazy["direction"] = self._directions(basis, orthogonal, length)
-            return current._replace(along=length, across=torch.zeros_like(length))
+            return frame_state(span, orthogonal)
 
-        self._drive(state, advance, lambda current: current.energy, new_block, on_record)
+        self._drive(state, advance, lambda current: current.log_weight, new_block, on_record)
         return accepted
 
     def _uniform_directions(self, basis, exclude=None) -> torch.Tensor:
