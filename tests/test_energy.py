@@ -87,6 +87,21 @@ def test_numerically_safe_for_large_beta_and_far_states(beta):
     np.testing.assert_allclose(en.energy(memory, far, 1e5), expected, rtol=1e-9)
 
 
+@pytest.mark.parametrize("beta", [1.0, 2000.0, 1e5])
+def test_attention_parts_match_scipy_for_logits_spread_far_below_the_top(beta):
+    """The exp floor (−600) changes nothing a float64 sum or product can see: weights and
+    log-sum-exp agree with SciPy's to rounding, even with most logits thousands below the
+    top; a floor near the top (say −6) would fail here."""
+    from scipy import special
+
+    similarities = np.random.default_rng(5).uniform(-1.0, 1.0, (200, 7))
+    weights, lse = en.attention_parts(similarities, beta)
+    scaled = beta * similarities
+    np.testing.assert_allclose(weights, special.softmax(scaled, axis=0), rtol=1e-12, atol=1e-250)
+    np.testing.assert_allclose(lse, special.logsumexp(scaled, axis=0), rtol=1e-14)
+    np.testing.assert_allclose(weights.sum(axis=0), 1.0, rtol=1e-14)
+
+
 def test_snr_round_trip_and_regularity():
     assert en.snr(0.01, 2000, 784) == pytest.approx(0.1129, abs=1e-4)
     assert en.beta_from_snr(en.snr(0.01, 2000, 784), 0.01, 784) == pytest.approx(2000)

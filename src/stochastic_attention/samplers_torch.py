@@ -171,7 +171,7 @@ def _attention_parts(
     """
     scaled = (states.mT @ memory).mul_(beta[..., None])
     top = scaled.amax(dim=-1, keepdim=True)
-    weights = scaled.sub_(top).exp_()
+    weights = scaled.sub_(top).clamp_(min=en._EXP_FLOOR).exp_()  # the floor: energy.py
     total = weights.sum(dim=-1, keepdim=True)
     return weights.div_(total).mT, (top + total.log_()).squeeze(-1)
 
