@@ -63,6 +63,11 @@ def main() -> None:
 
     d, k, n_chains, beta, alpha = 784, 100, 30, 2000.0, 0.01
     burn_in = int(0.4 * arguments.steps)
+    if samplers.snapshot_steps(arguments.steps, burn_in, 100).size < 5:
+        parser.error(
+            f"--steps {arguments.steps} leaves fewer than 5 snapshots (one every 100 steps "
+            "after a 40 % burn-in); use --steps 900 or more"
+        )
     rng = np.random.default_rng(0)
     memory = rng.standard_normal((d, k))
     memory /= np.linalg.norm(memory, axis=0)

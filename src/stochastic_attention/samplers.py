@@ -92,6 +92,7 @@ __all__ = [
     "SamplerDivergedError",
     "SpanMalaState",
     "StepInfo",
+    "chain_major",
     "draw_starts",
     "evenly_spaced_positions",
     "frame_memory",
@@ -729,6 +730,12 @@ def evenly_spaced_positions(n_available: int, n_keep: int) -> np.ndarray:
     return np.floor(np.linspace(0, n_available - 1, n_keep) + 0.5).astype(np.int64)
 
 
+def chain_major(records: np.ndarray) -> np.ndarray:
+    """Records (R, d, C) as samples (d, C·R), ordered chain by chain (chain 0's R first)."""
+    n_records, d, n_chains = records.shape
+    return records.transpose(1, 2, 0).reshape(d, n_chains * n_records)
+
+
 def snapshot_steps(n_steps: int, burn_in: int, thin: int) -> np.ndarray:
     """Steps burn_in + thin, burn_in + 2·thin, …, ≤ n_steps at which a protocol records."""
     if burn_in < 0 or thin < 1 or n_steps <= burn_in:
@@ -812,10 +819,8 @@ def multi_chain(
         )
     else:
         run = runner(memory, initial, record_steps=record_steps, **common)
-    kept = run.records[positions]  # (keep, d, C)
-    samples = kept.transpose(1, 2, 0).reshape(memory.shape[0], n_chains * keep)
     return SampleSet(
-        samples=samples,
+        samples=chain_major(run.records[positions]),
         chain_ids=np.repeat(np.arange(n_chains), keep),
         steps=np.tile(record_steps[positions], n_chains),
         start_patterns=starts,

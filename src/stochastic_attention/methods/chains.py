@@ -85,8 +85,7 @@ def _run(kernel: str, memory: Memory, spec: dict, context: RunContext) -> Sample
         groups = (np.arange(n_chains)[:, None] * per_chain.max() + 1 + per_chain).ravel()
     else:
         raise MethodError(f"unknown protocol {protocol!r}; use multi_chain or single_chain")
-    kept = np.asarray(run.records[positions], dtype=np.float64)  # (keep, d, C)
-    samples = kept.transpose(1, 2, 0).reshape(d, n_chains * positions.size)
+    samples = samplers.chain_major(np.asarray(run.records[positions], dtype=np.float64))
     run_records = np.asarray(run.records, dtype=np.float64)
     flat = run_records.transpose(1, 0, 2).reshape(d, n_records * n_chains)
     traces = energy(memory.memory, flat, spec["beta"]).reshape(n_records, n_chains)
