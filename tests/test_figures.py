@@ -135,3 +135,25 @@ def test_new_comparison_figures_write_pngs(tmp_path):
         figures.nearest_neighbour_pairs(
             _images(rng, 1), Panel("text", lines=("A",)), [0.5], tmp_path / "y.png"
         )
+
+
+def test_labels_of_coinciding_and_neighbouring_points_do_not_overlap():
+    """E4's SA and MALA rows sit on one spot, bootstrap and gaussian nearly so: every label
+    gets its own box, clear of the other labels and of every marker."""
+    points = [(0.152, 0.560), (0.135, 0.357), (0.152, 0.560), (0.0, 0.394), (0.005, 0.377)]
+    texts = ["sa_retrieval", "gmm_pca", "mala_retrieval", "bootstrap", "gaussian"]
+    figure, axis = plt.subplots(figsize=(6.4, 5.4), layout="constrained")
+    axis.plot(*zip(*points, strict=True), "o", ms=7)
+    axis.set_xlim(-0.1, 1.1)
+    axis.set_ylim(-0.1, 1.1)
+    figures._place_labels(axis, points, texts, ["C0"] * len(points))
+    figure.draw_without_rendering()
+    renderer = figure.canvas.get_renderer()
+    boxes = [text.get_window_extent(renderer) for text in axis.texts]
+    assert [text.get_text() for text in axis.texts] == texts
+    for i, box in enumerate(boxes):
+        for other in boxes[i + 1 :]:
+            assert not box.overlaps(other), (box, other)
+        for x, y in axis.transData.transform(points):
+            assert not box.contains(x, y)
+    plt.close(figure)

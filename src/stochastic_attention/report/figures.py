@@ -16,6 +16,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib import ticker
+from matplotlib.transforms import Bbox
 
 from ..domains.base import Panel
 from . import style as _style
@@ -255,6 +256,50 @@ def training_curves(
 # ------------------------------------------------------------------ novelty vs diversity
 
 
+# where a point's label may go, in points from the point: right above first, then around it
+_LABEL_OFFSETS = (
+    (6, 3, "left", "bottom"),
+    (6, -3, "left", "top"),
+    (-6, 3, "right", "bottom"),
+    (-6, -3, "right", "top"),
+    (6, 14, "left", "bottom"),
+    (6, -14, "left", "top"),
+    (-6, 14, "right", "bottom"),
+    (-6, -14, "right", "top"),
+)
+
+
+def _place_labels(axis, points, texts, colours) -> None:
+    """Label each (x, y) point beside it, taking the first spot of :data:`_LABEL_OFFSETS`
+    whose text box overlaps no marker and no label placed before (greedy; the first spot if
+    none is free). Points that coincide (SA and MALA at the same β) get their labels on
+    different sides."""
+    figure = axis.figure
+    figure.draw_without_rendering()  # final layout, so the boxes are where they will be drawn
+    renderer = figure.canvas.get_renderer()
+    pixels = axis.transData.transform(np.asarray(points, dtype=float).reshape(-1, 2))
+    radius = 4.0 * figure.dpi / 72.0  # a marker of 7 points
+    placed = [Bbox.from_extents(x - radius, y - radius, x + radius, y + radius) for x, y in pixels]
+    for (x, y), text, colour in zip(points, texts, colours, strict=True):
+        for dx, dy, horizontal, vertical in _LABEL_OFFSETS:
+            label = axis.annotate(
+                text, (x, y), xytext=(dx, dy), textcoords="offset points", fontsize=10,
+                color=colour, ha=horizontal, va=vertical,
+            )  # fmt: skip
+            box = label.get_window_extent(renderer)
+            if not any(box.overlaps(other) for other in placed):
+                break
+            label.remove()
+        else:
+            dx, dy, horizontal, vertical = _LABEL_OFFSETS[0]
+            label = axis.annotate(
+                text, (x, y), xytext=(dx, dy), textcoords="offset points", fontsize=10,
+                color=colour, ha=horizontal, va=vertical,
+            )  # fmt: skip
+            box = label.get_window_extent(renderer)
+        placed.append(box)
+
+
 def novelty_diversity(
     table: pd.DataFrame,
     path: Path | str,
@@ -287,15 +332,13 @@ def novelty_diversity(
                     capsize=3,
                     color=_style.colour(index),
                 )
-                axis.annotate(
-                    (labels or {}).get(row["method"], row["method"]),
-                    (row["novelty"], row["diversity"]),
-                    xytext=(6, 6 if index % 2 == 0 else -12),
-                    textcoords="offset points",
-                    fontsize=10,
-                    color=_style.colour(index),
-                )
             axis.margins(0.12)
+            _place_labels(
+                axis,
+                list(zip(rows["novelty"], rows["diversity"], strict=True)),
+                [(labels or {}).get(method, method) for method in rows["method"]],
+                [_style.colour(index) for index in range(len(rows))],
+            )
             axis.set_xlabel("novelty N = 1 − max-cos to the stored patterns")
             axis.set_ylabel("diversity D = mean pairwise (1 − cos)")
             axis.set_title(dataset or "all methods")
