@@ -409,6 +409,30 @@ def test_span_mala_has_the_law_of_the_literal_mala():
     assert min(pvalues.values()) > 0.001, pvalues
 
 
+@pytest.mark.parametrize("n_patterns", [3, 4], ids=["m2", "m1"])
+def test_span_mala_keeps_the_law_when_the_complement_is_one_or_two_dimensional(n_patterns):
+    """d 5 with K 4 (no room for the lazy direction v: ρ stays 0) or K 3 (no χ² part)."""
+    rng = np.random.default_rng(3)
+    memory = rng.standard_normal((5, n_patterns))
+    memory /= np.linalg.norm(memory, axis=0)
+    start = memory[:, rng.integers(n_patterns, size=4000)] + 0.5 * rng.standard_normal((5, 4000))
+    values, rates = {}, {}
+    for reduce in (True, False):
+        run = samplers.run_chains(
+            memory, start, kernel="mala", beta=2.0, alpha=0.3,
+            rng=np.random.default_rng(7 + reduce), record_steps=[20, 25], reduce=reduce,
+        )  # fmt: skip
+        values[reduce] = (
+            en.energy(memory, run.records[-1], 2.0),
+            np.sum(run.records[0] * run.records[1], axis=0),
+        )
+        rates[reduce] = run.acceptance  # per chain; a stray ρ shows here first
+    for span, literal in zip(values[True], values[False], strict=True):
+        assert stats.ks_2samp(span, literal).pvalue > 0.001
+    se = np.sqrt(rates[True].var() / rates[True].size + rates[False].var() / 4000)
+    assert abs(rates[True].mean() - rates[False].mean()) < 3.5 * se
+
+
 @pytest.mark.parametrize(
     "broken",
     [
