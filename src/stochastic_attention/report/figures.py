@@ -271,15 +271,16 @@ _LABEL_OFFSETS = (
 
 def _place_labels(axis, points, texts, colours) -> None:
     """Label each (x, y) point beside it, taking the first spot of :data:`_LABEL_OFFSETS`
-    whose text box overlaps no marker and no label placed before (greedy; the first spot if
-    none is free). Points that coincide (SA and MALA at the same β) get their labels on
-    different sides."""
+    whose text box lies inside the axes and overlaps no marker and no label placed before
+    (greedy; the first spot if none is free). Points that coincide (SA and MALA at the same
+    β) get their labels on different sides."""
     figure = axis.figure
     figure.draw_without_rendering()  # final layout, so the boxes are where they will be drawn
     renderer = figure.canvas.get_renderer()
     pixels = axis.transData.transform(np.asarray(points, dtype=float).reshape(-1, 2))
     radius = 4.0 * figure.dpi / 72.0  # a marker of 7 points
     placed = [Bbox.from_extents(x - radius, y - radius, x + radius, y + radius) for x, y in pixels]
+    frame = axis.get_window_extent(renderer)
     for (x, y), text, colour in zip(points, texts, colours, strict=True):
         for dx, dy, horizontal, vertical in _LABEL_OFFSETS:
             label = axis.annotate(
@@ -287,7 +288,8 @@ def _place_labels(axis, points, texts, colours) -> None:
                 color=colour, ha=horizontal, va=vertical,
             )  # fmt: skip
             box = label.get_window_extent(renderer)
-            if not any(box.overlaps(other) for other in placed):
+            inside = frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0
+            if inside and box.y1 <= frame.y1 and not any(box.overlaps(o) for o in placed):
                 break
             label.remove()
         else:
@@ -337,7 +339,7 @@ def novelty_diversity(
                 axis,
                 list(zip(rows["novelty"], rows["diversity"], strict=True)),
                 [(labels or {}).get(method, method) for method in rows["method"]],
-                [_style.colour(index) for index in range(len(rows))],
+                [_style.text_colour(index) for index in range(len(rows))],
             )
             axis.set_xlabel("novelty N = 1 − max-cos to the stored patterns")
             axis.set_ylabel("diversity D = mean pairwise (1 − cos)")

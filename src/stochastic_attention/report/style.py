@@ -32,6 +32,7 @@ __all__ = [
     "save",
     "snr_axis",
     "styled",
+    "text_colour",
 ]
 
 STYLE: dict[str, object] = {
@@ -71,6 +72,15 @@ BETA_LABEL = "inverse temperature β (dimensionless, log scale)"
 def colour(index: int) -> str:
     """The ``index``-th colour of :data:`PALETTE` (cycling)."""
     return PALETTE[index % len(PALETTE)]
+
+
+def text_colour(index: int) -> tuple[float, float, float]:
+    """:func:`colour` darkened for text on white (the palette's yellow and sky blue are
+    markers' colours, too light for letters)."""
+    from matplotlib.colors import to_rgb
+
+    red, green, blue = to_rgb(colour(index))
+    return (0.65 * red, 0.65 * green, 0.65 * blue)
 
 
 def line_style(index: int) -> str:
