@@ -455,8 +455,9 @@ CASES = [
     Case("read_only_results", read_only_results, r"[Rr]ead-only file system", root=True),
     Case("full_disk", full_disk, r"disk is full|No space left on device", root=True),
     # 15. YAML syntax errors with file, line and column
-    # Snakemake parses --configfile before the Snakefile runs and hides the line (a gap:
-    # see docs/config-safety.md); check_yaml_file gives file:line:column (test below)
+    # Snakemake parses --configfile before the Snakefile runs and hides the line (see
+    # docs/config-safety.md); `stochastic-attention check-config` and check_yaml_file give
+    # file:line:column (tests below)
     Case(
         "yaml_syntax_error",
         text_case(_yaml_syntax_error),
@@ -642,6 +643,29 @@ def test_yaml_check_names_file_line_and_key(tmp_path):
     path.write_text("a: [1\n")
     with pytest.raises(ConfigError, match=r"c\.yaml:2:1: YAML syntax error"):
         check_yaml_file(path)
+
+
+def test_check_config_names_the_line_that_snakemake_hides(tmp_path):
+    """Item 15's gap: ``stochastic-attention check-config`` gives file:line:column for the
+    syntax error Snakemake reports without a position, and passes a valid config."""
+    command = [sys.executable, "-m", "stochastic_attention", "check-config"]
+    smoke = (REPO / "config/smoke.yaml").read_text()
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(_yaml_syntax_error(smoke))
+    line = _yaml_syntax_error(smoke).splitlines().index("replicates: [2") + 1
+    result = subprocess.run([*command, str(broken)], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 1
+    found = re.search(r"broken\.yaml:(\d+):\d+: YAML syntax error", result.stderr)
+    assert found and line <= int(found.group(1)) <= line + 2, result.stderr
+    assert "Traceback" not in result.stderr
+    valid = subprocess.run(
+        [*command, "config/smoke.yaml"], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    assert valid.stdout.startswith("config/smoke.yaml: valid — 11 datasets")
+    typo = tmp_path / "typo.yaml"
+    typo.write_text(smoke.replace("replicates: 2\n", "replicate: 2\n", 1))
+    result = subprocess.run([*command, str(typo)], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 1 and "replicate" in result.stderr
 
 
 def test_run_in_group_ends_grandchildren_on_timeout(tmp_path):

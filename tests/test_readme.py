@@ -25,6 +25,7 @@ VENV = Path(sys.prefix)  # the venv running the tests: what `make` puts at .venv
 CHEAP = (
     re.compile(r"^\.venv/bin/snakemake -n\b"),
     re.compile(r"^\.venv/bin/stochastic-attention (--version|list|[a-z0-9-]+ --help)\b"),
+    re.compile(r"^\.venv/bin/stochastic-attention check-config\b"),
 )
 
 
@@ -136,6 +137,8 @@ def test_readme_command_runs_without_the_venv_on_path(scratch, command):
         name = words[1]
         assert result.stdout.startswith(f"stochastic-attention {name}")
         assert "--params" in result.stdout and "--input" in result.stdout
+    elif "check-config" in words:
+        assert ": valid — " in result.stdout, output[-3000:]
     elif "-n" in words:
         assert "Job stats:" in output or "Nothing to be done" in output, output[-3000:]
 

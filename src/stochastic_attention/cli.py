@@ -149,6 +149,12 @@ def _load_steps(name: str | None = None) -> None:
 
 def _step_help(name: str) -> str:
     """The docstring of step ``name`` (its inputs, outputs and parameters)."""
+    if name == "check-config":
+        from .config import check_config_files
+
+        doc = inspect.getdoc(check_config_files)
+        usage = "usage: stochastic-attention check-config FILE [FILE ...]  (repository root)"
+        return f"stochastic-attention check-config\n\n{doc}\n\n{usage}\n"
     _load_steps(name)
     function = STEPS.get(name)
     if function is None:
@@ -167,10 +173,14 @@ def build_parser() -> argparse.ArgumentParser:
         prog="stochastic-attention",
         description="Run one step of the stochastic-attention pipeline. "
         "'stochastic-attention list' lists the steps; "
-        "'stochastic-attention STEP --help' describes one.",
+        "'stochastic-attention STEP --help' describes one; "
+        "'stochastic-attention check-config FILE...' checks config files as a run would.",
         add_help=False,
     )
     parser.add_argument("step", nargs="?", help="the step to run (see 'stochastic-attention list')")
+    parser.add_argument(
+        "files", nargs="*", help="with 'check-config': the config files to check, as a run would"
+    )
     parser.add_argument("-h", "--help", action="store_true", help="show help (of STEP if given)")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--params", default="{}", help="parameters as a JSON object")
@@ -215,6 +225,8 @@ def main(argv: list[str] | None = None) -> int:
     """
     parser = build_parser()
     arguments = parser.parse_args(argv)
+    if arguments.files and arguments.step != "check-config":
+        parser.error(f"unexpected arguments {arguments.files}; only check-config takes files")
     logging.basicConfig(
         level=logging.INFO,
         format="%(asctime)s %(levelname)s %(message)s",
@@ -228,6 +240,11 @@ def main(argv: list[str] | None = None) -> int:
         if arguments.step == "list":
             _load_steps()
             print("\n".join(sorted(STEPS)))
+            return 0
+        if arguments.step == "check-config":
+            from .config import check_config_files
+
+            print(check_config_files(arguments.files))
             return 0
         run_step(
             arguments.step,

@@ -364,6 +364,47 @@ def check_config(config: dict) -> None:
         _check_experiment(name, experiment, config)
 
 
+def _merge(base: dict, update: dict) -> dict:
+    """Nested update as Snakemake applies several ``--configfile`` files (later ones win)."""
+    merged = dict(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def check_config_files(paths: Iterable[Path | str]) -> str:
+    """Check config files as a run would, without Snakemake; a one-line summary if valid.
+
+    Snakemake parses ``--configfile`` before the Snakefile, so a YAML syntax error there
+    comes back as "not valid JSON or YAML" with no position; this names file, line and
+    column, then runs every check of :func:`prepare` and expands the plan. Raises
+    :class:`ConfigError` with the first problem.
+    """
+    from .plan import build_plan
+
+    paths = [Path(path) for path in paths]
+    if not paths:
+        raise ConfigError("name at least one config file, e.g. config/config.yaml")
+    if not SCHEMA_PATH.is_file():
+        raise ConfigError(f"no {SCHEMA_PATH} here: run check-config from the repository root")
+    config: dict = {}
+    for path in paths:
+        check_yaml_file(path)
+        loaded = yaml.safe_load(path.read_text()) or {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: the top level must be a mapping of keys, not a list")
+        config = _merge(config, loaded)
+    plan = build_plan(prepare(config, paths))
+    names = ", ".join(map(str, paths))
+    return (
+        f"{names}: valid — {len(plan.datasets)} datasets, {len(plan.methods)} methods, "
+        f"{len(plan.experiments)} experiments, {len(plan.jobs)} (dataset, method) pairs to sample"
+    )
+
+
 def prepare(
     config: dict, config_files: Iterable[Path | str] = (), schema_path: Path | str = SCHEMA_PATH
 ) -> dict:
