@@ -110,6 +110,16 @@ def test_every_caption_renders_with_the_smoke_config(smoke_captions):
         _html(text)  # valid reStructuredText
 
 
+@pytest.mark.parametrize("name", ["config.yaml", "paper.yaml"])
+def test_every_caption_is_valid_rst_with_the_default_and_paper_configs(name):
+    """Settings the smoke config does not use (E9's sequence without n_days) render too."""
+    config = _config(name)
+    for caption, wildcards in _caption_cases(config):
+        text = _render(caption, config, wildcards)
+        assert text.strip(), (caption, wildcards)
+        _html(text)
+
+
 def test_captions_state_the_smoke_settings(smoke_captions):
     c = smoke_captions
     e1 = _caption(c, "E1.rst", experiment="E1")
