@@ -74,7 +74,7 @@ def _html(rst: str) -> str:
     from docutils.core import publish_parts
 
     return publish_parts(
-        rst, writer_name="html", settings_overrides={"halt_level": 2, "report_level": 2}
+        rst, writer="html", settings_overrides={"halt_level": 2, "report_level": 2}
     )["body"]
 
 
