@@ -76,15 +76,18 @@ def _no_duplicates(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = F
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _no_duplicates)
 
 
-def check_yaml_file(path: Path | str) -> None:
-    """Refuse duplicate keys and report YAML syntax errors with file, line and column."""
+def check_yaml_file(path: Path | str) -> Any:
+    """Refuse duplicate keys and report YAML syntax errors with file, line and column.
+
+    Returns the parsed document.
+    """
     path = Path(path)
     try:
         text = path.read_text()
     except OSError as error:
         raise ConfigError(f"cannot read config file {path}: {error.strerror}") from None
     try:
-        yaml.load(text, Loader=_StrictLoader)
+        return yaml.load(text, Loader=_StrictLoader)
     except ConfigError as error:
         raise ConfigError(f"{path}: {error}") from None
     except yaml.MarkedYAMLError as error:
@@ -364,17 +367,6 @@ def check_config(config: dict) -> None:
         _check_experiment(name, experiment, config)
 
 
-def _merge(base: dict, update: dict) -> dict:
-    """Nested update as Snakemake applies several ``--configfile`` files (later ones win)."""
-    merged = dict(base)
-    for key, value in update.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
 def check_config_files(paths: Iterable[Path | str]) -> str:
     """Check config files as a run would, without Snakemake; a one-line summary if valid.
 
@@ -383,6 +375,8 @@ def check_config_files(paths: Iterable[Path | str]) -> str:
     column, then runs every check of :func:`prepare` and expands the plan. Raises
     :class:`ConfigError` with the first problem.
     """
+    from snakemake.utils import update_config  # how Snakemake merges several config files
+
     from .plan import build_plan
 
     paths = [Path(path) for path in paths]
@@ -392,12 +386,11 @@ def check_config_files(paths: Iterable[Path | str]) -> str:
         raise ConfigError(f"no {SCHEMA_PATH} here: run check-config from the repository root")
     config: dict = {}
     for path in paths:
-        check_yaml_file(path)
-        loaded = yaml.safe_load(path.read_text()) or {}
+        loaded = check_yaml_file(path) or {}
         if not isinstance(loaded, dict):
             raise ConfigError(f"{path}: the top level must be a mapping of keys, not a list")
-        config = _merge(config, loaded)
-    plan = build_plan(prepare(config, paths))
+        update_config(config, loaded)
+    plan = build_plan(prepare(config))  # the files are checked above: parsed once each
     names = ", ".join(map(str, paths))
     return (
         f"{names}: valid — {len(plan.datasets)} datasets, {len(plan.methods)} methods, "
