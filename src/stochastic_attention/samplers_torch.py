@@ -284,7 +284,7 @@ def mala_span_step(
     scale = torch.sqrt(2.0 * alpha / beta)
     proposal = state.drift + scale * noise
     weights, lse = _attention_parts(memory_in_frame, proposal, beta)
-    drift = ((alpha * memory_in_frame) @ weights).add_(proposal, alpha=decay)
+    drift = (memory_in_frame @ weights).mul_(alpha).add_(proposal, alpha=decay)
     across_sq = (decay * state.across + scale * across_noise) ** 2 + scale**2 * chi_square
     log_weight = lse - 0.5 * beta * _sq(proposal) - sp._lazy_coefficient(beta, alpha) * across_sq
     log_ratio = (
