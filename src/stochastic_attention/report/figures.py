@@ -269,6 +269,15 @@ _LABEL_OFFSETS = (
 )
 
 
+def _annotate(axis, text, point, colour, offset):
+    """``text`` at ``offset`` (dx, dy points, horizontal, vertical alignment) from ``point``."""
+    dx, dy, horizontal, vertical = offset
+    return axis.annotate(
+        text, point, xytext=(dx, dy), textcoords="offset points", fontsize=10, color=colour,
+        ha=horizontal, va=vertical,
+    )  # fmt: skip
+
+
 def _place_labels(axis, points, texts, colours) -> None:
     """Label each (x, y) point beside it, taking the first spot of :data:`_LABEL_OFFSETS`
     whose text box lies inside the axes and overlaps no marker and no label placed before
@@ -281,23 +290,16 @@ def _place_labels(axis, points, texts, colours) -> None:
     radius = 4.0 * figure.dpi / 72.0  # a marker of 7 points
     placed = [Bbox.from_extents(x - radius, y - radius, x + radius, y + radius) for x, y in pixels]
     frame = axis.get_window_extent(renderer)
-    for (x, y), text, colour in zip(points, texts, colours, strict=True):
-        for dx, dy, horizontal, vertical in _LABEL_OFFSETS:
-            label = axis.annotate(
-                text, (x, y), xytext=(dx, dy), textcoords="offset points", fontsize=10,
-                color=colour, ha=horizontal, va=vertical,
-            )  # fmt: skip
+    for point, text, colour in zip(points, texts, colours, strict=True):
+        for offset in _LABEL_OFFSETS:
+            label = _annotate(axis, text, point, colour, offset)
             box = label.get_window_extent(renderer)
             inside = frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0
             if inside and box.y1 <= frame.y1 and not any(box.overlaps(o) for o in placed):
                 break
             label.remove()
         else:
-            dx, dy, horizontal, vertical = _LABEL_OFFSETS[0]
-            label = axis.annotate(
-                text, (x, y), xytext=(dx, dy), textcoords="offset points", fontsize=10,
-                color=colour, ha=horizontal, va=vertical,
-            )  # fmt: skip
+            label = _annotate(axis, text, point, colour, _LABEL_OFFSETS[0])
             box = label.get_window_extent(renderer)
         placed.append(box)
 
