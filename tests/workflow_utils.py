@@ -98,11 +98,17 @@ def snakemake(workdir: Path, *arguments: str, check: bool = True, timeout: int =
 
     Whatever the run leaves alive (also on a timeout) is killed with its process group.
     """
+    return _run_snakemake(workdir, arguments, environment(), check, timeout)
+
+
+def _run_snakemake(
+    workdir: Path, arguments: Iterable[str], env: dict[str, str], check: bool, timeout: float
+) -> subprocess.CompletedProcess:
+    """``python -m snakemake arguments`` in ``workdir`` with ``env``, its process group ended
+    afterwards; a failure raises with the output's tail unless ``check`` is False."""
+    arguments = list(arguments)
     result = run_in_group(
-        [sys.executable, "-m", "snakemake", *arguments],
-        cwd=workdir,
-        env=environment(),
-        timeout=timeout,
+        [sys.executable, "-m", "snakemake", *arguments], cwd=workdir, env=env, timeout=timeout
     )
     if check and result.returncode != 0:
         raise AssertionError(
@@ -220,20 +226,7 @@ def clean_snakemake(
     timeout: int = 600,
 ) -> subprocess.CompletedProcess:
     """``python -m snakemake arguments`` in ``workdir`` from :func:`clean_environment`."""
-    result = subprocess.run(
-        [sys.executable, "-m", "snakemake", *arguments],
-        cwd=workdir,
-        env=clean_environment(pythonpath),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(
-            f"snakemake {' '.join(arguments)} failed ({result.returncode}):\n"
-            f"{result.stdout[-4000:]}\n{result.stderr[-6000:]}"
-        )
-    return result
+    return _run_snakemake(workdir, arguments, clean_environment(pythonpath), check, timeout)
 
 
 def job_log(workdir: Path, results: str, step: str, *parts: str) -> str:
