@@ -229,6 +229,21 @@ def clean_snakemake(
     return _run_snakemake(workdir, arguments, clean_environment(pythonpath), check, timeout)
 
 
+def assert_jobs_follow_the_plan(jobs: dict[str, int], plan) -> None:
+    """A dry run's job counts per rule (:func:`planned_jobs`) are what ``plan`` expands to."""
+    from stochastic_attention.plan import DATA_KINDS
+
+    data = {n: e for n, e in plan.experiments.items() if e.kind in DATA_KINDS}
+    assert jobs["sample"] == len(plan.jobs)
+    assert jobs["metrics"] == len({(r.dataset, r.method) for e in data.values() for r in e.rows})
+    pairs = {(a.dataset, a.method, b.method) for e in data.values() for a, b in e.paired}
+    assert jobs["paired"] == len(pairs)
+    assert jobs["experiment_table"] == len(data)
+    assert jobs["figure"] == sum(len(e.figures) for e in data.values())
+    assert jobs["fetch"] == len({spec["domain"] for spec in plan.datasets.values()} - {"synthetic"})
+    assert jobs["summary"] == 1
+
+
 def job_log(workdir: Path, results: str, step: str, *parts: str) -> str:
     """The log of one job: ``<results>/logs/<step>/<parts…>.log``."""
     return (workdir / results / "logs" / step / Path(*parts)).with_suffix(".log").read_text()
