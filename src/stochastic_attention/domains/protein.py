@@ -156,7 +156,8 @@ DATASET_SCHEMA: dict[str, Any] = {
                      "description": "the primary decoding of states to sequences (the "
                      "unsuffixed metric columns; the other one is reported with its name as "
                      "suffix): scaled restores the memory's scale before the inverse PCA, "
-                     "so a stored pattern decodes to its own sequence; reference decodes "
+                     "so a stored pattern decodes to its own residues (and its gaps with "
+                     "gap_threshold 0.5); reference decodes "
                      "the unit-norm state directly, argmax(mean + Wᵀξ), as the reference "
                      "code does"},
     },

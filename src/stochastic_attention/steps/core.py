@@ -93,12 +93,16 @@ def _pca_transform(memory: Memory, rank: int) -> Memory:
 def build_memory(params, inputs, outputs, seed, threads):
     """Raw data → the memory matrix of one dataset.
 
-    params: ``dataset`` (name), ``spec`` (the dataset's config block, with ``domain``).
+    params: ``dataset`` (name), ``spec`` (the dataset's config block, with ``domain``),
+    ``seed`` (the config's, only with ``selection: random``).
     inputs: ``raw`` and ``provenance`` (domains with a source), the domain's own files.
     outputs: ``memory``.
     """
     spec = dict(params["spec"])
     domain = get_domain(spec["domain"])
+    if spec.get("selection") == "random":  # which K files: from the config's seed and name
+        base = int(params.get("seed", seed))
+        spec["selection_seed"] = derive_seed(base, "selection", params["dataset"])
     built = domain.build_memory(spec, inputs.get("raw"))
     # every domain, also a plug-in: a NaN or zero column fails here, naming the column
     check_columns(built.memory, f"dataset {params['dataset']} ({spec['domain']} memory)")
