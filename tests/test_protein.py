@@ -275,15 +275,24 @@ def test_pseudocount_on_frequencies_exact():
         P.composition_kl(rows, rows, 0.5, "count")
 
 
-def test_pseudocount_on_reaches_the_metrics(raw, memory):
+def test_pseudocount_on_reaches_the_metrics(raw, memory, naturals):
     rng = np.random.default_rng(3)
     states = memory.memory[:, rng.integers(memory.n_patterns, size=20)]
-    tiny = P.build_memory({"pseudocount": 1e-10, "pseudocount_on": "frequencies"}, raw)
+    sequences = P.decode(states, memory)
+    on_frequencies = P.build_memory({"pseudocount_on": "frequencies"}, raw)
+    assert on_frequencies.metadata["pseudocount_on"] == "frequencies"
     default = P.domain_metrics(states, memory, np.arange(20) // 5)
-    reference = P.domain_metrics(states, tiny, np.arange(20) // 5)
-    # letters and gaps the 20 draws never use at some position cost more with a tiny pseudocount
-    assert reference["position_kl"] > default["position_kl"]
-    assert reference["seq_identity"] == default["seq_identity"]
+    result = P.domain_metrics(states, on_frequencies, np.arange(20) // 5)
+    for name in ("position_kl", "composition_kl"):
+        kl = getattr(P, name)
+        assert result[name] == kl(sequences, naturals, 0.5, "frequencies")
+        assert default[name] == kl(sequences, naturals, 0.5, "counts")
+    # 0.5 on each frequency (of 21 symbols) flattens both sets far more than 0.5 on counts
+    assert result["position_kl"] < 0.5 * default["position_kl"]
+    assert result["seq_identity"] == default["seq_identity"]
+    tiny = P.build_memory({"pseudocount": 1e-10, "pseudocount_on": "frequencies"}, raw)
+    # symbols the 20 draws never use at some position cost ≈ log 1e10 with the reference's form
+    assert P.domain_metrics(states, tiny, None)["position_kl"] > default["position_kl"]
 
 
 def test_knee_criterion_gives_a_smaller_beta_star_on_the_rrm_memory(memory):
