@@ -138,3 +138,14 @@ def test_critical_beta_is_the_steepest_entropy_loss():
     # entropy falls through the transition
     assert result.mean_entropy[0] > result.mean_entropy[-1]
     assert result.snr_star(0.01, 64) == pytest.approx(en.snr(0.01, result.beta_star, 64))
+
+
+def test_critical_beta_by_criterion():
+    result = en.critical_beta(random_memory(64, 16, seed=7))
+    assert en.DEFAULT_CRITERION == "inflection" and en.CRITERIA == ("inflection", "knee")
+    assert result.by_criterion() == result.beta_star
+    assert result.by_criterion("knee") == result.beta_knee
+    # the knee of H against log β comes before the steepest loss in β (H bends first)
+    assert result.beta_knee < result.beta_star
+    with pytest.raises(ValueError, match="unknown β\\* criterion"):
+        result.by_criterion("steepest")

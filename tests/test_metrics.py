@@ -48,6 +48,37 @@ def test_summary_of_stored_patterns():
     assert summary.n_samples == 150
 
 
+def test_within_chain_diversity_by_hand():
+    """D_within = mean of each group's D; pooled D also counts pairs across groups."""
+    e1, e2, e3 = np.eye(3)
+    # group 0: two copies of e1 (D 0); group 1: e2 and e3 (D 1); group 2: e1, e2 (D 1)
+    samples = np.stack([e1, e1, e2, e3, e1, e2], axis=1)
+    groups = np.array([0, 0, 1, 1, 2, 2])
+    np.testing.assert_allclose(metrics.group_diversities(samples, groups), [0.0, 1.0, 1.0])
+    assert metrics.diversity_within(samples, groups) == pytest.approx(2 / 3)
+    # pooled over the 15 pairs: equal pairs (e1,e1) ×3 and (e2,e2) ×1 give 0, the other 11 give 1
+    assert metrics.diversity(samples) == pytest.approx(11 / 15)
+    summary = metrics.summarise(samples, np.eye(3), beta=1.0, groups=groups)
+    assert summary.diversity_within == pytest.approx(2 / 3)
+    expected_se = np.std([0.0, 1.0, 1.0], ddof=1) / np.sqrt(3)
+    assert summary.diversity_within_se == pytest.approx(expected_se)
+    assert summary.diversity_se == pytest.approx(expected_se)  # the same group values
+    assert summary.diversity == pytest.approx(11 / 15)
+
+
+def test_within_chain_diversity_is_lower_when_chains_sit_in_different_basins():
+    """Chains that each stay near their own pattern: D_within ≪ pooled D (the faces gap)."""
+    rng = np.random.default_rng(1)
+    memory = np.linalg.qr(rng.standard_normal((50, 10)))[0]  # 10 orthonormal patterns
+    chains = np.repeat(np.arange(10), 5)
+    samples = memory[:, chains] + 0.05 * rng.standard_normal((50, 50))
+    summary = metrics.summarise(samples, memory, beta=10.0, groups=chains)
+    assert summary.diversity_within < 0.2 * summary.diversity
+    # one group holding everything: D_within equals pooled D
+    one = metrics.diversity_within(samples, np.zeros(50, dtype=int))
+    assert one == pytest.approx(metrics.diversity(samples))
+
+
 def test_summary_rejects_bad_samples():
     memory = np.eye(3)
     with pytest.raises(ValueError, match="shape"):
@@ -118,6 +149,8 @@ def _summary(novelty: float, diversity: float) -> metrics.SummaryMetrics:
         novelty_se=0.01,
         diversity=diversity,
         diversity_se=0.02,
+        diversity_within=diversity / 2,
+        diversity_within_se=0.02,
         energy=-0.4,
         energy_se=0.001,
         max_cosine=1 - novelty,

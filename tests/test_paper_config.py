@@ -70,12 +70,52 @@ def test_paper_config_has_the_network_sources_and_paper_scale():
     experiments = config["experiments"]
     assert experiments["E13"]["sweep"] == {"dataset.n_patterns": E13_K}
     assert experiments["E16"]["sweep"]["dataset.n_patterns"] == E16_K
-    # the same experiments, protocols and samplers as the default profile
+    # the same experiments, protocols and samplers as the default profile, up to the
+    # reference's β* criterion
     assert set(experiments) == set(default["experiments"])
     assert config["protocols"] == default["protocols"]
     for name, method in default["methods"].items():
         if "train_dataset" not in method:
-            assert config["methods"][name] == method, name
+            assert _without_criterion(config["methods"][name]) == method, name
+
+
+def _without_criterion(method: dict) -> dict:
+    beta = method.get("beta")
+    if isinstance(beta, dict) and "critical" in beta:
+        assert beta.get("criterion") == "knee", method  # the reference's β* everywhere
+        return method | {"beta": {k: v for k, v in beta.items() if k != "criterion"}}
+    return method
+
+
+def _critical_rules(value) -> list[dict]:
+    if isinstance(value, dict):
+        found = [value] if "critical" in value else []
+        return found + [rule for item in value.values() for rule in _critical_rules(item)]
+    if isinstance(value, list):
+        return [rule for item in value for rule in _critical_rules(item)]
+    return []
+
+
+def test_paper_config_uses_the_reference_definitions():
+    """Knee β*, reference decoding and pseudocount, no anti-aliasing, K 100 faces of the
+    folder; the default profile keeps this pipeline's definitions."""
+    config, default = load_config(REPO, PAPER), load_config(REPO, "config.yaml")
+    rules = _critical_rules(config["methods"]) + _critical_rules(config["experiments"])
+    assert len(rules) >= 7 and all(rule.get("criterion") == "knee" for rule in rules)
+    defaults = _critical_rules(default["methods"]) + _critical_rules(default["experiments"])
+    assert defaults and not any("criterion" in rule for rule in defaults)
+    protein = config["datasets"]["protein_rrm"]
+    assert (protein["decoding"], protein["pseudocount"], protein["pseudocount_on"]) == (
+        "reference", 1e-10, "frequencies")
+    assert set(default["datasets"]["protein_rrm"]) == {"domain"}
+    faces_spec = config["datasets"]["simpsons_faces"]
+    assert faces_spec["n_patterns"] == 100 and faces_spec["anti_aliasing"] is False
+    assert faces_spec["selection"] == "random"
+    e8 = config["experiments"]["E8"]["columns"]
+    assert "seq_identity" in e8 and "seq_identity_scaled" in e8 and "beta_star" in e8
+    assert "seq_identity_reference" in default["experiments"]["E8"]["columns"]
+    text = (REPO / "config" / PAPER).read_text()
+    assert text.count("reference's choice") >= 5
 
 
 def test_e13_and_e16_plan_the_paper_k_with_derived_dataset_names(paper_plan):

@@ -190,7 +190,125 @@ def test_domain_metrics_of_samples(memory):
     assert result["seq_identity_se"] > 0.0 and result["hmm_pass_rate_se"] == 0.0
     expected = {"seq_identity", "seq_identity_se", "composition_kl", "position_kl",
                 "mi_correlation", "hmm_pass_rate", "hmm_pass_rate_se", "hmm_mean_bitscore"}
-    assert set(result) == expected
+    suffixed = {
+        f"{key[:-3]}_{name}_se" if key.endswith("_se") else f"{key}_{name}"
+        for key in expected
+        for name in P.DECODINGS
+    }
+    assert set(result) == expected | suffixed
+    assert all(result[key] == result[f"{key}_scaled"] for key in expected - {
+        "seq_identity_se", "hmm_pass_rate_se"})  # the default decoding is the primary one
+
+
+# ------------------------------------------------------------------ decodings and pseudocounts
+
+
+def test_stored_patterns_decode_to_their_own_sequences_at_full_rank(raw):
+    """variance 1: the naturals lie in the PCA span, so under the scaled decoding (with gap
+    decoding at 0.5) every stored pattern decodes to its own sequence: SeqID 1, KLs 0."""
+    full = P.build_memory({"variance": 1.0, "gap_threshold": 0.5}, raw)
+    naturals = [str(s) for s in full.arrays["sequences"]]
+    assert full.d == full.n_patterns - 1  # the rank of the centred one-hot codes
+    assert full.metadata["variance_kept"] == pytest.approx(1.0)
+    assert P.decode(full.memory, full, "scaled") == naturals
+    hmm = hmm_from_array(full.arrays["hmm"])
+    exact = P.sequence_metrics(P.decode(full.memory, full, "scaled"), naturals, hmm, None)
+    assert exact["seq_identity"] == 1.0
+    assert exact["composition_kl"] == 0.0 and exact["position_kl"] == 0.0
+    # the reference decoding of the same exact copies: the consensus pulls them away
+    reference = P.sequence_metrics(P.decode(full.memory, full, "reference"), naturals, hmm, None)
+    assert reference["seq_identity"] < 0.5 and reference["composition_kl"] > 0.1
+
+
+def test_the_default_floor_comes_from_gaps_not_from_the_pca_truncation(memory, naturals):
+    """At 95 % variance and the plain argmax, stored patterns keep every natural residue;
+    the identity lost (SeqID ≈ 0.97) is the naturals' gap positions decoded as residues."""
+    decoded = P.decode(memory.memory, memory, "scaled")
+    identity = P.identity_matrix(decoded, naturals).diagonal()
+    assert _agreement(decoded, naturals, residues_only=True) == 1.0
+    gaps = np.array([s.count("-") for s in naturals])
+    residues = np.array([len(s) for s in naturals]) - gaps
+    np.testing.assert_allclose(identity, residues / (residues + gaps))
+    assert 0.95 < identity.mean() < 0.99
+
+
+def test_reference_decoding_gives_bootstrap_a_lower_seq_identity(raw, memory):
+    rng = np.random.default_rng(2)
+    picks = rng.integers(memory.n_patterns, size=50)
+    groups = np.arange(50) // 5
+    scaled = P.domain_metrics(memory.memory[:, picks], memory, groups)
+    assert scaled["seq_identity_reference"] < scaled["seq_identity_scaled"] - 0.2
+    assert scaled["composition_kl_reference"] > 10 * scaled["composition_kl_scaled"]
+    assert scaled["seq_identity"] == scaled["seq_identity_scaled"]
+    as_reference = P.build_memory({"decoding": "reference"}, raw)
+    assert as_reference.metadata["decoding"] == "reference"
+    primary = P.domain_metrics(as_reference.memory[:, picks], as_reference, groups)
+    assert primary["seq_identity"] == primary["seq_identity_reference"]
+    assert primary["seq_identity_reference"] == pytest.approx(scaled["seq_identity_reference"])
+    assert P.panel(as_reference.memory[:, :2], as_reference).lines == tuple(
+        P.decode(memory.memory[:, :2], memory, "reference"))
+    with pytest.raises(DomainError, match="unknown decoding"):
+        P.decode(memory.memory[:, :2], memory, "unscaled")
+
+
+def test_pseudocount_on_frequencies_exact():
+    """The reference's form: 1e-10 added to frequencies, renormalised."""
+    p = np.zeros(20)
+    p[0] = 1.0
+    q = np.zeros(20)
+    q[1] = 1.0
+    p, q = p + 1e-10, q + 1e-10
+    p, q = p / p.sum(), q / q.sum()
+    expected = np.sum(p * np.log(p / q))
+    got = P.composition_kl(["AAAA"], ["CCCC"], 1e-10, "frequencies")
+    assert got == pytest.approx(expected, rel=1e-12)
+    assert got > 20  # ≈ log(1e10): a letter the naturals never use costs ~23 nats
+    assert P.composition_kl(["AAAA"], ["CCCC"], 0.5, "counts") < 2
+    # on frequencies the pseudocount does not depend on the set sizes; on counts it does
+    small, large = ["AC"], ["AC" * 50]
+    assert P.composition_kl(small, large, 0.5, "frequencies") == pytest.approx(0.0, abs=1e-15)
+    assert P.composition_kl(small, large, 0.5, "counts") > 0.1
+    rows = ["ACDE", "ACDF", "GCDE"]
+    assert P.position_kl(rows, rows, 1e-10, "frequencies") == 0.0
+    assert P.position_kl(["AAAA"], ["CCCC"], 1e-10, "frequencies") > 20
+    with pytest.raises(ValueError, match="pseudocount_on"):
+        P.composition_kl(rows, rows, 0.5, "count")
+
+
+def test_pseudocount_on_reaches_the_metrics(raw, memory, naturals):
+    rng = np.random.default_rng(3)
+    states = memory.memory[:, rng.integers(memory.n_patterns, size=20)]
+    sequences = P.decode(states, memory)
+    on_frequencies = P.build_memory({"pseudocount_on": "frequencies"}, raw)
+    assert on_frequencies.metadata["pseudocount_on"] == "frequencies"
+    default = P.domain_metrics(states, memory, np.arange(20) // 5)
+    result = P.domain_metrics(states, on_frequencies, np.arange(20) // 5)
+    for name in ("position_kl", "composition_kl"):
+        kl = getattr(P, name)
+        assert result[name] == kl(sequences, naturals, 0.5, "frequencies")
+        assert default[name] == kl(sequences, naturals, 0.5, "counts")
+    # 0.5 on each frequency (of 21 symbols) flattens both sets far more than 0.5 on counts
+    assert result["position_kl"] < 0.5 * default["position_kl"]
+    assert result["seq_identity"] == default["seq_identity"]
+    tiny = P.build_memory({"pseudocount": 1e-10, "pseudocount_on": "frequencies"}, raw)
+    # symbols the 20 draws never use at some position cost ≈ log 1e10 with the reference's form
+    assert P.domain_metrics(states, tiny, None)["position_kl"] > default["position_kl"]
+
+
+def test_knee_criterion_gives_a_smaller_beta_star_on_the_rrm_memory(memory):
+    from stochastic_attention.steps.core import resolve_beta
+
+    cache: dict = {}
+    inflection = resolve_beta({"critical": 1}, memory, 0.01, cache)
+    assert cache["beta_criterion"] == "inflection"
+    knee = resolve_beta({"critical": 1, "criterion": "knee"}, memory, 0.01, cache)
+    assert cache["beta_criterion"] == "knee" and cache["beta_star"] == knee
+    assert inflection == pytest.approx(memory.metadata["beta_star"])
+    assert knee == pytest.approx(memory.metadata["beta_knee"])
+    assert knee < 0.9 * inflection  # measured: 3.90 against 4.74 on the offline seed
+    assert 4.5 < inflection < 5.0 and 3.7 < knee < 4.1
+    assert resolve_beta({"critical": 20, "criterion": "knee"}, memory, 0.01, cache) == (
+        pytest.approx(20 * knee))
 
 
 # ---------------------------------------------------------------------------------- baselines

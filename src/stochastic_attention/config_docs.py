@@ -163,8 +163,9 @@ def render(schema: dict) -> str:
     if beta_rule:
         lines += _section("β rule", beta_rule.get("description", ""))
         lines += [
-            "Examples: `beta: 200`, `beta: {critical: 5}` (5 β*), "
-            "`beta: {snr: 0.113}` or `{snr: 0.113, alpha: 0.01}`.",
+            "Examples: `beta: 200`, `beta: {critical: 5}` (5 β*), `beta: {critical: 2, "
+            "criterion: knee}` (2 × the knee β*), `beta: {snr: 0.113}` or "
+            "`{snr: 0.113, alpha: 0.01}`.",
             "",
         ]
     return "\n".join(lines).rstrip() + "\n"

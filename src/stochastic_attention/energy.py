@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = [
+    "CRITERIA",
+    "DEFAULT_CRITERION",
     "CriticalTemperature",
     "attention",
     "attention_entropy",
@@ -245,6 +247,18 @@ class CriticalTemperature:
     def snr_star(self, alpha: float, d: int) -> float:
         """The SNR at β* for step size ``alpha``."""
         return snr(alpha, self.beta_star, d)
+
+    def by_criterion(self, criterion: str = "inflection") -> float:
+        """β* by ``criterion``: ``inflection`` (:attr:`beta_star`) or ``knee``."""
+        if criterion not in CRITERIA:
+            raise ValueError(f"unknown β* criterion {criterion!r}; use one of {CRITERIA}")
+        return self.beta_star if criterion == "inflection" else self.beta_knee
+
+
+CRITERIA = ("inflection", "knee")
+"""β* criteria: the steepest entropy loss (d²H/dβ² = 0, the paper's stated condition) and the
+knee of mean H against log β (the reference code's)."""
+DEFAULT_CRITERION = "inflection"
 
 
 def _mean_slope_magnitude(similarities: np.ndarray, beta: float) -> float:

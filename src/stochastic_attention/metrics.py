@@ -3,6 +3,8 @@
 ``samples`` has shape ``(d, S)`` (one sample per column), ``memory`` ``(d, K)``.
 Standard errors come from groups of samples: the chain each sample came from for chain
 samplers, consecutive groups of 5 otherwise; ``SE = std(group values, ddof=1) / sqrt(G)``.
+Diversity comes in two forms: pooled ``D`` over all pairs of samples, and the within-chain
+``D_within`` (:func:`diversity_within`), the mean of the groups' own D.
 
 Beyond one run (SPEC §3): :func:`paired_difference` and :func:`paired_diversity_difference`
 compare two methods that share their start draws group by group; :func:`replicate_spread`
@@ -31,8 +33,10 @@ __all__ = [
     "cosine_matrix",
     "diversity",
     "diversity_standard_error",
+    "diversity_within",
     "frechet_diagonal",
     "frechet_diagonal_gaussians",
+    "group_diversities",
     "grouped_standard_error",
     "max_cosine",
     "novelty",
@@ -97,11 +101,29 @@ def grouped_standard_error(values: np.ndarray, groups: np.ndarray) -> float:
     return float(np.std(group_means, ddof=1) / np.sqrt(len(ids)))
 
 
+def group_diversities(samples: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """The diversity D of each group's samples (one chain's kept snapshots, or 5 consecutive
+    baseline samples): (G,), in the order of the sorted group ids."""
+    groups = np.asarray(groups)
+    return np.array([diversity(samples[:, groups == g]) for g in np.unique(groups)])
+
+
 def diversity_standard_error(samples: np.ndarray, groups: np.ndarray) -> float:
     """SE of diversity from the diversity within each group."""
-    ids = _group_ids(groups)
-    within = np.array([diversity(samples[:, i]) for i in ids])
-    return float(np.std(within, ddof=1) / np.sqrt(len(ids)))
+    _group_ids(groups)  # at least two groups
+    within = group_diversities(samples, groups)
+    return float(np.std(within, ddof=1) / np.sqrt(within.size))
+
+
+def diversity_within(samples: np.ndarray, groups: np.ndarray) -> float:
+    """Within-chain diversity ``D_within`` (SPEC §3): the mean over the SE's groups of each
+    group's D. Its SE is :func:`diversity_standard_error` (the same G group values).
+
+    Pooled D also counts pairs from different chains, so it is larger when chains sit in
+    different basins; D_within sees only how far one chain moves (the reference's faces table
+    reports it).
+    """
+    return float(np.mean(group_diversities(samples, groups)))
 
 
 @dataclass(frozen=True)
@@ -113,6 +135,8 @@ class SummaryMetrics:
     novelty_se: float
     diversity: float
     diversity_se: float
+    diversity_within: float
+    diversity_within_se: float
     energy: float
     energy_se: float
     max_cosine: float
@@ -128,9 +152,11 @@ class SummaryMetrics:
 def summarise(
     samples: np.ndarray, memory: np.ndarray, beta: float, groups: np.ndarray | None = None
 ) -> SummaryMetrics:
-    """N, D, Ē (at ``beta``) and max-cos with their SEs for samples (d, S).
+    """N, D (pooled), D_within, Ē (at ``beta``) and max-cos with their SEs for samples (d, S).
 
-    ``groups`` (S,) are chain ids; ``None`` means consecutive groups of 5.
+    ``groups`` (S,) are chain ids; ``None`` means consecutive groups of 5. ``diversity_se``
+    and ``diversity_within_se`` are the same number: the SE of the group diversities, whose
+    mean is ``diversity_within``.
     """
     samples = np.asarray(samples, dtype=np.float64)
     if samples.ndim != 2 or samples.shape[0] != memory.shape[0]:
@@ -140,12 +166,16 @@ def summarise(
     groups = consecutive_groups(samples.shape[1]) if groups is None else np.asarray(groups)
     best = max_cosine(samples, memory)
     energies = energy(memory, samples, beta)
+    within = group_diversities(samples, groups)
+    within_se = float(np.std(within, ddof=1) / np.sqrt(within.size))
     return SummaryMetrics(
         n_samples=int(samples.shape[1]),
         novelty=float(np.mean(1.0 - best)),
         novelty_se=grouped_standard_error(1.0 - best, groups),
         diversity=diversity(samples),
-        diversity_se=diversity_standard_error(samples, groups),
+        diversity_se=within_se,
+        diversity_within=float(np.mean(within)),
+        diversity_within_se=within_se,
         energy=float(np.mean(energies)),
         energy_se=grouped_standard_error(energies, groups),
         max_cosine=float(np.mean(best)),

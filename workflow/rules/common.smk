@@ -90,7 +90,10 @@ def get_memory_inputs(wildcards):
 
 def get_memory_spec(wildcards):
     spec = {k: v for k, v in PLAN.datasets[wildcards.dataset].items() if k != "base"}
-    return json.dumps({"dataset": wildcards.dataset, "spec": spec}, sort_keys=True)
+    payload = {"dataset": wildcards.dataset, "spec": spec}
+    if spec.get("selection") == "random":  # the K files are drawn from the config's seed
+        payload["seed"] = config["seed"]
+    return json.dumps(payload, sort_keys=True)
 
 
 def get_sample_inputs(wildcards):

@@ -6,14 +6,19 @@ Sources (``sources.faces``):
   the package (no network): 200 crops of 25×25 from Labeled Faces in the Wild, float64 in
   [0, 1]. Its docstring says the first 100 are faces and the last 100 non-face background
   crops of the same photos, and viewing them confirms it, so only the first 100 are kept.
-* ``{kind: folder, path: <folder>}``: every PNG/JPEG in a folder (sorted by name), read the
-  way the ``images`` domain reads them (grayscale, alpha dropped); sizes may differ.
+* ``{kind: folder, path: <folder>, grey: rec709}``: every PNG/JPEG in a folder (sorted by
+  name), read the way the ``images`` domain reads them (alpha dropped; colour to grey by
+  ``grey``: rec709, rec601 = Pillow's ``convert("L")``, or mean; see :mod:`._imaging`); sizes
+  may differ. The offline faces are grey already, so ``grey`` changes nothing there.
 
 :func:`fetch` writes one ``.npz``: ``images`` (n, H, W) float32 grey values (image i in its
 top-left ``shapes[i]`` corner, zeros elsewhere, H and W the largest height and width),
-``shapes`` (n, 2) int64 original sizes and ``names`` (n,) str. :func:`build_memory` resizes
-the first K images from their original size to ``size`` (default 64×64, so d = 4096) with
-``skimage.transform.resize(anti_aliasing=True)``, flattens them row-major and
+``shapes`` (n, 2) int64 original sizes and ``names`` (n,) str. :func:`build_memory` takes K
+faces (the first K, or ``selection: random``: K drawn from a seed derived from the config's
+seed and the dataset name, kept in source order), resizes them from their original size to
+``size`` (default 64×64, so d = 4096) with ``skimage.transform.resize`` (anti-aliased unless
+``anti_aliasing: false``, the reference's resize; it matters only when shrinking, e.g. faces
+larger than 64×64, not for the 25×25 offline crops), flattens them row-major and
 unit-normalises: ``memory: (h·w, K)``.
 """
 
@@ -25,9 +30,16 @@ from pathlib import Path
 import numpy as np
 
 from ..arrays import read_npz
-from ._imaging import check_size, image_panel, images_to_memory, resize, sha256_bytes
+from ._imaging import (
+    check_size,
+    image_panel,
+    images_to_memory,
+    resize,
+    select_files,
+    sha256_bytes,
+)
 from .base import DomainError, Memory, Panel
-from .images import read_folder
+from .images import GREY_OPTION, IMAGE_OPTIONS, image_options, read_folder
 
 __all__ = [
     "DATASET_SCHEMA",
@@ -60,6 +72,7 @@ SOURCE_SCHEMA: dict = {
             "type": "string",
             "description": "folder of face images (kind folder; relative to the working directory)",
         },
+        "grey": GREY_OPTION,
     },
     "additionalProperties": False,
     "if": {"properties": {"kind": {"const": "folder"}}, "required": ["kind"]},
@@ -80,8 +93,9 @@ DATASET_SCHEMA: dict = {
             "type": "integer",
             "minimum": 1,
             "default": DEFAULT_N_PATTERNS,
-            "description": "K: the first K faces of the source",
+            "description": "K: the first K faces of the source (or K at random: selection)",
         },
+        **IMAGE_OPTIONS,
     },
     "required": [],
 }
@@ -115,8 +129,14 @@ def _folder(source: dict) -> tuple[list[np.ndarray], list[str], dict]:
     path = source.get("path")
     if not path:
         raise DomainError("faces: a folder source needs path: <folder of PNG/JPEG faces>")
-    images, records = read_folder(path, None, "faces source")
-    provenance = {"path": str(path), "files": records}
+    images, records = read_folder(
+        path, None, "faces source", grey=source.get("grey", GREY_OPTION["default"])
+    )
+    provenance = {
+        "path": str(path),
+        "grey": source.get("grey", GREY_OPTION["default"]),
+        "files": records,
+    }
     return images, [r["name"] for r in records], provenance
 
 
@@ -160,7 +180,8 @@ def load(raw: Path | str) -> tuple[list[np.ndarray], list[str]]:
 
 
 def build_memory(params: dict, raw: Path | None) -> Memory:
-    """Memory (h·w, K) of the first K faces of the fetched ``raw`` file resized to ``size``."""
+    """Memory (h·w, K) of K faces of the fetched ``raw`` file (first, or random from
+    ``params["selection_seed"]``) resized to ``size``."""
     if raw is None:
         raise DomainError("faces: build_memory needs the file written by fetch")
     size = check_size(params.get("size", list(DEFAULT_SIZE)), "faces dataset size")
@@ -177,15 +198,21 @@ def build_memory(params: dict, raw: Path | None) -> Memory:
             f"faces: the source holds {len(images)} faces, fewer than n_patterns={n_patterns}; "
             "lower n_patterns or use a folder source with more images"
         )
-    chosen = images[:n_patterns]
-    memory = images_to_memory([resize(image, size) for image in chosen], f"faces {raw}")
+    options = image_options(params)
+    picks = select_files(
+        len(images), int(n_patterns), options["selection"], params.get("selection_seed")
+    )
+    chosen = [images[i] for i in picks]
+    resized = [resize(image, size, options["anti_aliasing"]) for image in chosen]
+    memory = images_to_memory(resized, f"faces {raw}")
     metadata = {
         "domain": NAME,
         "image_shape": list(size),
         "d": memory.shape[0],
         "n_patterns": memory.shape[1],
+        **options,
         "original_sizes": [list(s) for s in sorted({image.shape for image in chosen})],
-        "names": names[:n_patterns],
+        "names": [names[i] for i in picks],
     }
     return Memory(memory, metadata)
 

@@ -5,12 +5,16 @@ Dataset keys (besides ``domain``)::
     path: <folder>            # relative paths are relative to the working directory
     size: [h, w]              # every image is resized to h×w, so d = h·w
     n_patterns: K             # optional; default every image in the folder
+    selection: first          # or random: which K files (random: seeded from the config)
+    grey: rec709              # colour → grey: rec709 (rgb2gray) | rec601 (Pillow "L") | mean
+    anti_aliasing: true       # false: resize without the smoothing (the reference's)
 
 The images are the ``*.png``, ``*.jpg`` and ``*.jpeg`` files directly in the folder (suffix
 case ignored, hidden files and sub-folders skipped) in sorted name order; the first K are
-read. Every image is turned to grayscale whatever its mode (L, LA, P, RGB, RGBA, CMYK,
-16-bit grey; colour through scikit-image's ``rgb2gray``, alpha dropped), resized to ``size``
-with ``skimage.transform.resize(anti_aliasing=True)``, flattened row-major and unit-normalised:
+read (or K drawn at random, kept in name order). Every image is turned to grayscale whatever
+its mode (L, LA, P, RGB, RGBA, CMYK, 16-bit grey; colour by ``grey``, alpha dropped), resized
+to ``size`` with ``skimage.transform.resize`` (anti-aliased unless ``anti_aliasing: false``;
+:mod:`._imaging` says what each option changes), flattened row-major and unit-normalised:
 ``memory: (h·w, K)``. A missing folder, a folder without images, fewer than K images, an
 unreadable or corrupt file, or a mode with no grey conversion raise a DomainError naming the
 folder or file. The metadata records the file names, each file's sha256, original size and
@@ -24,29 +28,56 @@ from pathlib import Path
 import numpy as np
 
 from ._imaging import (
+    GREY_CONVERSIONS,
+    SELECTIONS,
     check_size,
     image_panel,
     images_to_memory,
     list_images,
     read_grayscale,
     resize,
+    select_files,
     sha256_bytes,
 )
 from .base import DomainError, Memory, Panel
 
 __all__ = [
     "DATASET_SCHEMA",
+    "GREY_OPTION",
     "GRID_CMAP",
+    "IMAGE_OPTIONS",
     "NAME",
     "SOURCE_SCHEMA",
     "build_memory",
     "dataset_inputs",
+    "image_options",
     "panel",
     "read_folder",
 ]
 
 NAME = "images"
 SOURCE_SCHEMA = None
+IMAGE_OPTIONS: dict = {
+    "selection": {
+        "enum": list(SELECTIONS),
+        "default": "first",
+        "description": "which K images become the memory: the first K in name order, or K "
+        "drawn at random (seeded from the config's seed and the dataset name)",
+    },
+    "anti_aliasing": {
+        "type": "boolean",
+        "default": True,
+        "description": "smooth before shrinking (skimage resize anti_aliasing); false "
+        "resizes as the reference does, keeping fine detail and its aliasing",
+    },
+}
+"""Dataset keys shared with the ``faces`` domain."""
+GREY_OPTION: dict = {
+    "enum": list(GREY_CONVERSIONS),
+    "default": "rec709",
+    "description": "colour → grey: rec709 (scikit-image rgb2gray, 0.2125/0.7154/0.0721), "
+    "rec601 (Pillow convert('L'), 0.299/0.587/0.114, 8-bit) or mean ((R+G+B)/3)",
+}
 GRID_CMAP = "gray"  # photographs: high values light (report.figures.sample_grids cmap)
 DATASET_SCHEMA: dict = {
     "type": "object",
@@ -67,15 +98,25 @@ DATASET_SCHEMA: dict = {
             "minimum": 1,
             "description": "K: the first K images in sorted name order (default: all)",
         },
+        "grey": GREY_OPTION,
+        **IMAGE_OPTIONS,
     },
     "required": ["path", "size"],
 }
 
 
 def read_folder(
-    folder: Path | str, n_patterns: int | None, what: str
+    folder: Path | str,
+    n_patterns: int | None,
+    what: str,
+    *,
+    grey: str = "rec709",
+    selection: str = "first",
+    seed: int | None = None,
 ) -> tuple[list[np.ndarray], list[dict]]:
-    """The first ``n_patterns`` (all if None) images of ``folder`` in grey at original size.
+    """``n_patterns`` (all if None) images of ``folder`` in grey at original size: the first
+    in name order, or drawn at random from ``seed`` (``selection``, see
+    :func:`._imaging.select_files`); ``grey`` is the colour conversion.
 
     Returns (images: list of (h_i, w_i) float64 in [0, 1], records: one dict per image with
     ``name``, ``sha256``, ``size`` [h, w] and ``mode``).
@@ -88,16 +129,16 @@ def read_folder(
                 f"{what}: image folder {folder} holds {len(files)} images, fewer than "
                 f"n_patterns={n_patterns}; lower n_patterns or add images"
             )
-        files = files[:n_patterns]
+        files = [files[i] for i in select_files(len(files), n_patterns, selection, seed)]
     images, records = [], []
     for path in files:
-        grey, mode, data = read_grayscale(path, what)
-        images.append(grey)
+        pixels, mode, data = read_grayscale(path, what, grey)
+        images.append(pixels)
         records.append(
             {
                 "name": path.name,
                 "sha256": sha256_bytes(data),
-                "size": list(grey.shape),
+                "size": list(pixels.shape),
                 "mode": mode,
             }
         )
@@ -120,21 +161,34 @@ def _path(params: dict, key: str, what: str) -> Path:
     return Path(value).expanduser()
 
 
+def image_options(params: dict) -> dict:
+    """The dataset's ``selection`` and ``anti_aliasing`` (defaults from :data:`IMAGE_OPTIONS`)."""
+    return {key: params.get(key, spec["default"]) for key, spec in IMAGE_OPTIONS.items()}
+
+
 def dataset_inputs(params: dict) -> dict[str, str]:
     """The folder the memory reads (so the workflow rebuilds it when the folder changes)."""
     return {"folder": str(params["path"])}
 
 
 def build_memory(params: dict, raw: Path | None = None) -> Memory:
-    """Memory (h·w, K) of the first K images of ``params["path"]`` resized to ``size``."""
+    """Memory (h·w, K) of K images of ``params["path"]`` (first, or random from
+    ``params["selection_seed"]``) resized to ``size``."""
     what = "images dataset"
     folder = _path(params, "path", what)
     size = check_size(params.get("size"), f"{what} size")
-    images, records = read_folder(folder, _n_patterns(params, what), what)
-    memory = images_to_memory([resize(image, size) for image in images], f"{what} {folder}")
+    options = image_options(params)
+    images, records = read_folder(
+        folder, _n_patterns(params, what), what, grey=params.get("grey", "rec709"),
+        selection=options["selection"], seed=params.get("selection_seed"),
+    )  # fmt: skip
+    resized = [resize(image, size, options["anti_aliasing"]) for image in images]
+    memory = images_to_memory(resized, f"{what} {folder}")
     metadata = {
         "domain": NAME,
         "path": str(params["path"]),
+        "grey": params.get("grey", "rec709"),
+        **options,
         "image_shape": list(size),
         "d": memory.shape[0],
         "n_patterns": memory.shape[1],

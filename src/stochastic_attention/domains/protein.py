@@ -23,7 +23,14 @@ coordinates ``z = W (x − mean)`` (``W``: (d, 20·L)); memory columns ``z_k / �
 States live in memory units. Because the memory is unit-normalised, a state ``ξ`` is mapped
 back to PCA coordinates by the scale ``s`` = mean ‖z_k‖ of the naturals (``pca_scale``), and
 :func:`decode` takes, per position, the argmax of the 20 channels of ``mean + Wᵀ(s·ξ)`` (the
-inverse PCA); by default (``gap_threshold: null``, SPEC §5) a state never decodes to a gap.
+inverse PCA; ``decoding: scaled``, the default). ``decoding: reference`` is the reference
+code's: ``mean + Wᵀξ`` of the unit-norm state, without the scale, which pulls every state
+towards the consensus (even the naturals decode to a set of another composition). The
+sequence metrics are reported under both decodings (:func:`domain_metrics`); the dataset's
+``decoding`` is the primary one (unsuffixed columns, logos, FASTA). With ``variance: 1`` the
+PCA keeps every component, so the naturals lie in the span. By default (``gap_threshold:
+null``, SPEC §5) a state never decodes to a gap, so a natural's gap positions come back as
+residues and its identity to itself is below 1.
 With ``gap_threshold`` set (0.5 is the midpoint between a one-hot 1 and the all-zero gap
 code) a position whose largest channel stays below it decodes as ``-``: the naturals then
 round-trip with their gaps, but states off the naturals' PCA subspace (HMM emissions) decode
@@ -58,9 +65,11 @@ from .base import DomainError, Memory, Panel, unit_columns
 __all__ = [
     "AMINO_ACIDS",
     "DATASET_SCHEMA",
+    "DECODINGS",
     "DEFAULT_URL",
     "NAME",
     "OFFLINE_PATH",
+    "PSEUDOCOUNT_ON",
     "SOURCE_SCHEMA",
     "build_memory",
     "composition_kl",
@@ -85,6 +94,10 @@ __all__ = [
 
 NAME = "protein"
 AMINO_ACIDS = "ACDEFGHIKLMNPQRSTVWY"
+DECODINGS = ("scaled", "reference")
+"""``scaled``: ``mean + Wᵀ(s·ξ)`` with s = mean ‖z_k‖ of the naturals (this pipeline's
+default); ``reference``: ``mean + Wᵀξ`` of the unit-norm state (the reference code's)."""
+PSEUDOCOUNT_ON = ("counts", "frequencies")
 OFFLINE_PATH = Path("/usr/share/doc/hmmer/examples/testsuite/RRM_1.sto.gz")
 DEFAULT_URL = "https://www.ebi.ac.uk/interpro/api/entry/pfam/{accession}/?annotation=alignment:seed"
 _GAP = "-"
@@ -120,8 +133,10 @@ DATASET_SCHEMA: dict[str, Any] = {
     "properties": {
         "max_column_gap": {"type": "number", "minimum": 0, "maximum": 1, "default": 0.5},
         "max_sequence_gap": {"type": "number", "minimum": 0, "maximum": 1, "default": 0.3},
-        "variance": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1,
-                     "default": 0.95},
+        "variance": {"type": "number", "exclusiveMinimum": 0, "maximum": 1,
+                     "default": 0.95,
+                     "description": "share of the one-hot variance the PCA keeps; 1: every "
+                     "component (no truncation, the naturals lie in the span)"},
         "n_patterns": {"type": "integer", "minimum": 2,
                        "description": "keep at most this many sequences (first in file order)"},
         "gap_threshold": {"type": ["number", "null"], "minimum": 0, "default": None,
@@ -129,7 +144,22 @@ DATASET_SCHEMA: dict[str, Any] = {
                           "null: plain argmax"},
         "hmm_evalue": {"type": "number", "exclusiveMinimum": 0, "default": 0.01},
         "hmm_z": {"type": "number", "exclusiveMinimum": 0, "default": 1000},
-        "pseudocount": {"type": "number", "exclusiveMinimum": 0, "default": 0.5},
+        "pseudocount": {"type": "number", "exclusiveMinimum": 0, "default": 0.5,
+                        "description": "added to each symbol of both sets before the KLs "
+                        "(see pseudocount_on)"},
+        "pseudocount_on": {"enum": list(PSEUDOCOUNT_ON), "default": "counts",
+                           "description": "counts: added to the symbol counts of each set, "
+                           "then normalised; frequencies: added to the normalised "
+                           "frequencies, then renormalised (the reference adds 1e-10 to "
+                           "frequencies)"},
+        "decoding": {"enum": list(DECODINGS), "default": "scaled",
+                     "description": "the primary decoding of states to sequences (the "
+                     "unsuffixed metric columns; the other one is reported with its name as "
+                     "suffix): scaled restores the memory's scale before the inverse PCA, "
+                     "so a stored pattern decodes to its own residues (and its gaps with "
+                     "gap_threshold 0.5); reference decodes "
+                     "the unit-norm state directly, argmax(mean + Wᵀξ), as the reference "
+                     "code does"},
     },
     "required": [],
 }
@@ -351,7 +381,11 @@ def build_memory(params: dict, raw: Path | str) -> Memory:
             "identical on the kept columns, so there is no variance for the PCA; raise "
             "max_column_gap or use a more diverse alignment"
         )
-    pca = PCA(n_components=float(p["variance"]), svd_solver="full").fit(codes)
+    if float(p["variance"]) >= 1.0:  # every component with variance: no truncation
+        n_components: float | int = int(np.linalg.matrix_rank(codes - codes.mean(axis=0)))
+    else:
+        n_components = float(p["variance"])
+    pca = PCA(n_components=n_components, svd_solver="full").fit(codes)
     coordinates = pca.transform(codes).T  # (d, K)
     norms = np.linalg.norm(coordinates, axis=0)
     memory = unit_columns(coordinates, f"protein memory of {raw}")
@@ -377,7 +411,8 @@ def build_memory(params: dict, raw: Path | str) -> Memory:
         "pca_scale": float(norms.mean()),
         "hmm_M": int(hmm.M),
         **{key: p[key] for key in ("max_column_gap", "max_sequence_gap", "variance",
-                                   "gap_threshold", "hmm_evalue", "hmm_z", "pseudocount")},
+                                   "gap_threshold", "hmm_evalue", "hmm_z", "pseudocount",
+                                   "pseudocount_on", "decoding")},
     }
     arrays = {
         "pca_mean": pca.mean_,
@@ -417,14 +452,24 @@ def _as_states(states: np.ndarray, memory: Memory) -> np.ndarray:
     return states
 
 
-def decode(states: np.ndarray, memory: Memory) -> list[str]:
-    """Aligned sequences (length L) of states (d, n): argmax of ``mean + Wᵀ(s·ξ)`` per position.
+def _decoding(memory: Memory, decoding: str | None = None) -> str:
+    decoding = decoding or memory.metadata.get("decoding", _DEFAULTS["decoding"])
+    if decoding not in DECODINGS:
+        raise DomainError(f"protein: unknown decoding {decoding!r}; use one of {DECODINGS}")
+    return decoding
 
-    A position whose largest channel is below ``metadata["gap_threshold"]`` (when not None)
-    decodes as ``-``.
+
+def decode(states: np.ndarray, memory: Memory, decoding: str | None = None) -> list[str]:
+    """Aligned sequences (length L) of states (d, n): the argmax per position of
+    ``mean + Wᵀ(s·ξ)`` (``scaled``, s = ``pca_scale``) or ``mean + Wᵀξ`` (``reference``).
+
+    ``decoding`` defaults to the dataset's (``metadata["decoding"]``, else ``scaled``). A
+    position whose largest channel is below ``metadata["gap_threshold"]`` (when not None)
+    decodes as ``-``. Under ``reference`` a unit state is a PCA vector of length 1 where the
+    naturals' have length ≈ s, so the reconstruction leans towards the mean (the consensus).
     """
     states = _as_states(states, memory)
-    scale = float(memory.arrays["pca_scale"])
+    scale = float(memory.arrays["pca_scale"]) if _decoding(memory, decoding) == "scaled" else 1.0
     recon = memory.arrays["pca_mean"][:, None] + memory.arrays["pca_components"].T @ (
         scale * states
     )
@@ -481,9 +526,19 @@ def max_identity(generated: Sequence[str], naturals: Sequence[str]) -> np.ndarra
     return identity_matrix(generated, naturals).max(axis=1)
 
 
-def _frequencies(counts: np.ndarray, pseudocount: float) -> np.ndarray:
-    counts = counts + pseudocount
-    return counts / counts.sum(axis=-1, keepdims=True)
+def _frequencies(counts: np.ndarray, pseudocount: float, on: str = "counts") -> np.ndarray:
+    """Symbol frequencies (…, q) of ``counts`` (…, q) with ``pseudocount`` added to each
+    symbol's count (``on="counts"``) or to its frequency, then renormalised
+    (``on="frequencies"``; a set without symbols has frequencies 0 before the pseudocount)."""
+    if on == "counts":
+        counts = counts + pseudocount
+        return counts / counts.sum(axis=-1, keepdims=True)
+    if on != "frequencies":
+        raise ValueError(f"pseudocount_on must be one of {PSEUDOCOUNT_ON}, got {on!r}")
+    total = counts.sum(axis=-1, keepdims=True)
+    frequencies = np.divide(counts, total, out=np.zeros_like(counts, dtype=float),
+                            where=total > 0) + pseudocount
+    return frequencies / frequencies.sum(axis=-1, keepdims=True)
 
 
 def _kl(p: np.ndarray, q: np.ndarray) -> np.ndarray:
@@ -491,19 +546,23 @@ def _kl(p: np.ndarray, q: np.ndarray) -> np.ndarray:
 
 
 def composition_kl(
-    generated: Sequence[str], naturals: Sequence[str], pseudocount: float = 0.5
+    generated: Sequence[str],
+    naturals: Sequence[str],
+    pseudocount: float = 0.5,
+    pseudocount_on: str = "counts",
 ) -> float:
     """KL(generated ‖ natural) of the amino-acid composition (nats).
 
     Counts of the 20 amino acids over all residues (gaps and other letters ignored), plus
-    ``pseudocount`` per amino acid in each set, normalised to frequencies.
+    ``pseudocount`` per amino acid in each set, normalised to frequencies (or, with
+    ``pseudocount_on="frequencies"``, added to the frequencies and renormalised).
     """
     def composition(rows: Sequence[str]) -> np.ndarray:
         chars = _chars(rows)
         return np.array([(chars == a).sum() for a in AMINO_ACIDS], dtype=np.float64)
 
-    p = _frequencies(composition(generated), pseudocount)
-    q = _frequencies(composition(naturals), pseudocount)
+    p = _frequencies(composition(generated), pseudocount, pseudocount_on)
+    q = _frequencies(composition(naturals), pseudocount, pseudocount_on)
     return float(_kl(p, q))
 
 
@@ -515,15 +574,19 @@ def _symbol_counts(rows: Sequence[str]) -> np.ndarray:
 
 
 def position_kl(
-    generated: Sequence[str], naturals: Sequence[str], pseudocount: float = 0.5
+    generated: Sequence[str],
+    naturals: Sequence[str],
+    pseudocount: float = 0.5,
+    pseudocount_on: str = "counts",
 ) -> float:
     """Mean over positions of KL(generated ‖ natural) of the per-position symbol frequencies.
 
     21 symbols per position (20 amino acids + gap, other letters counted as gap), plus
-    ``pseudocount`` per symbol in each set (nats).
+    ``pseudocount`` per symbol in each set (on counts or on frequencies, as in
+    :func:`composition_kl`) (nats).
     """
-    p = _frequencies(_symbol_counts(generated), pseudocount)
-    q = _frequencies(_symbol_counts(naturals), pseudocount)
+    p = _frequencies(_symbol_counts(generated), pseudocount, pseudocount_on)
+    q = _frequencies(_symbol_counts(naturals), pseudocount, pseudocount_on)
     return float(np.mean(_kl(p, q)))
 
 
@@ -567,6 +630,7 @@ def sequence_metrics(
     evalue: float = 0.01,
     z: float = 1000.0,
     pseudocount: float = 0.5,
+    pseudocount_on: str = "counts",
 ) -> dict[str, float]:
     """Every protein metric of aligned ``generated`` sequences against ``naturals``.
 
@@ -584,8 +648,8 @@ def sequence_metrics(
     found = search(hmm, generated, z=z, evalue=evalue)
     result = {
         "seq_identity": float(identity.mean()),
-        "composition_kl": composition_kl(generated, naturals, pseudocount),
-        "position_kl": position_kl(generated, naturals, pseudocount),
+        "composition_kl": composition_kl(generated, naturals, pseudocount, pseudocount_on),
+        "position_kl": position_kl(generated, naturals, pseudocount, pseudocount_on),
         "mi_correlation": mi_correlation(generated, naturals),
         "hmm_pass_rate": found.pass_rate,
         "hmm_mean_bitscore": found.mean_bitscore,
@@ -604,13 +668,29 @@ def domain_metrics(
     beta: float | None = None,
     decoded: np.ndarray | None = None,
 ) -> dict[str, float]:
-    """:func:`sequence_metrics` of the samples (d, S) against the memory's naturals.
+    """:func:`sequence_metrics` of the samples (d, S) against the memory's naturals, under
+    every decoding of :data:`DECODINGS`.
 
-    Methods that draw sequences themselves (``decoded``: (S,) aligned sequences) are scored
-    on those sequences; states are decoded first (:func:`decode`).
+    The unsuffixed keys (``seq_identity``, …) use the dataset's ``decoding``; each decoding's
+    values also appear with its name as suffix (``seq_identity_reference``,
+    ``seq_identity_reference_se``, …), so one run reports both side by side. Methods that
+    draw sequences themselves (``decoded``: (S,) aligned sequences) are scored on those
+    sequences, the same under every decoding; states are decoded first (:func:`decode`).
     """
-    sequences = decode(samples, memory) if decoded is None else [str(s) for s in decoded]
-    return domain_metrics_of_sequences(sequences, memory, groups)
+    if decoded is not None:
+        drawn = domain_metrics_of_sequences([str(s) for s in decoded], memory, groups)
+        per_decoding = dict.fromkeys(DECODINGS, drawn)
+    else:
+        per_decoding = {
+            name: domain_metrics_of_sequences(decode(samples, memory, name), memory, groups)
+            for name in DECODINGS
+        }
+    result = dict(per_decoding[_decoding(memory)])
+    for name, values in per_decoding.items():
+        for key, value in values.items():
+            base, se = (key[: -len("_se")], "_se") if key.endswith("_se") else (key, "")
+            result[f"{base}_{name}{se}"] = value
+    return result
 
 
 def domain_metrics_of_sequences(
@@ -633,6 +713,7 @@ def domain_metrics_of_sequences(
         evalue=float(meta.get("hmm_evalue", _DEFAULTS["hmm_evalue"])),
         z=float(meta.get("hmm_z", _DEFAULTS["hmm_z"])),
         pseudocount=float(meta.get("pseudocount", _DEFAULTS["pseudocount"])),
+        pseudocount_on=str(meta.get("pseudocount_on", _DEFAULTS["pseudocount_on"])),
     )
 
 

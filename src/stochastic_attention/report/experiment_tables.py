@@ -3,8 +3,10 @@
 One row per table row of the plan, columns in a fixed order: what the row is (dataset,
 method, swept values), its temperatures, the SPEC §3 metrics with their chain-group SE
 (``*_se``) and SD over replicates (``*_sd_rep``), sampler diagnostics, training outcome,
-then the experiment's extra ``columns`` (domain metrics, training-set size, …). Paired
-differences (``first − second``) form a second table.
+then the experiment's extra ``columns`` (domain metrics, training-set size, …; ``beta_star``
+brings its criterion and both criteria's values). Diversity appears pooled (``diversity``) and
+within-chain (``diversity_within``). Paired differences (``first − second``) form a second
+table; :func:`notes` are the definitions printed above the tables.
 """
 
 from __future__ import annotations
@@ -16,12 +18,14 @@ import pandas as pd
 
 from . import tables
 
-__all__ = ["build", "write"]
+__all__ = ["build", "notes", "write"]
 
-METRICS = ["novelty", "diversity", "energy", "max_cosine"]
+METRICS = ["novelty", "diversity", "diversity_within", "energy", "max_cosine"]
 LEADING = ["dataset", "method"]
 TEMPERATURES = ["beta", "snr", "energy_beta", "n_samples", "replicates"]
 TRAILING = ["acceptance", "ess", "rhat", "train_loss"]
+BETA_STAR = ["beta_star", "beta_criterion", "beta_star_inflection", "beta_star_knee"]
+"""A ``beta_star`` column brings the criterion it used and both criteria's values."""
 
 
 def _value(record: dict, key: str) -> Any:
@@ -52,7 +56,7 @@ def build(
             line[f"{key}_se"] = _value(record, f"{key}_se")
             if record.get("replicates", 1) > 1:
                 line[f"{key}_sd_rep"] = _value(record, f"{key}_sd_rep")
-        for key in TRAILING + list(params.get("columns", [])):
+        for key in TRAILING + _extra_columns(params):
             line[key] = _value(record, key)
             if f"{key}_se" in record:
                 line[f"{key}_se"] = _value(record, f"{key}_se")
@@ -68,17 +72,64 @@ def build(
         }
         line |= {key: pair["first"][key] for key in swept}
         for key in METRICS:
-            line[key] = record[f"{key}_diff"]
-            line[f"{key}_se"] = record[f"{key}_diff_se"]
+            line[key] = _value(record, f"{key}_diff")
+            line[f"{key}_se"] = _value(record, f"{key}_diff_se")
         paired_rows.append(line)
     return table, pd.DataFrame(paired_rows)
 
 
-def write(params: dict, table: pd.DataFrame, paired: pd.DataFrame, outputs: dict[str, Path]):
-    """CSV (the main table, full precision), Markdown, LaTeX and HTML (both tables)."""
+def _extra_columns(params: dict) -> list[str]:
+    columns: list[str] = []
+    for key in params.get("columns", []):
+        for column in BETA_STAR if key == "beta_star" else [key]:
+            if column not in columns:
+                columns.append(column)
+    return columns
+
+
+def notes(records: list[dict]) -> list[str]:
+    """The definitions behind the table's cells that a reader comparing with the paper needs:
+    pooled against within-chain D, the β* criterion, the protein decoding."""
+    lines = [
+        "D (diversity) is pooled over all samples of a replicate; D_within is the mean over "
+        "the SE's groups (one chain's kept snapshots, or 5 consecutive baseline samples) of "
+        "each group's D (SPEC §3)."
+    ]
+    criteria = sorted({str(r["beta_criterion"]) for r in records if r.get("beta_criterion")})
+    if criteria:
+        lines.append(
+            f"β* criterion: {', '.join(criteria)} (inflection = steepest entropy loss, "
+            "d²H/dβ² = 0, the paper's stated condition; knee = most negative second "
+            "difference of mean H against log β, the reference code's); both values are shown."
+        )
+    decodings = sorted({str(r["decoding"]) for r in records if r.get("decoding")})
+    if decodings:
+        others = sorted({"reference", "scaled"} - set(decodings))
+        lines.append(
+            f"Protein sequence metrics: decoding {', '.join(decodings)} in the unsuffixed "
+            "columns"
+            + (f", the {others[0]} decoding in the columns suffixed _{others[0]}" if others
+               else "")
+            + " (scaled: the memory's scale restored before the inverse PCA; reference: "
+            "argmax(mean + Wᵀξ) of the unit-norm state, as the reference code does). The "
+            "bootstrap row (exact copies of stored patterns) is each decoding's floor."
+        )
+    return lines
+
+
+def write(
+    params: dict,
+    table: pd.DataFrame,
+    paired: pd.DataFrame,
+    outputs: dict[str, Path],
+    notes: list[str] | None = None,
+):
+    """CSV (the main table, full precision), Markdown, LaTeX and HTML (both tables, after the
+    ``notes`` paragraphs)."""
     title = params.get("title") or params["experiment"]
     tables.write_table(table, outputs["csv"], None, title=title)
-    sections: list[tuple[str, pd.DataFrame]] = [("", table)]
+    sections: list[tuple[str, str | pd.DataFrame]] = [("", note) for note in notes or []]
+    sections.append(("", table))
     if not paired.empty:
         sections.append(("Paired differences (same start draws; SE of the difference)", paired))
     tables.write_document(

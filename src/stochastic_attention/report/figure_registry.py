@@ -330,7 +330,8 @@ def logos(inputs: FigureInputs, path: Path) -> None:
 
 
 def entropy_curve(inputs: FigureInputs, path: Path) -> None:
-    """Mean attention entropy against β with β*, the knee, √d and the operating β."""
+    """Mean attention entropy against β with both β* criteria (the one used marked), √d and
+    the operating β."""
     from . import protein_figures
 
     critical = inputs.domain.critical_temperature(inputs.memory)
@@ -339,9 +340,11 @@ def entropy_curve(inputs: FigureInputs, path: Path) -> None:
         for r in inputs.rows
         if r["metrics"].get("category") == "sampler"
     }
+    criteria = {r["metrics"].get("beta_criterion") for r in inputs.rows} - {None}
     protein_figures.entropy_curve_figure(
         critical, inputs.memory.n_patterns, path, operating=operating,
         title=_heading(inputs, "Attention entropy against β"),
+        criterion=criteria.pop() if len(criteria) == 1 else None,
     )  # fmt: skip
 
 

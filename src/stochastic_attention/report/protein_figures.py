@@ -63,11 +63,13 @@ def entropy_curve_figure(
     *,
     operating: Mapping[str, float] | None = None,
     title: str = "",
+    criterion: str | None = None,
 ) -> Path:
-    """Mean normalised attention entropy H/log K and −dH/dβ against β, with β*, knee, sqrt(d).
+    """Mean normalised attention entropy H/log K and −dH/dβ against β, with both β* criteria
+    (inflection and knee) and sqrt(d).
 
     ``operating`` maps labels to operating β values (e.g. retrieval 20·β*, generation 2·β*),
-    drawn as dotted lines.
+    drawn as dotted lines; ``criterion`` (``inflection`` or ``knee``) marks the β* they use.
     """
     style()
     figure, axis = plt.subplots(figsize=(6.4, 4.0))
@@ -80,9 +82,11 @@ def entropy_curve_figure(
     twin.semilogx(betas, critical.mean_slope_magnitude, color="C1", lw=1.5)
     twin.set_ylabel("−dH/dβ = mean β·Var_a(e)", color="C1")
     twin.spines["top"].set_visible(False)
+    used = {name: " (used)" if name == criterion else "" for name in ("inflection", "knee")}
     lines = [
-        (critical.beta_star, f"β* = {critical.beta_star:.3g}", "k", "-"),
-        (critical.beta_knee, f"knee = {critical.beta_knee:.3g}", "0.4", "--"),
+        (critical.beta_star, f"β* inflection = {critical.beta_star:.3g}{used['inflection']}",
+         "k", "-"),
+        (critical.beta_knee, f"β* knee = {critical.beta_knee:.3g}{used['knee']}", "0.4", "--"),
         (critical.sqrt_d, f"sqrt(d) = {critical.sqrt_d:.3g}", "C2", "-."),
     ]
     for index, (label, beta) in enumerate((operating or {}).items()):

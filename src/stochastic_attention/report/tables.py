@@ -58,6 +58,7 @@ LABELS: dict[str, str] = {
     "load_ratio": "K/d",
     "novelty": "N (novelty)",
     "diversity": "D (diversity)",
+    "diversity_within": "D_within (within-chain)",
     "energy": "Ē",
     "max_cosine": "max-cos",
     "acceptance": "acceptance",
@@ -77,6 +78,9 @@ LABELS: dict[str, str] = {
     "hmm_mean_bitscore": "HMM mean bit score",
     "energy_beta": "β of Ē",
     "beta_star": "β*",
+    "beta_criterion": "β* criterion",
+    "beta_star_inflection": "β* (inflection)",
+    "beta_star_knee": "β* (knee)",
     "ess": "ESS (energy)",
     "rhat": "R-hat (energy)",
     "frechet_diagonal": "Fréchet distance (diagonal)",
@@ -96,6 +100,11 @@ LABELS: dict[str, str] = {
     "outside_g2": "g²: share outside 99 % band",
     "outside_abs": "|g|: share outside 99 % band",
 }
+for _metric in ("seq_identity", "composition_kl", "position_kl", "mi_correlation",
+                "hmm_pass_rate", "hmm_mean_bitscore"):  # protein metrics under each decoding
+    for _decoding in ("scaled", "reference"):
+        LABELS[f"{_metric}_{_decoding}"] = f"{LABELS[_metric]} ({_decoding} decoding)"
+del _metric, _decoding
 _SUFFIXES = (("_sd_rep", "{} SD (replicates)"), ("_se", "{} SE"))
 _MISSING = "–"
 _ZERO_RELATIVE = 1e-9
@@ -129,6 +138,8 @@ _LATEX_SPECIALS = {
     "√": r"$\surd$",
     "‖": r"$\|$",
     "½": r"$\frac{1}{2}$",
+    "²": r"$^{2}$",
+    "ᵀ": r"$^{\top}$",
     "–": "--",
     "…": r"\ldots{}",
 }

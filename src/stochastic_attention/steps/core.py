@@ -93,12 +93,16 @@ def _pca_transform(memory: Memory, rank: int) -> Memory:
 def build_memory(params, inputs, outputs, seed, threads):
     """Raw data → the memory matrix of one dataset.
 
-    params: ``dataset`` (name), ``spec`` (the dataset's config block, with ``domain``).
+    params: ``dataset`` (name), ``spec`` (the dataset's config block, with ``domain``),
+    ``seed`` (the config's, only with ``selection: random``).
     inputs: ``raw`` and ``provenance`` (domains with a source), the domain's own files.
     outputs: ``memory``.
     """
     spec = dict(params["spec"])
     domain = get_domain(spec["domain"])
+    if spec.get("selection") == "random":  # which K files: from the config's seed and name
+        base = int(params.get("seed", seed))
+        spec["selection_seed"] = derive_seed(base, "selection", params["dataset"])
     built = domain.build_memory(spec, inputs.get("raw"))
     # every domain, also a plug-in: a NaN or zero column fails here, naming the column
     check_columns(built.memory, f"dataset {params['dataset']} ({spec['domain']} memory)")
@@ -117,12 +121,24 @@ def build_memory(params, inputs, outputs, seed, threads):
 
 
 def resolve_beta(rule: Any, memory: Memory, alpha: float | None, cache: dict) -> float:
-    """A β from config: a number, ``{critical: c}`` (c·β* of the memory) or ``{snr: s}``."""
+    """A β from config: a number, ``{critical: c, criterion: …}`` (c·β* of the memory by the
+    criterion, default inflection) or ``{snr: s}``.
+
+    ``cache`` keeps the memory's :class:`~energy.CriticalTemperature` (both criteria, computed
+    once) under ``critical`` and records the β* used (``beta_star``), its ``beta_criterion``
+    and both values (``beta_star_inflection``, ``beta_star_knee``).
+    """
     if isinstance(rule, int | float):
         return float(rule)
     if "critical" in rule:
-        if "beta_star" not in cache:
-            cache["beta_star"] = energy.critical_beta(memory.memory).beta_star
+        if "critical" not in cache:
+            cache["critical"] = energy.critical_beta(memory.memory)
+        critical = cache["critical"]
+        criterion = rule.get("criterion", energy.DEFAULT_CRITERION)
+        cache["beta_star"] = critical.by_criterion(criterion)
+        cache["beta_criterion"] = criterion
+        cache["beta_star_inflection"] = critical.beta_star
+        cache["beta_star_knee"] = critical.beta_knee
         return float(rule["critical"]) * cache["beta_star"]
     if "snr" in rule:
         alpha = rule.get("alpha", alpha)
@@ -296,8 +312,9 @@ def sample(params, inputs, outputs, seed, threads):
         "seeds": seeds,
         **result.scalars,
     }
-    if "beta_star" in cache:
-        metadata["beta_star"] = cache["beta_star"]
+    for key in ("beta_star", "beta_criterion", "beta_star_inflection", "beta_star_knee"):
+        if key in cache:
+            metadata[key] = cache[key]
     _save_npz(
         outputs["samples"],
         samples=result.samples,
@@ -391,6 +408,11 @@ def compute_metrics(params, inputs, outputs, seed, threads):
     record["seconds"] = meta.get("sampling_seconds", meta.get("train_seconds"))
     for key in ("train_size", "train_dataset", "beta_star"):
         record[key] = meta.get(key)
+    for key in ("beta_criterion", "beta_star_inflection", "beta_star_knee"):
+        if key in meta:
+            record[key] = meta[key]
+    if "decoding" in memory.metadata:  # the primary decoding of a domain's metrics (protein)
+        record["decoding"] = memory.metadata["decoding"]
     for key, value in meta.items():
         if key.startswith("final_"):
             record[key] = value
@@ -404,7 +426,7 @@ def paired(params, inputs, outputs, seed, threads):
     The two samplers share start draws (common random numbers), so chain group g of one
     is paired with chain group g of the other. params: ``first``, ``second`` (method names,
     recorded). inputs: ``memory``, ``first``, ``second`` (samples files). outputs: ``paired``
-    (JSON: ``<metric>_diff`` and ``<metric>_diff_se`` for N, D, Ē and max-cos).
+    (JSON: ``<metric>_diff`` and ``<metric>_diff_se`` for N, D, D_within, Ē and max-cos).
     """
     memory = load_memory_file(inputs["memory"])
     first, second = load_samples(inputs["first"]), load_samples(inputs["second"])
@@ -441,6 +463,8 @@ def paired(params, inputs, outputs, seed, threads):
         second["samples"]
     )
     record["diversity_diff_se"] = float(np.std(within, ddof=1) / np.sqrt(len(within)))
+    record["diversity_within_diff"] = float(np.mean(within))  # D_within(first) − D_within(second)
+    record["diversity_within_diff_se"] = record["diversity_diff_se"]
     outputs["paired"].write_text(json.dumps(record, indent=2) + "\n")
 
 
@@ -460,7 +484,8 @@ def experiment_table(params, inputs, outputs, seed, threads):
     rows = [json.loads(inputs[f"row{i}"].read_text()) for i in range(len(params["rows"]))]
     pairs = [json.loads(inputs[f"pair{i}"].read_text()) for i in range(len(params["paired"]))]
     table, paired_table = experiment_tables.build(params, rows, pairs)
-    experiment_tables.write(params, table, paired_table, outputs)
+    notes = experiment_tables.notes(rows)
+    experiment_tables.write(params, table, paired_table, outputs, notes)
     return {"rows": len(table)}
 
 
