@@ -32,7 +32,10 @@ def _value(record: dict, key: str) -> Any:
 def build(
     params: dict, records: list[dict], pairs: list[dict]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The experiment table and its paired-difference table (possibly empty)."""
+    """The experiment table and its paired-difference table (possibly empty).
+
+    The table's ``attrs["notes"]`` holds the notes on the data (:func:`notes_of`).
+    """
     first = params["rows"][0] if params["rows"] else {}
     swept = [k for k in first if not k.startswith("_") and k not in LEADING]
     labels = params.get("labels", {})
@@ -59,6 +62,7 @@ def build(
         out.append(line)
     table = pd.DataFrame(out)
     table = table.dropna(axis=1, how="all").reset_index(drop=True)
+    table.attrs["notes"] = notes_of(params, records)
     paired_rows = []
     for pair, record in zip(params.get("paired", []), pairs, strict=True):
         line = {
@@ -74,13 +78,27 @@ def build(
     return table, pd.DataFrame(paired_rows)
 
 
+def notes_of(params: dict, records: list[dict]) -> list[str]:
+    """What the readers of the data decided (``notes`` of the metrics records), once each,
+    prefixed by the dataset: a dropped ticker, a header line taken as column names."""
+    notes: dict[str, None] = {}
+    for row, record in zip(params["rows"], records, strict=True):
+        for note in record.get("notes") or []:
+            notes.setdefault(tables.one_line(f"{row['dataset']}: {note}"), None)
+    return list(notes)
+
+
 def write(params: dict, table: pd.DataFrame, paired: pd.DataFrame, outputs: dict[str, Path]):
-    """CSV (the main table, full precision), Markdown, LaTeX and HTML (both tables)."""
+    """CSV (the main table, full precision), Markdown, LaTeX and HTML (both tables, then the
+    notes on the data, if any)."""
     title = params.get("title") or params["experiment"]
     tables.write_table(table, outputs["csv"], None, title=title)
-    sections: list[tuple[str, pd.DataFrame]] = [("", table)]
+    sections: list[tuple[str, str | pd.DataFrame]] = [("", table)]
     if not paired.empty:
         sections.append(("Paired differences (same start draws; SE of the difference)", paired))
+    notes = table.attrs.get("notes") or []
+    if notes:
+        sections.append(("Notes on the data", "; ".join(notes) + "."))
     tables.write_document(
         title,
         sections,

@@ -105,6 +105,12 @@ def build_memory(params, inputs, outputs, seed, threads):
     metadata = dict(built.metadata)
     if "provenance" in inputs:
         metadata["source"] = json.loads(inputs["provenance"].read_text()).get("provenance")
+    # what a reader decided about the data (a dropped ticker, a header line): logged here
+    # and carried to every table of the dataset (metrics → experiment table notes)
+    source_notes = (metadata.get("source") or {}).get("notes", [])
+    metadata["notes"] = [*source_notes, *metadata.get("notes", [])]
+    for note in metadata["notes"]:
+        log.warning("dataset %s: %s", params["dataset"], note)
     metadata |= {"domain": spec["domain"], "dataset": params["dataset"], "params": spec}
     memory = Memory(built.memory, metadata, built.arrays)
     if spec.get("pca_rank"):
@@ -391,6 +397,7 @@ def compute_metrics(params, inputs, outputs, seed, threads):
     record["seconds"] = meta.get("sampling_seconds", meta.get("train_seconds"))
     for key in ("train_size", "train_dataset", "beta_star"):
         record[key] = meta.get(key)
+    record["notes"] = list(memory.metadata.get("notes", []))
     for key, value in meta.items():
         if key.startswith("final_"):
             record[key] = value
