@@ -22,6 +22,7 @@ from .base import DomainError, Panel, unit_columns
 
 __all__ = [
     "IMAGE_SUFFIXES",
+    "MAX_SIDE",
     "check_size",
     "image_panel",
     "images_to_memory",
@@ -34,6 +35,9 @@ __all__ = [
 ]
 
 IMAGE_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg")
+MAX_SIDE = 2048
+"""Largest height or width of a resized image: d = h·w ≤ 2048² ≈ 4.2 million, whose memory
+at K = 100 already takes 3.4 GB (a larger size would first fail as an out-of-memory error)."""
 _GREY_MODES = {"1", "L", "I", "F", "I;16", "I;16L", "I;16B", "I;16N"}
 _GREY_ALPHA_MODES = {"LA", "La"}
 _RGB_MODES = {"RGB", "RGBA", "RGBa", "RGBX"}
@@ -65,6 +69,11 @@ def check_size(value: object, what: str) -> tuple[int, int]:
         or min(value) < 1
     ):
         raise DomainError(f"{what} must be [height, width], two positive integers; got {value!r}")
+    if max(value) > MAX_SIDE:
+        raise DomainError(
+            f"{what} {list(map(int, value))} is too large: height and width may be at most "
+            f"{MAX_SIDE} (d = h·w floats per pattern); choose a smaller size"
+        )
     return int(value[0]), int(value[1])
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ._imaging import (
+    MAX_SIDE,
     check_size,
     image_panel,
     images_to_memory,
@@ -40,6 +41,7 @@ __all__ = [
     "NAME",
     "SOURCE_SCHEMA",
     "build_memory",
+    "dataset_files",
     "dataset_inputs",
     "panel",
     "read_folder",
@@ -57,7 +59,7 @@ DATASET_SCHEMA: dict = {
         },
         "size": {
             "type": "array",
-            "items": {"type": "integer", "minimum": 1},
+            "items": {"type": "integer", "minimum": 1, "maximum": MAX_SIDE},
             "minItems": 2,
             "maxItems": 2,
             "description": "[height, width] every image is resized to (d = height·width)",
@@ -123,6 +125,18 @@ def _path(params: dict, key: str, what: str) -> Path:
 def dataset_inputs(params: dict) -> dict[str, str]:
     """The folder the memory reads (so the workflow rebuilds it when the folder changes)."""
     return {"folder": str(params["path"])}
+
+
+def dataset_files(params: dict) -> list[Path]:
+    """The image files the memory reads (their content digest re-runs it after an edit in
+    place, which leaves the folder's own mtime alone); the folder itself if it is unreadable
+    (the memory job then names the problem)."""
+    try:
+        files = list_images(Path(params["path"]).expanduser(), "images dataset")
+    except DomainError:
+        return [Path(params["path"])]
+    count = params.get("n_patterns")
+    return files[:count] if isinstance(count, int) and count > 0 else files
 
 
 def build_memory(params: dict, raw: Path | None = None) -> Memory:
