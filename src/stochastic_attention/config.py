@@ -164,7 +164,8 @@ def _object(properties: dict, required: Iterable[str] = ()) -> dict:
 
 def compose_schema(base: Path | str = SCHEMA_PATH) -> dict:
     """The base schema ``base`` with every registered domain's and method kind's fragment."""
-    schema = yaml.safe_load(Path(base).read_text())
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # LibYAML: 10× faster, same result
+    schema = yaml.load(Path(base).read_text(), Loader=loader)
     definitions = schema["$defs"]
     domains = {name: get_domain(name) for name in domain_names()}
     sources = {
@@ -307,7 +308,6 @@ def _check_names(config: dict) -> None:
         or not RESULTS_PATTERN.match(results)
         or ".." in Path(results).parts
         or Path(results).is_absolute()
-        or posixpath.normpath(results) == "."
     ):
         raise ConfigError(
             f"results_dir: {results!r} must be a relative folder inside the working directory "
@@ -568,7 +568,9 @@ def check_config_files(paths: Iterable[Path | str]) -> str:
     Snakemake parses ``--configfile`` before the Snakefile, so a YAML syntax error there
     comes back as "not valid JSON or YAML" with no position; this names file, line and
     column, then runs every check of :func:`prepare` and expands the plan. Raises
-    :class:`ConfigError` with the first problem.
+    :class:`ConfigError` with the first problem. A YTE template (``__use_yte__: true``) is
+    refused, not run: Snakemake would run its code when it reads the file. The summary
+    names the results folder and, when a symlink leads elsewhere, where files really go.
     """
     from snakemake.utils import update_config  # how Snakemake merges several config files
 

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import logging
 import math
 import warnings
 import zipfile
@@ -58,7 +57,6 @@ __all__ = [
     "read_array",
 ]
 
-log = logging.getLogger("stochastic_attention")
 NAME = "array"
 SOURCE_SCHEMA = None
 LAYOUTS: tuple[str, ...] = ("columns", "rows")
@@ -417,8 +415,7 @@ def build_memory(params: dict, raw: Path | None = None) -> Memory:
             f"line 1 of {params['path']} is a header of {len(info['csv_header'])} column names "
             f"({', '.join(info['csv_header'][:5])}{', …' if len(info['csv_header']) > 5 else ''}), "
             "not a pattern"
-        )
-        log.info("array file %s: %s", path, notes[-1])
+        )  # logged by the memory step and shown under the tables
     metadata = {
         "domain": NAME,
         "path": str(params["path"]),
