@@ -6,9 +6,12 @@
 2. composes the schema: ``workflow/schemas/config.schema.yaml`` plus each domain's
    ``SOURCE_SCHEMA``/``DATASET_SCHEMA`` and each method kind's ``PARAMS_SCHEMA`` (so a typo
    inside a domain's or a method's options fails here, not in a job),
-3. validates the config against it, filling defaults,
+3. validates the config against it, filling defaults (numbers must be finite and integers
+   written as integers, everywhere: :func:`_number_type`),
 4. runs the checks a schema cannot express (references between names, ``burn_in <
-   n_steps``, enough snapshots to keep, …).
+   n_steps``, enough snapshots to keep, …), validates every sweep and spectrum point as
+   the method or dataset block it makes (:func:`_check_sweep_points`), and checks that
+   every file name the plan makes fits the file system (:func:`_check_file_names`).
 
 Every failure is a :class:`ConfigError` whose message names the key and says how to fix it.
 Config files are also read once more with a strict YAML loader that refuses duplicate keys
@@ -614,6 +617,7 @@ YTE_KEY = "__use_yte__"
 
 def _kind_of(value: Any) -> str:
     kinds = {list: "a list", str: "a string", bool: "true/false", int: "a number"}
+    kinds[float] = "a number"
     return next((text for kind, text in kinds.items() if isinstance(value, kind)), "a value")
 
 

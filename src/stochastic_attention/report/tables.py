@@ -153,7 +153,7 @@ def one_line(text: str) -> str:
     """``text`` with every run of whitespace that holds a line break (or another control
     character) turned into one space: a title or cell can then never start a new Markdown
     heading or table row, a live LaTeX line after a ``%`` comment, or a new HTML line."""
-    return _LINE_BREAKS.sub(" ", str(text)).strip()
+    return _LINE_BREAKS.sub(" ", str(text))
 
 
 def column_label(name: str, labels: Mapping[str, str] | None = None) -> str:
