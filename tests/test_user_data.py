@@ -9,7 +9,9 @@ and the problem; the other datasets' jobs still run (``--keep-going``).
 
 from __future__ import annotations
 
+import io
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +20,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from workflow_utils import clean_snakemake, copy_workflow, job_log
+from workflow_utils import clean_snakemake, copy_workflow, job_log, planned_jobs
 
 pytestmark = pytest.mark.slow
 
@@ -212,3 +214,94 @@ def test_a_missing_file_is_named_before_any_job_runs(workdir):
     assert "data/absent.npy" in output
     assert "Missing input files for rule memory" in output
     assert not (workdir / "results/memory").exists()
+
+
+# ------------------------------------------------- edits in place re-run exactly their jobs
+
+
+def _rewrite_keeping_mtime(path: Path, content: bytes) -> None:
+    """Overwrite ``path`` in place (same name, same inode) and put its mtime back, as
+    ``cp -p``, ``rsync -t`` or an editor that preserves timestamps would."""
+    before = path.stat()
+    with open(path, "r+b") as handle:
+        handle.write(content)
+        handle.truncate()
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert path.stat().st_mtime_ns == before.st_mtime_ns
+
+
+def _prices_csv(path: Path, days: int = 40, last: float = 12.0) -> None:
+    rows = ["Date,AAA,BBB,CCC"]
+    for i, day in enumerate(pd.bdate_range("2024-01-02", periods=days)):
+        close = last if i == days - 1 else 10 + np.sin(i)
+        rows.append(f"{day:%Y-%m-%d},{close:.4f},{20 + np.cos(i):.4f},{5 + 0.1 * i:.4f}")
+    path.write_text("\n".join(rows) + "\n")
+
+
+def test_edited_inputs_rerun_exactly_their_dependents(workdir):
+    """A memory depends on the content of what it reads (digests.py), not only on mtimes.
+
+    What Snakemake 9 sees by itself: a changed mtime of an input *file*. It misses a file
+    edited inside an input folder (it looks at the folder's own mtime), a file whose mtime
+    is kept, and every file a fetch job reads from a local source (not an input at all).
+    All three edits below keep the file's name and mtime; each must re-run the job that
+    reads the file and the jobs downstream of it, and nothing else (the fourth dataset).
+    """
+    data = workdir / "data"
+    data.mkdir()
+    np.save(data / "vectors.npy", patterns(seed=1).T)
+    np.save(data / "other.npy", patterns(seed=2).T)
+    write_pictures(data / "pictures", n=6)
+    _prices_csv(data / "prices.csv")
+    datasets = {
+        "vec": {"domain": "array", "path": "data/vectors.npy", "layout": "rows"},
+        "untouched": {"domain": "array", "path": "data/other.npy", "layout": "rows"},
+        "pics": {"domain": "images", "path": "data/pictures", "size": [8, 8]},
+        "stocks": {"domain": "finance"},
+    }
+    experiment = {"kind": "comparison", "datasets": list(datasets), "methods": ["bootstrap"]}
+    content = config(datasets, experiment | {"figures": []})
+    content["methods"] = {"bootstrap": {"kind": "bootstrap", "n_samples": 20, "energy_beta": 50}}
+    content["sources"] = {"finance": {"kind": "local", "path": "data/prices.csv"}}
+    configfile = write_config(workdir, content)
+    domains = {"vec": "array", "untouched": "array", "pics": "images", "stocks": "finance"}
+    targets = [f"results/samples/{domains[n]}/{n}/bootstrap.npz" for n in datasets]
+
+    def dry_run() -> str:
+        result = clean_snakemake(workdir, [*targets, "-n", "--configfile", configfile])
+        return result.stdout + result.stderr
+
+    clean_snakemake(workdir, [*targets, "--cores", "2", "--configfile", configfile])
+    assert "Nothing to be done" in dry_run()
+    memory = {n: workdir / f"results/memory/{domains[n]}/{n}.npz" for n in datasets}
+    built = {n: path.read_bytes() for n, path in memory.items()}
+    stamps = {n: path.stat().st_mtime_ns for n, path in memory.items()}
+
+    picture = data / "pictures" / "img03.png"
+    swapped = Image.fromarray(255 - np.asarray(Image.open(picture)))
+    buffer = io.BytesIO()
+    swapped.save(buffer, format="PNG")
+    _rewrite_keeping_mtime(picture, buffer.getvalue())
+    _rewrite_keeping_mtime(data / "vectors.npy", _npy_bytes(patterns(seed=9).T))
+    prices = data / "prices.csv"
+    _prices_csv(workdir / "new.csv", last=14.0)
+    _rewrite_keeping_mtime(prices, (workdir / "new.csv").read_bytes())
+
+    planned = dry_run()
+    assert planned_jobs(planned) == {"fetch": 1, "memory": 3, "sample": 3}, planned
+    for name in ("vec", "pics", "stocks"):
+        assert f"results/memory/{domains[name]}/{name}.npz" in planned
+    assert "results/memory/array/untouched.npz" not in planned
+    assert "Params have changed since last execution" in planned
+
+    clean_snakemake(workdir, [*targets, "--cores", "2", "--configfile", configfile])
+    for name in ("vec", "pics", "stocks"):
+        assert memory[name].read_bytes() != built[name], name  # rebuilt from the new data
+    assert memory["untouched"].stat().st_mtime_ns == stamps["untouched"]
+    assert "Nothing to be done" in dry_run()
+
+
+def _npy_bytes(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()

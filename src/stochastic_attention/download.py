@@ -21,9 +21,11 @@ from pathlib import Path
 
 from .errors import UserError
 
-__all__ = ["DataSourceError", "download", "sha256_of"]
+__all__ = ["DEFAULT_DEADLINE", "DataSourceError", "download", "sha256_of"]
 
 _CHUNK = 1 << 20
+DEFAULT_DEADLINE = 1800.0
+"""Seconds one download attempt may take in all (30 min: the 10 MB MNIST images at 6 KB/s)."""
 log = logging.getLogger(__name__)
 
 
@@ -79,17 +81,42 @@ def _open_url(url: str, timeout: float):
             f"download of {url} failed: invalid URL ({exc}). "
             "Use an http://, https:// or file:// URL."
         ) from exc
+    except (http.client.HTTPException, ConnectionError) as exc:
+        # RemoteDisconnected (closed without an answer), BadStatusLine, a reset connection:
+        # the server or the path to it misbehaved; a later attempt may get an answer
+        reason = str(exc) or type(exc).__name__
+        raise DataSourceError(
+            f"download of {url} failed: the server closed the connection without a valid "
+            f"answer ({reason}). Retry later, or use another mirror or an offline source.",
+            transient=True,
+        ) from exc
 
 
-def _stream_to(response, url: str, fh, timeout: float) -> tuple[int, str]:
-    """Copy ``response`` into ``fh``; return (bytes written, sha256 hex digest)."""
+def _stream_to(
+    response, url: str, fh, timeout: float, deadline: float | None = None
+) -> tuple[int, str]:
+    """Copy ``response`` into ``fh``; return (bytes written, sha256 hex digest).
+
+    ``timeout`` bounds each read (a stalled transfer); ``deadline`` (a ``time.monotonic``
+    value) bounds the whole transfer, so a server that trickles a byte now and then, each
+    within ``timeout``, is cut off too. Reads return what has arrived (``read1``), so the
+    deadline is checked at least once per ``timeout``.
+    """
     digest = hashlib.sha256()
     n_bytes = 0
+    read = getattr(response, "read1", response.read)
     try:
-        while chunk := response.read(_CHUNK):
+        while chunk := read(_CHUNK):
             fh.write(chunk)
             digest.update(chunk)
             n_bytes += len(chunk)
+            if deadline is not None and time.monotonic() > deadline:
+                raise DataSourceError(
+                    f"download of {url} failed: only {n_bytes} bytes arrived before the "
+                    "overall deadline of the transfer (the server is far too slow). Retry "
+                    "later, raise the deadline, or use another mirror or an offline source.",
+                    transient=True,
+                )
     except TimeoutError as exc:
         raise DataSourceError(
             f"download of {url} failed: transfer stalled for {timeout} s after {n_bytes} bytes. "
@@ -143,6 +170,7 @@ def download(
     sha256: str | None = None,
     size: int | None = None,
     timeout: float = 60,
+    deadline: float | None = DEFAULT_DEADLINE,
     attempts: int = 3,
     backoff: float = 1.0,
 ) -> Path:
@@ -152,7 +180,9 @@ def download(
     ``size`` is given, and the Content-Length the server announced) and the sha256 (when
     ``sha256`` is given) are checked before ``os.replace`` moves it onto ``dest``. Raises
     :class:`DataSourceError` on HTTP errors, unreachable hosts, timeouts, truncated transfers
-    and size or checksum mismatches; no file is left behind in that case.
+    and size or checksum mismatches; no file is left behind in that case. ``timeout`` bounds
+    the wait for each answer and each read; ``deadline`` (seconds, ``None`` for none) bounds
+    one attempt's whole transfer, so a server that trickles bytes cannot hold a job forever.
 
     Only transient failures (see :class:`DataSourceError`) are retried, up to ``attempts``
     tries in all, waiting ``backoff``, then 2·``backoff``, … seconds between them; a wrong
@@ -161,7 +191,9 @@ def download(
     """
     for attempt in range(1, attempts + 1):
         try:
-            return _download_once(url, dest, sha256=sha256, size=size, timeout=timeout)
+            return _download_once(
+                url, dest, sha256=sha256, size=size, timeout=timeout, deadline=deadline
+            )
         except DataSourceError as error:
             if not error.transient or attempt == attempts:
                 raise
@@ -172,9 +204,16 @@ def download(
 
 
 def _download_once(
-    url: str, dest: Path | str, *, sha256: str | None, size: int | None, timeout: float
+    url: str,
+    dest: Path | str,
+    *,
+    sha256: str | None,
+    size: int | None,
+    timeout: float,
+    deadline: float | None = DEFAULT_DEADLINE,
 ) -> Path:
     """One attempt of :func:`download`."""
+    end = None if deadline is None else time.monotonic() + deadline
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
@@ -184,7 +223,7 @@ def _download_once(
             with _open_url(url, timeout) as response:
                 length = response.headers.get("Content-Length") if response.headers else None
                 announced = int(length) if length and length.isdigit() else None
-                n_bytes, got = _stream_to(response, url, fh, timeout)
+                n_bytes, got = _stream_to(response, url, fh, timeout, end)
             fh.flush()
             os.fsync(fh.fileno())
         _verify(url, n_bytes, got, announced=announced, size=size, sha256=sha256)

@@ -43,18 +43,24 @@ from typing import Literal, NamedTuple
 import numpy as np
 
 from . import samplers
+from .errors import UserError
 from .samplers import ChainRun, SampleSet
 from .transforms import centred_pca_projection
 
 __all__ = [
     "Head",
     "HeadSplit",
+    "TooManyHeadsError",
     "combine_heads",
     "head_memories",
     "multihead_chains",
     "multihead_run",
     "split_states",
 ]
+
+
+class TooManyHeadsError(UserError, ValueError):
+    """More heads than the memory has principal directions (known only once it is built)."""
 
 
 class Head(NamedTuple):
@@ -88,9 +94,10 @@ def head_memories(memory: np.ndarray, n_heads: int, rank: int | None = None) -> 
     reduced, basis, mean = centred_pca_projection(memory, rank)
     total = basis.shape[1]
     if n_heads > total:
-        raise ValueError(
-            f"n_heads={n_heads} exceeds the {total} principal directions of this memory; "
-            "use fewer heads or more patterns"
+        raise TooManyHeadsError(
+            f"n_heads={n_heads} exceeds the {total} principal directions of this memory "
+            f"(at most min(d, K − 1) = {min(memory.shape[0], memory.shape[1] - 1)}); use at "
+            f"most {total} heads or more patterns"
         )
     slices = np.array_split(np.arange(total), n_heads)
     heads = tuple(

@@ -5,6 +5,7 @@ import os
 import shlex
 import sys
 
+from stochastic_attention.digests import dataset_digest, source_digest
 from stochastic_attention.plan import DATA_KINDS, build_plan
 from stochastic_attention.seeds import derive_seed
 
@@ -86,6 +87,16 @@ def get_memory_inputs(wildcards):
     if hasattr(domain, "dataset_inputs"):
         inputs |= domain.dataset_inputs(spec)
     return inputs
+
+
+def get_memory_digest(wildcards):
+    """Content digest of the dataset's own files: an edit in place re-runs the memory."""
+    return dataset_digest(PLAN.datasets[wildcards.dataset])
+
+
+def get_source_digest(wildcards):
+    """Content digest of a local source's files: an edit re-runs the fetch."""
+    return source_digest(wildcards.domain, config["sources"].get(wildcards.domain, {}))
 
 
 def get_memory_spec(wildcards):

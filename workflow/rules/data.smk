@@ -22,6 +22,7 @@ rule fetch:
         runtime=30,
     params:
         spec=get_source_spec,
+        digest=get_source_digest,
     shell:
         f"{CLI} fetch --params {{params.spec:q}} --output raw={{output.raw:q}} > {{log:q}} 2>&1"
 
@@ -43,6 +44,7 @@ rule memory:
         runtime=10,
     params:
         spec=get_memory_spec,
+        digest=get_memory_digest,
         inputs=lambda w, input: named(dict(input.items())),
     shell:
         f"{CLI} memory --params {{params.spec:q}} --input {{params.inputs}}"

@@ -43,6 +43,7 @@ from .base import DomainError, Panel, unit_columns
 __all__ = [
     "GREY_CONVERSIONS",
     "IMAGE_SUFFIXES",
+    "MAX_SIDE",
     "SELECTIONS",
     "check_size",
     "image_panel",
@@ -59,6 +60,9 @@ __all__ = [
 IMAGE_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg")
 GREY_CONVERSIONS: tuple[str, ...] = ("rec709", "rec601", "mean")
 SELECTIONS: tuple[str, ...] = ("first", "random")
+MAX_SIDE = 2048
+"""Largest height or width of a resized image: d = h·w ≤ 2048² ≈ 4.2 million, whose memory
+at K = 100 already takes 3.4 GB (a larger size would first fail as an out-of-memory error)."""
 _GREY_MODES = {"1", "L", "I", "F", "I;16", "I;16L", "I;16B", "I;16N"}
 _GREY_ALPHA_MODES = {"LA", "La"}
 _RGB_MODES = {"RGB", "RGBA", "RGBa", "RGBX"}
@@ -90,6 +94,11 @@ def check_size(value: object, what: str) -> tuple[int, int]:
         or min(value) < 1
     ):
         raise DomainError(f"{what} must be [height, width], two positive integers; got {value!r}")
+    if max(value) > MAX_SIDE:
+        raise DomainError(
+            f"{what} {list(map(int, value))} is too large: height and width may be at most "
+            f"{MAX_SIDE} (d = h·w floats per pattern); choose a smaller size"
+        )
     return int(value[0]), int(value[1])
 
 

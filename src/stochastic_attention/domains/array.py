@@ -15,9 +15,16 @@ File formats:
 
 * ``.npy`` / ``.npz``: a 2-D numeric array (integer, float or bool), read without pickles.
 * ``.csv``: comma-separated numbers, one matrix row per line, no comment lines. The first
-  line may be a header: when it holds a cell that is not a number and every later line is
-  numeric, it is taken as column names (recorded as ``csv_header``) and skipped. Values are
-  parsed by NumPy (``loadtxt``), never evaluated.
+  line may be a header of column names: it is taken as one only when *every* cell of it is
+  a name (not empty, not a number) and every later line is numeric; it is then skipped,
+  recorded as ``csv_header`` and stated in the memory job's log and the table's notes. A
+  first line that mixes numbers with other cells (``NA``, an empty cell, ``0x1F``) is a data
+  line with a bad cell and is refused, never dropped. Values are parsed by NumPy
+  (``loadtxt``), never evaluated.
+
+A ``.npy`` header (or an ``.npz`` member's) must not claim more values than the file holds:
+a damaged or hostile header is refused before anything is allocated. Every ``.npz`` member
+must itself be a ``.npy`` array.
 
 A missing or empty file, an unknown suffix, a non-numeric or ragged CSV, an array that is not
 2-D, an ``.npz`` without the requested key (or with several arrays and no key), fewer than K
@@ -29,6 +36,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import math
 import warnings
 import zipfile
 from pathlib import Path
@@ -53,6 +61,8 @@ NAME = "array"
 SOURCE_SCHEMA = None
 LAYOUTS: tuple[str, ...] = ("columns", "rows")
 SUFFIXES: tuple[str, ...] = (".npy", ".npz", ".csv")
+_MISSING_MARKS = frozenset({"NA", "N/A", "NAN", "NULL", "NONE", "-", "?"})
+"""Cells that mark a missing value, never a column name (so a line of them is data)."""
 DATASET_SCHEMA: dict = {
     "type": "object",
     "properties": {
@@ -98,8 +108,60 @@ def _numeric(array: np.ndarray, path: Path, where: str) -> np.ndarray:
     return array
 
 
+def _claimed_bytes(handle) -> tuple[tuple[int, ...], int] | None:
+    """(shape, bytes) that a ``.npy`` header at ``handle`` announces; None if unreadable."""
+    try:
+        version = np.lib.format.read_magic(handle)
+        read = (
+            np.lib.format.read_array_header_1_0
+            if version == (1, 0)
+            else np.lib.format.read_array_header_2_0
+        )
+        shape, _, dtype = read(handle)
+    except (ValueError, OSError, EOFError, SyntaxError):
+        return None  # np.load names the problem itself
+    return shape, math.prod(shape) * dtype.itemsize
+
+
+def _check_headers(path: Path) -> None:
+    """Refuse a header that claims more bytes than follow it (before NumPy allocates them).
+
+    For an ``.npz`` member the bytes that can follow are bounded by its uncompressed size
+    in the zip directory, and that by deflate's largest ratio (1032:1) of its stored size.
+    """
+    try:
+        if path.suffix.lower() == ".npy":
+            with open(path, "rb") as handle:
+                claimed = _claimed_bytes(handle)
+                members = [("", claimed, path.stat().st_size - handle.tell())]
+        else:
+            members = []
+            with zipfile.ZipFile(path) as archive:
+                for info in archive.infolist():
+                    with archive.open(info) as handle:
+                        claimed = _claimed_bytes(handle)
+                        header = handle.tell()
+                    stored = info.compress_size * (
+                        1032 if info.compress_type != zipfile.ZIP_STORED else 1
+                    )
+                    members.append((f"member {info.filename!r} ", claimed,
+                                    min(info.file_size, stored) - header))
+    except (OSError, zipfile.BadZipFile, EOFError, ValueError):
+        return  # not readable at all: np.load says so below
+    for where, claimed, available in members:
+        if claimed is not None and claimed[1] > max(available, 0):
+            raise _fail(
+                path,
+                f"{where}has a header that claims shape {claimed[0]} ({claimed[1]:,} bytes) "
+                f"but only {max(available, 0):,} bytes of data follow, so it is truncated "
+                "or damaged",
+                "write it again with numpy.save / numpy.savez",
+            )
+
+
 def _read_npy_npz(path: Path, key: str | None) -> tuple[np.ndarray, str | None]:
     """A .npy array, or one array of a .npz (``key``, or the only one)."""
+    _check_headers(path)
     try:
         loaded = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
@@ -139,6 +201,12 @@ def _read_npy_npz(path: Path, key: str | None) -> tuple[np.ndarray, str | None]:
                 f"array {key!r} is unreadable ({error})",
                 "write it again with numpy.savez (no object arrays)",
             ) from None
+    if not isinstance(array, np.ndarray):  # NumPy returns a non-.npy member as raw bytes
+        raise _fail(
+            path,
+            f"member {key!r} is not a .npy array (an .npz holds .npy files only)",
+            "write the file with numpy.savez, or set key to one of its arrays",
+        )
     return _numeric(array, path, f"array {key!r} "), key
 
 
@@ -160,6 +228,14 @@ def _csv_problem(path: Path, skip: int) -> str:
                     shown = cell if len(cell) <= 20 else cell[:20] + "…"
                     return f"line {line}, column {column} holds {shown!r}, which is not a number"
     return "it cannot be parsed as numbers"
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell.strip())
+    except ValueError:
+        return False
+    return True
 
 
 def _loadtxt(path: Path, skip: int) -> np.ndarray:
@@ -186,11 +262,13 @@ def _read_csv(path: Path) -> tuple[np.ndarray, list[str] | None]:
         pass
     with open(path, newline="", encoding="utf-8", errors="replace") as handle:
         first = next(csv.reader(handle), [])
-    try:
-        [float(cell.strip()) for cell in first]
-        header = None
-    except ValueError:
-        header = [cell.strip() for cell in first]
+    # a header only when every cell is a name: a line mixing numbers with 'NA', an empty
+    # cell or '0x1F' is a data line with a bad cell, never silently dropped
+    names = all(
+        cell.strip() and not _is_number(cell) and cell.strip().upper() not in _MISSING_MARKS
+        for cell in first
+    )
+    header = [cell.strip() for cell in first] if first and names else None
     if header is not None:
         try:
             matrix = _loadtxt(path, 1)
@@ -207,7 +285,11 @@ def _read_csv(path: Path) -> tuple[np.ndarray, list[str] | None]:
             )
         problem = _csv_problem(path, 1)
         raise _fail(path, f"is not numeric after its header line: {problem}", fix)
-    raise _fail(path, f"is not a numeric CSV: {_csv_problem(path, 0)}", fix)
+    raise _fail(
+        path,
+        f"is not a numeric CSV: {_csv_problem(path, 0)}",
+        fix + " (a header line holds only names, no numbers or empty cells)",
+    )
 
 
 def read_array(path: Path | str, key: str | None = None) -> tuple[np.ndarray, dict]:
@@ -327,6 +409,13 @@ def build_memory(params: dict, raw: Path | None = None) -> Memory:
             )
     else:
         image_shape = square_shape(memory.shape[0])
+    notes = []
+    if info["csv_header"] is not None:
+        notes.append(
+            f"line 1 of {params['path']} is a header of {len(info['csv_header'])} column names "
+            f"({', '.join(info['csv_header'][:5])}{', …' if len(info['csv_header']) > 5 else ''}), "
+            "not a pattern"
+        )  # logged by the memory step and shown under the tables
     metadata = {
         "domain": NAME,
         "path": str(params["path"]),
@@ -338,6 +427,7 @@ def build_memory(params: dict, raw: Path | None = None) -> Memory:
         "n_patterns": memory.shape[1],
         "n_available": int(n_available),
         "image_shape": list(image_shape) if image_shape else None,
+        "notes": notes,
     }
     return Memory(memory, metadata)
 

@@ -177,9 +177,9 @@ def check_columns(matrix: np.ndarray, what: str) -> np.ndarray:
         raise DomainError(
             f"{what}: column {column} holds non-finite values (NaN or inf); fix or drop it"
         )
-    norms = np.linalg.norm(matrix, axis=0)
-    if np.any(norms == 0):
-        column = int(np.flatnonzero(norms == 0)[0])
+    zero = ~np.any(matrix != 0, axis=0)
+    if np.any(zero):
+        column = int(np.flatnonzero(zero)[0])
         raise DomainError(f"{what}: column {column} is all zeros and cannot be unit-normalised")
     return matrix
 
@@ -187,10 +187,21 @@ def check_columns(matrix: np.ndarray, what: str) -> np.ndarray:
 def unit_columns(matrix: np.ndarray, what: str) -> np.ndarray:
     """``matrix`` (d, K) with every column scaled to unit norm (float64).
 
-    Refuses non-finite values and zero columns first (:func:`check_columns`).
+    Refuses non-finite values and zero columns first (:func:`check_columns`). A column
+    whose norm over- or underflows (entries near 1e308 or 1e-320) is divided by its
+    largest magnitude first, so it is normalised correctly instead of turning into zeros
+    or NaN; every other column is the plain ``x / ‖x‖``.
     """
     matrix = check_columns(matrix, what)
-    return np.ascontiguousarray(matrix / np.linalg.norm(matrix, axis=0))
+    with np.errstate(over="ignore", under="ignore"):
+        norms = np.linalg.norm(matrix, axis=0)
+    extreme = ~np.isfinite(norms) | (norms == 0)
+    if np.any(extreme):  # ‖x‖ overflowed (or underflowed): normalise x / max|x| instead
+        scaled = matrix[:, extreme] / np.abs(matrix[:, extreme]).max(axis=0)
+        matrix = matrix.copy()
+        matrix[:, extreme] = scaled
+        norms[extreme] = np.linalg.norm(scaled, axis=0)
+    return np.ascontiguousarray(matrix / norms)
 
 
 def save_memory_file(path: Path, memory: Memory) -> None:
@@ -214,5 +225,17 @@ def load_memory_file(path: Path | str) -> Memory:
             f"memory file {path} has corrupt metadata ({error}); rebuild it with "
             f"`{rebuild_command(path)}`, then re-run the workflow"
         ) from None
+    memory = np.asarray(data["memory"], dtype=np.float64)
+    finite = np.isfinite(memory).all(axis=0) if memory.ndim == 2 else np.array([False])
+    if memory.ndim != 2 or not finite.all():
+        problem = (
+            f"holds a memory of shape {memory.shape}, not (d, K)"
+            if memory.ndim != 2
+            else f"holds NaN or inf in column {int(np.flatnonzero(~finite)[0])}"
+        )
+        raise BadInputError(
+            f"memory file {path} {problem}, so it was damaged after it was built; rebuild it "
+            f"with `{rebuild_command(path)}`, then re-run the workflow"
+        )
     arrays = {k.removeprefix("extra_"): v for k, v in data.items() if k.startswith("extra_")}
-    return Memory(np.asarray(data["memory"], dtype=np.float64), metadata, arrays)
+    return Memory(memory, metadata, arrays)

@@ -18,11 +18,14 @@ Sources (``sources.finance`` in config; every key optional):
   and splits, so two downloads of the same window can differ slightly; the provenance records
   the sha256 of what was used.
 * ``{"kind": "local", "path": "prices.csv"}``: a CSV with a date column first (any header)
-  and one column of prices per ticker; empty cells are missing days.
+  and one column of prices per ticker; empty cells are missing days. Dates are ISO
+  ``YYYY-MM-DD`` unless ``date_format`` (a strftime format such as ``%d/%m/%Y``) says
+  otherwise: ``03/04/2022`` is never guessed.
 
 ``start`` and ``end`` (``YYYY-MM-DD``, both inclusive) select the days; ``tickers`` selects
 columns. Days on which no ticker has a price are removed; a ticker with a missing price on
-any remaining day (no data, a late listing, gaps) is dropped and listed in the provenance.
+any remaining day (no data, a late listing, gaps) is dropped, logged as a warning by the fetch
+job and listed in the provenance, and the tables of its datasets say so in their notes.
 Non-positive or non-numeric prices are errors, as are fewer than two days and no ticker left.
 
 Memory (:func:`build_memory`): returns ``g_t = log(S_t / S_{t−1})`` as the columns of the raw
@@ -37,6 +40,7 @@ returns with ``M``.
 from __future__ import annotations
 
 import hashlib
+import logging
 from importlib import metadata
 from pathlib import Path
 
@@ -69,6 +73,7 @@ __all__ = [
 ]
 
 NAME = "finance"
+log = logging.getLogger("stochastic_attention")
 SOURCE_KINDS: tuple[str, ...] = ("offline", "yfinance", "local")
 OFFLINE_WINDOW: tuple[str, str] = ("2014-01-03", "2022-12-28")
 PAPER_WINDOW: tuple[str, str] = ("2014-01-03", "2024-12-31")
@@ -105,6 +110,11 @@ SOURCE_SCHEMA: dict = {
             "local) or the offline 20 (yfinance)",
         },
         "path": {"type": "string", "description": "local: CSV of prices (date, tickers…)"},
+        "date_format": {
+            "type": "string",
+            "description": "local: strftime format of the date column (e.g. '%d/%m/%Y'); "
+            "default ISO YYYY-MM-DD only, so day-first dates are never guessed",
+        },
         "timeout": {"type": "number", "exclusiveMinimum": 0, "default": 30},
     },
 }
@@ -167,6 +177,38 @@ def _offline_prices() -> tuple[pd.DataFrame, dict]:
     }
 
 
+def _parse_dates(text: pd.Series, date_format: str | None, path: Path) -> pd.Series:
+    """The date column, read one way only: ISO ``YYYY-MM-DD`` or the given ``date_format``.
+
+    Guessing would be silent: ``03/04/2022`` is 3 April or 4 March, and a parser that takes
+    month-first where it can and day-first where it must moves a window by months.
+    """
+    try:
+        dates = pd.to_datetime(text, errors="coerce", format=date_format or "ISO8601")
+    except (ValueError, TypeError) as error:
+        raise DomainError(
+            f"finance: {path}: the date column cannot be read ({error}); write every date "
+            "as YYYY-MM-DD, or set sources.finance.date_format"
+        ) from None
+    if dates.isna().any():
+        row = int(np.flatnonzero(dates.isna())[0])
+        value, column = text.iloc[row], text.name
+        if date_format:
+            problem = f"does not match date_format {date_format!r}"
+        elif "/" in value or "." in value:
+            problem = (
+                "is not a YYYY-MM-DD date, and day-first and month-first cannot be told apart "
+                "from the file; write YYYY-MM-DD, or set sources.finance.date_format (e.g. "
+                "'%d/%m/%Y' for 25/03/2022, '%m/%d/%Y' for 03/25/2022)"
+            )
+        else:
+            problem = "is not a date (write YYYY-MM-DD)"
+        raise DomainError(
+            f"finance: {path} row {row + 2}: {value!r} in column {column!r} {problem}"
+        )
+    return dates
+
+
 def _local_prices(source: dict) -> tuple[pd.DataFrame, dict]:
     """Read a CSV (first column dates, then one column per ticker); cells must be numbers."""
     if not source.get("path"):
@@ -186,13 +228,7 @@ def _local_prices(source: dict) -> tuple[pd.DataFrame, dict]:
             f"it has {table.shape[1]} column(s) and {table.shape[0]} row(s)"
         )
     date_column = table.columns[0]
-    dates = pd.to_datetime(table[date_column], errors="coerce", format="mixed")
-    if dates.isna().any():
-        row = int(np.flatnonzero(dates.isna())[0])
-        raise DomainError(
-            f"finance: {path} row {row + 2}: {table[date_column].iloc[row]!r} in column "
-            f"{date_column!r} is not a date"
-        )
+    dates = _parse_dates(table[date_column].str.strip(), source.get("date_format"), path)
     values = {}
     for ticker in table.columns[1:]:
         text = table[ticker].str.strip()
@@ -316,6 +352,18 @@ def select_prices(
     return frame, dropped
 
 
+def _dropped_notes(dropped: list[dict], where: str) -> list[str]:
+    """One line per dropped ticker, logged now and carried to the tables' notes."""
+    notes = [
+        f"ticker {d['ticker']} of {where} dropped ({d['reason']}): returns need a price "
+        "on every day"
+        for d in dropped
+    ]
+    for note in notes:
+        log.warning("finance: %s", note)
+    return notes
+
+
 def fetch(source: dict | None, out_path: Path | str) -> dict:
     """Resolve ``source`` and write the raw ``.npz`` at ``out_path``; return provenance.
 
@@ -364,6 +412,7 @@ def fetch(source: dict | None, out_path: Path | str) -> dict:
         "n_days": int(dates.size),
         "tickers": tickers.tolist(),
         "dropped_tickers": dropped,
+        "notes": _dropped_notes(dropped, where),
         "arrays_sha256": digest.hexdigest(),
     }
 

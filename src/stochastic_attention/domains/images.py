@@ -29,6 +29,7 @@ import numpy as np
 
 from ._imaging import (
     GREY_CONVERSIONS,
+    MAX_SIDE,
     SELECTIONS,
     check_size,
     image_panel,
@@ -49,6 +50,7 @@ __all__ = [
     "NAME",
     "SOURCE_SCHEMA",
     "build_memory",
+    "dataset_files",
     "dataset_inputs",
     "image_options",
     "panel",
@@ -88,7 +90,7 @@ DATASET_SCHEMA: dict = {
         },
         "size": {
             "type": "array",
-            "items": {"type": "integer", "minimum": 1},
+            "items": {"type": "integer", "minimum": 1, "maximum": MAX_SIDE},
             "minItems": 2,
             "maxItems": 2,
             "description": "[height, width] every image is resized to (d = height·width)",
@@ -169,6 +171,20 @@ def image_options(params: dict) -> dict:
 def dataset_inputs(params: dict) -> dict[str, str]:
     """The folder the memory reads (so the workflow rebuilds it when the folder changes)."""
     return {"folder": str(params["path"])}
+
+
+def dataset_files(params: dict) -> list[Path]:
+    """The image files the memory reads (their content digest re-runs it after an edit in
+    place, which leaves the folder's own mtime alone); the folder itself if it is unreadable
+    (the memory job then names the problem)."""
+    try:
+        files = list_images(Path(params["path"]).expanduser(), "images dataset")
+    except DomainError:
+        return [Path(params["path"])]
+    count = params.get("n_patterns")
+    if image_options(params)["selection"] != "first":  # a random K: digest every candidate
+        return files
+    return files[:count] if isinstance(count, int) and count > 0 else files
 
 
 def build_memory(params: dict, raw: Path | None = None) -> Memory:

@@ -52,6 +52,7 @@ __all__ = [
     "panel",
     "parse_idx",
     "select_memory",
+    "source_files",
     "to_images",
 ]
 
@@ -310,6 +311,22 @@ def _local_file(folder: Path, name: str) -> Path:
             return path
     tried = ", ".join(str(p) for p in candidates)
     raise DataSourceError(f"mnist: local IDX file not found (tried {tried}). {_OFFLINE_HINT}")
+
+
+def source_files(source: dict) -> list[Path]:
+    """The IDX files a ``local`` source reads (content digest: an edit re-runs the fetch)."""
+    if source.get("kind") != "local" or not source.get("path"):
+        return []
+    folder = Path(source["path"]).expanduser()
+    given = source.get("files") or {}
+    files = []
+    for role, default in DEFAULT_FILES.items():
+        name = str((given.get(role) or {}).get("name", default["name"]))
+        try:
+            files.append(_local_file(folder, name))
+        except DataSourceError:
+            files.append(folder / name)  # missing: the fetch job says so
+    return files
 
 
 def _fetch_local(source: dict) -> tuple[np.ndarray, np.ndarray, dict]:

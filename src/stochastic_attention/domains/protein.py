@@ -12,7 +12,10 @@ Sources (``sources.protein`` in config, :data:`SOURCE_SCHEMA`):
 
 Alignments are parsed with Biopython (``Bio.AlignIO``). :func:`fetch` writes one ``.npz``
 with ``names`` (n,) and ``rows`` (n,) aligned sequences (numpy unicode, upper case, every gap
-character as ``-``).
+character as ``-``). Rows may hold the 20 amino acids, the other IUPAC letters (B J O U X Z:
+ambiguous or rare residues) and ``*``; those one-hot to all zeros like a gap (SPEC §5 "gap or
+other") and HMMER reads them as ambiguous residues. Any other character (a digit,
+punctuation) is refused when the file is read, naming the sequence and column.
 
 Memory (:func:`build_memory`): drop columns with more than ``max_column_gap`` gaps, then
 sequences with more than ``max_sequence_gap`` gaps; one-hot over :data:`AMINO_ACIDS` (gap or
@@ -101,6 +104,9 @@ PSEUDOCOUNT_ON = ("counts", "frequencies")
 OFFLINE_PATH = Path("/usr/share/doc/hmmer/examples/testsuite/RRM_1.sto.gz")
 DEFAULT_URL = "https://www.ebi.ac.uk/interpro/api/entry/pfam/{accession}/?annotation=alignment:seed"
 _GAP = "-"
+_ALIGNMENT_CHARACTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ*" + _GAP)
+"""What an aligned row may hold after :func:`_normalise_row`; HMMER reads the letters outside
+the 20 amino acids as ambiguous or rare residues, digits and punctuation not at all."""
 _GZIP_MAGIC = b"\x1f\x8b"
 _OFFLINE_HINT = (
     'The offline source {"kind": "offline"} needs Debian\'s hmmer-examples package '
@@ -217,6 +223,15 @@ def read_alignment(
     rows = np.array([_normalise_row(str(record.seq)) for record in alignment], dtype=np.str_)
     if rows.size == 0 or len(rows[0]) == 0:
         raise DataSourceError(f"protein: {where} holds no aligned sequences")
+    for name, row in zip(names, rows, strict=True):
+        bad = next((i for i, c in enumerate(row) if c not in _ALIGNMENT_CHARACTERS), None)
+        if bad is not None:
+            raise DataSourceError(
+                f"protein: {where}: sequence {name} holds {row[bad]!r} at column {bad + 1}, "
+                "which is neither a residue letter nor a gap; an alignment holds letters (the "
+                "20 amino acids; B J O U X Z and * count as 'other': all zeros, SPEC §5) and "
+                "gaps (- . ~). Is this the right file?"
+            )
     return names, rows
 
 

@@ -18,7 +18,7 @@ import pandas as pd
 
 from . import tables
 
-__all__ = ["build", "notes", "write"]
+__all__ = ["build", "notes", "notes_of", "write"]
 
 METRICS = ["novelty", "diversity", "diversity_within", "energy", "max_cosine"]
 LEADING = ["dataset", "method"]
@@ -36,7 +36,10 @@ def _value(record: dict, key: str) -> Any:
 def build(
     params: dict, records: list[dict], pairs: list[dict]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The experiment table and its paired-difference table (possibly empty)."""
+    """The experiment table and its paired-difference table (possibly empty).
+
+    The table's ``attrs["notes"]`` holds the notes on the data (:func:`notes_of`).
+    """
     first = params["rows"][0] if params["rows"] else {}
     swept = [k for k in first if not k.startswith("_") and k not in LEADING]
     labels = params.get("labels", {})
@@ -63,6 +66,7 @@ def build(
         out.append(line)
     table = pd.DataFrame(out)
     table = table.dropna(axis=1, how="all").reset_index(drop=True)
+    table.attrs["notes"] = notes_of(params, records)
     paired_rows = []
     for pair, record in zip(params.get("paired", []), pairs, strict=True):
         line = {
@@ -117,6 +121,16 @@ def notes(records: list[dict]) -> list[str]:
     return lines
 
 
+def notes_of(params: dict, records: list[dict]) -> list[str]:
+    """What the readers of the data decided (``notes`` of the metrics records), once each,
+    prefixed by the dataset: a dropped ticker, a header line taken as column names."""
+    notes: dict[str, None] = {}
+    for row, record in zip(params["rows"], records, strict=True):
+        for note in record.get("notes") or []:
+            notes.setdefault(tables.one_line(f"{row['dataset']}: {note}"), None)
+    return list(notes)
+
+
 def write(
     params: dict,
     table: pd.DataFrame,
@@ -125,13 +139,16 @@ def write(
     notes: list[str] | None = None,
 ):
     """CSV (the main table, full precision), Markdown, LaTeX and HTML (both tables, after the
-    ``notes`` paragraphs)."""
+    ``notes`` paragraphs, then the notes on the data, if any)."""
     title = params.get("title") or params["experiment"]
     tables.write_table(table, outputs["csv"], None, title=title)
     sections: list[tuple[str, str | pd.DataFrame]] = [("", note) for note in notes or []]
     sections.append(("", table))
     if not paired.empty:
         sections.append(("Paired differences (same start draws; SE of the difference)", paired))
+    data_notes = table.attrs.get("notes") or []
+    if data_notes:
+        sections.append(("Notes on the data", "; ".join(data_notes) + "."))
     tables.write_document(
         title,
         sections,

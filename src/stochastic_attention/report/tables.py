@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +43,7 @@ __all__ = [
     "format_latex",
     "format_markdown",
     "format_value_se",
+    "one_line",
     "write_document",
     "write_table",
 ]
@@ -109,6 +111,7 @@ _SUFFIXES = (("_sd_rep", "{} SD (replicates)"), ("_se", "{} SE"))
 _MISSING = "–"
 _ZERO_RELATIVE = 1e-9
 _ZERO_ABSOLUTE = 1e-12
+_LINE_BREAKS = re.compile(r"\s*[\r\n\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u2028\u2029\x85]+\s*")
 
 _LATEX_SPECIALS = {
     "\\": r"\textbackslash{}",
@@ -155,6 +158,13 @@ table.sa-table .num { text-align: right; font-variant-numeric: tabular-nums; whi
 table.sa-table .text { text-align: left; }
 table.sa-table tbody tr:nth-child(even) { background: #f6f8fa; }
 """
+
+
+def one_line(text: str) -> str:
+    """``text`` with every run of whitespace that holds a line break (or another control
+    character) turned into one space: a title or cell can then never start a new Markdown
+    heading or table row, a live LaTeX line after a ``%`` comment, or a new HTML line."""
+    return _LINE_BREAKS.sub(" ", str(text))
 
 
 def column_label(name: str, labels: Mapping[str, str] | None = None) -> str:
@@ -331,7 +341,7 @@ def format_markdown(
     cells = format_cells(table, digits=digits, with_se=with_se, labels=labels)
 
     def line(texts: list[str]) -> str:
-        return "| " + " | ".join(t.replace("|", "\\|") for t in texts) + " |"
+        return "| " + " | ".join(one_line(t).replace("|", "\\|") for t in texts) + " |"
 
     rule = "|" + "|".join("---:" if n else ":---" for n in cells.numeric) + "|"
     return "\n".join([line(cells.labels), rule, *map(line, cells.rows)]) + "\n"
@@ -340,7 +350,7 @@ def format_markdown(
 def escape_latex(text: str) -> str:
     """``text`` with LaTeX's special characters escaped (``mnist_digit3`` → ``mnist\\_digit3``)
     and the Greek letters and symbols of the labels in math mode (``β`` → ``$\\beta$``)."""
-    return "".join(_LATEX_SPECIALS.get(character, character) for character in text)
+    return "".join(_LATEX_SPECIALS.get(character, character) for character in one_line(text))
 
 
 def format_latex(
@@ -359,7 +369,7 @@ def format_latex(
     """
     cells = format_cells(table, digits=digits, with_se=with_se, labels=labels)
     align = "".join("r" if n else "l" for n in cells.numeric)
-    lines = [f"% {title}"] if title else []
+    lines = [f"% {one_line(title)}"] if title else []
     lines += [
         f"\\begin{{tabular}}{{{align}}}",
         "\\toprule",
@@ -388,7 +398,7 @@ def format_html(
     lines = [f"<style>\n{HTML_STYLE}</style>"] if style else []
     lines.append('<table class="sa-table">')
     if title:
-        lines.append(f"<caption>{html.escape(title)}</caption>")
+        lines.append(f"<caption>{html.escape(one_line(title))}</caption>")
     head = "".join(
         f'<th class="{k}" scope="col">{html.escape(c)}</th>'
         for k, c in zip(kinds, cells.labels, strict=True)
@@ -406,7 +416,7 @@ def format_html(
 def _html_document(title: str, body: str) -> str:
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        f"<title>{html.escape(title or 'table')}</title>\n<style>\n{HTML_STYLE}"
+        f"<title>{html.escape(one_line(title) or 'table')}</title>\n<style>\n{HTML_STYLE}"
         'body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;'
         " margin: 1.5em; color: #1f2328; max-width: 80em; }\n</style>\n</head>\n<body>\n"
         f"{body}</body>\n</html>\n"
@@ -426,7 +436,7 @@ def write_table(
     and a self-contained HTML page (for ``snakemake --report``)."""
     table.to_csv(csv_path, index=False, float_format="%.10g")
     if markdown_path is not None:
-        heading = f"## {title}\n\n" if title else ""
+        heading = f"## {one_line(title)}\n\n" if title else ""
         Path(markdown_path).write_text(heading + format_markdown(table))
     if latex_path is not None:
         Path(latex_path).write_text(format_latex(table, title=title))
@@ -446,23 +456,23 @@ def write_document(
     """A document of text paragraphs and tables in order: ``sections`` are (subheading or
     ``""``, text or table); each requested format gets the same content."""
     if markdown_path is not None:
-        parts = [f"# {heading}", ""]
+        parts = [f"# {one_line(heading)}", ""]
         for label, content in sections:
-            parts += [f"## {label}", ""] if label else []
+            parts += [f"## {one_line(label)}", ""] if label else []
             is_table = isinstance(content, pd.DataFrame)
             parts += [format_markdown(content) if is_table else content, ""]
         Path(markdown_path).write_text("\n".join(parts))
     if latex_path is not None:
-        parts = [f"% {heading}", ""]
+        parts = [f"% {one_line(heading)}", ""]
         for label, content in sections:
             parts += [f"\\paragraph{{{escape_latex(label)}}}", ""] if label else []
             is_table = isinstance(content, pd.DataFrame)
             parts += [format_latex(content) if is_table else escape_latex(content), ""]
         Path(latex_path).write_text("\n".join(parts))
     if html_path is not None:
-        parts = [f"<h1>{html.escape(heading)}</h1>"]
+        parts = [f"<h1>{html.escape(one_line(heading))}</h1>"]
         for label, content in sections:
-            parts += [f"<h2>{html.escape(label)}</h2>"] if label else []
+            parts += [f"<h2>{html.escape(one_line(label))}</h2>"] if label else []
             is_table = isinstance(content, pd.DataFrame)
             text = f"<p>{html.escape(content)}</p>\n" if not is_table else None
             parts.append(format_html(content, style=False) if is_table else text)

@@ -109,6 +109,12 @@ def build_memory(params, inputs, outputs, seed, threads):
     metadata = dict(built.metadata)
     if "provenance" in inputs:
         metadata["source"] = json.loads(inputs["provenance"].read_text()).get("provenance")
+    # what a reader decided about the data (a dropped ticker, a header line): logged here
+    # and carried to every table of the dataset (metrics → experiment table notes)
+    source_notes = (metadata.get("source") or {}).get("notes", [])
+    metadata["notes"] = [*source_notes, *metadata.get("notes", [])]
+    for note in metadata["notes"]:
+        log.warning("dataset %s: %s", params["dataset"], note)
     metadata |= {"domain": spec["domain"], "dataset": params["dataset"], "params": spec}
     memory = Memory(built.memory, metadata, built.arrays)
     if spec.get("pca_rank"):
@@ -413,6 +419,7 @@ def compute_metrics(params, inputs, outputs, seed, threads):
             record[key] = meta[key]
     if "decoding" in memory.metadata:  # the primary decoding of a domain's metrics (protein)
         record["decoding"] = memory.metadata["decoding"]
+    record["notes"] = list(memory.metadata.get("notes", []))
     for key, value in meta.items():
         if key.startswith("final_"):
             record[key] = value
