@@ -234,12 +234,12 @@ def ula_step(memory: Array, states: Array, noise: Array, beta: float | Array, al
 
 
 def _ula_update(xp, ops, memory, memory_t, states, scaled_noise, beta, alpha: float) -> Array:
-    """:func:`ula_step` in place on ``states`` with the noise already scaled; returns it."""
+    """:func:`ula_step` with the noise already scaled, in place (``states`` may be updated):
+    use the result."""
     weights, _ = _attention(xp, ops, memory, memory_t, states, beta)
     retrieved = memory @ weights
     retrieved *= alpha
-    states *= 1.0 - alpha
-    states += retrieved
+    states = ops.decay_add(states, 1.0 - alpha, retrieved)
     states += scaled_noise
     return states
 
@@ -591,6 +591,8 @@ def run_chains(
             records, acceptance = engine.mala()
         else:
             records, acceptance = engine.mala_span(basis, reduced)
+    records = engine.ops.released(records)
+    acceptance = None if acceptance is None else engine.ops.released(acceptance)
     return ChainRun(records, steps, acceptance, time.perf_counter() - start)
 
 
