@@ -26,6 +26,11 @@ or a JSON key whose name matches ``--time-pattern`` (default ``seconds|time \\(s
 case-insensitive: E13's ``seconds`` column, "wall time (s)", ``sampling_seconds``) is
 reported separately as an expected difference and does not fail the comparison.
 
+Two things differ between runs in different checkouts or at different times and are
+reported as differences (exclude them when that is all they show): the config path in
+``summary.md``, and the DATE and COM (command line) lines of the profile HMM that the
+protein memory stores (``memory/protein/*.npz[extra_hmm]``).
+
 Exit status: 0 when the folders agree (up to expected differences), 1 otherwise, 2 for a
 usage error (a folder that does not exist).
 """

@@ -11,9 +11,10 @@ module is the short list of what the standard does not say, each in one place:
 * :func:`ops` — per library: in-place ``exp`` and floor (the standard has no ``out=``),
   column inner products, ``a·x + y`` in one kernel where the library has one, whether the
   softmax reduces over the last axis, whether a boolean mask is known all-true without a
-  device synchronisation, contiguous copies and a no-autograd context. NumPy's forms are exactly the calls every table was computed with
-  (``einsum`` for the inner products, ``out=`` ufuncs, logits ``(K, C)`` reduced over K), so
-  NumPy samples stay bit for bit what they were. Torch reduces softmax logits laid out
+  device synchronisation, contiguous copies and a no-autograd context (torch: inference
+  mode). NumPy's forms are exactly the calls every table was computed with (``einsum`` for
+  the inner products, ``out=`` ufuncs, logits ``(K, C)`` reduced over K), so NumPy samples
+  stay bit for bit what they were. Torch reduces softmax logits laid out
   ``(C, K)`` over the contiguous last axis (on the CPU ``amax`` over the strided K axis of
   ``(K, C)`` took 4–10× longer at K 100–3500) and uses ``torch.linalg.vecdot`` (the compat
   ``vecdot`` cost 7× as much per call). Anything else gets the standard's own functions.
