@@ -1,10 +1,10 @@
-"""Torch backend against the NumPy samplers: exact on identical draws, equal in law otherwise.
+"""One engine, two array libraries: torch runs against NumPy runs of the same kernels.
 
-Exact tests feed both implementations the same random numbers (float64, CPU) and require
-agreement to 1e-10 over hundreds of steps. Statistical tests run independent chains with
-torch's own draws and compare final-state means (energy, max-cos) with the NumPy backend
-within 4 combined standard errors (fails about 1 in 16 000 runs by chance for a correct
-sampler; the seeds are fixed).
+Exact tests feed both libraries the same random numbers (float64, CPU: torch tensors with
+the NumPy generator) and require agreement to 1e-10 over hundreds of steps. Statistical
+tests run independent chains with torch's own draws and compare final-state means (energy,
+max-cos) with NumPy runs within 4 combined standard errors (fails about 1 in 16 000 runs by
+chance for a correct sampler; the seeds are fixed).
 """
 
 import numpy as np
@@ -14,7 +14,6 @@ from threadpoolctl import threadpool_limits
 
 from stochastic_attention import backends, samplers
 from stochastic_attention import energy as en
-from stochastic_attention import samplers_torch as st
 
 
 @pytest.fixture(autouse=True)
@@ -48,7 +47,9 @@ def test_ula_kernels_agree_over_many_steps_on_identical_noise():
     for _ in range(500):
         noise = rng.standard_normal((20, 4))
         states_np = samplers.ula_step(memory, states_np, noise, beta, 0.05)
-        states_t = st.ula_step(as_tensor(memory), states_t, as_tensor(noise), as_tensor(beta), 0.05)
+        states_t = samplers.ula_step(
+            as_tensor(memory), states_t, as_tensor(noise), as_tensor(beta), 0.05
+        )
     np.testing.assert_allclose(states_t.numpy(), states_np, rtol=0, atol=1e-10)
 
 
@@ -58,12 +59,12 @@ def test_mala_kernels_agree_over_many_steps_on_identical_draws():
     beta, alpha = np.array([2.0, 8.0, 8.0, 40.0, 40.0]), 0.3  # large step: rejections happen
     states = memory[:, [0, 1, 2, 3, 0]] + 0.2 * rng.standard_normal((12, 5))
     state_np = samplers.mala_init(memory, states, beta, alpha)
-    state_t = st.mala_init(as_tensor(memory), as_tensor(states), as_tensor(beta), alpha)
+    state_t = samplers.mala_init(as_tensor(memory), as_tensor(states), as_tensor(beta), alpha)
     accepted_np = 0
     for _ in range(400):
         noise, log_u = rng.standard_normal((12, 5)), np.log(rng.random(5))
         state_np, info_np = samplers.mala_step(memory, state_np, noise, log_u, beta, alpha)
-        state_t, info_t = st.mala_step(
+        state_t, info_t = samplers.mala_step(
             as_tensor(memory), state_t, as_tensor(noise), as_tensor(log_u), as_tensor(beta), alpha
         )
         np.testing.assert_array_equal(info_t.accepted.numpy(), info_np.accepted)
@@ -88,7 +89,7 @@ def test_span_mala_kernels_agree_over_many_steps_on_identical_draws():
     memory_in_frame = samplers.frame_memory(reduced)
     frame = np.concatenate([span, along[:, None, :]], axis=-2)
     state_np = samplers.mala_span_init(memory_in_frame, frame, beta, alpha)
-    state_t = st.mala_span_init(
+    state_t = samplers.mala_span_init(
         as_tensor(memory_in_frame), as_tensor(frame), as_tensor(beta), alpha
     )
     accepted_np = 0
@@ -100,7 +101,7 @@ def test_span_mala_kernels_agree_over_many_steps_on_identical_draws():
             np.log(rng.random((2, 3))),
         )
         state_np, info_np = samplers.mala_span_step(memory_in_frame, state_np, *draws, beta, alpha)
-        state_t, info_t = st.mala_span_step(
+        state_t, info_t = samplers.mala_span_step(
             as_tensor(memory_in_frame), state_t, *map(as_tensor, draws), as_tensor(beta), alpha
         )
         np.testing.assert_array_equal(info_t.accepted.numpy(), info_np.accepted)
@@ -115,9 +116,9 @@ def test_span_mala_kernels_agree_over_many_steps_on_identical_draws():
 
 def test_nan_log_ratio_is_a_rejection():
     memory = as_tensor(np.eye(2))
-    state = st.mala_init(memory, as_tensor([[0.5], [0.0]]), 1.0, 0.1)
+    state = samplers.mala_init(memory, as_tensor([[0.5], [0.0]]), 1.0, 0.1)
     noise = torch.tensor([[np.nan], [0.0]], dtype=torch.float64)
-    new, info = st.mala_step(
+    new, info = samplers.mala_step(
         memory, state, noise, torch.tensor([-5.0], dtype=torch.float64), 1.0, 0.1
     )
     assert torch.isnan(info.log_ratio).all() and not info.accepted.any()
@@ -125,6 +126,11 @@ def test_nan_log_ratio_is_a_rejection():
 
 
 # -------------------------------------------------------------- whole runs, identical draws
+
+
+def torch_run(memory, start, **arguments):
+    """``samplers.run_chains`` on CPU torch tensors (the NumPy ``rng`` in ``arguments``)."""
+    return samplers.run_chains(as_tensor(memory), as_tensor(start), **arguments)
 
 
 @pytest.mark.parametrize(
@@ -139,8 +145,8 @@ def test_nan_log_ratio_is_a_rejection():
         ("mala", True, 29),
     ],
 )
-def test_numpy_draw_mode_reproduces_samplers_run_chains(kernel, reduce, k):
-    """Same draws in the same order (pins ``samplers.run_chains``' draw order and blocks).
+def test_torch_with_numpy_draws_reproduces_the_numpy_run(kernel, reduce, k):
+    """Same draws in the same order: one engine, two libraries, agreement to 1e-10.
 
     K = 5 < d exercises the span reduction (SA) and span MALA; ``reduce=False`` the literal
     updates; K = 40 ≥ d the full-rank path; K = 29 = d − 1 a one-dimensional complement (no
@@ -159,19 +165,18 @@ def test_numpy_draw_mode_reproduces_samplers_run_chains(kernel, reduce, k):
         "reduce": reduce,
     }
     reference = samplers.run_chains(memory, start, rng=np.random.default_rng(6), **arguments)
-    torch_run = st.run_chains_torch(
-        memory, start, rng=np.random.default_rng(6), device="cpu", draws="numpy", **arguments
-    )
-    np.testing.assert_allclose(torch_run.records, reference.records, rtol=0, atol=1e-10)
-    np.testing.assert_array_equal(torch_run.record_steps, reference.record_steps)
+    run = torch_run(memory, start, rng=np.random.default_rng(6), **arguments)
+    assert isinstance(run.records, torch.Tensor) and run.records.dtype == torch.float64
+    np.testing.assert_allclose(run.records.numpy(), reference.records, rtol=0, atol=1e-10)
+    np.testing.assert_array_equal(run.record_steps, reference.record_steps)
     if kernel == "mala":
-        np.testing.assert_array_equal(torch_run.acceptance, reference.acceptance)
+        np.testing.assert_array_equal(run.acceptance.numpy(), reference.acceptance)
     else:
-        assert torch_run.acceptance is None
+        assert run.acceptance is None
 
 
 @pytest.mark.parametrize("kernel", ["sa", "mala"])
-def test_numpy_draw_mode_reproduces_batched_and_float32_runs(kernel):
+def test_torch_with_numpy_draws_reproduces_batched_and_float32_runs(kernel):
     """Batch axis (B = 2 memories) exactly; float32 to float32 rounding, in float32."""
     d, k, n_chains = 20, 4, 3
     memory = np.stack([unit_memory(d, k, 30), unit_memory(d, k, 31)])
@@ -181,22 +186,38 @@ def test_numpy_draw_mode_reproduces_batched_and_float32_runs(kernel):
     arguments = {"kernel": kernel, "beta": [5.0, 50.0, 500.0], "alpha": 0.05}
     arguments |= {"record_steps": [3, 150, 240]}
     reference = samplers.run_chains(memory, start, rng=np.random.default_rng(33), **arguments)
-    torch_run = st.run_chains_torch(
-        memory, start, rng=np.random.default_rng(33), device="cpu", draws="numpy", **arguments
-    )
-    np.testing.assert_allclose(torch_run.records, reference.records, rtol=0, atol=1e-10)
-    assert torch_run.records.shape == (3, 2, d, n_chains)
+    run = torch_run(memory, start, rng=np.random.default_rng(33), **arguments)
+    np.testing.assert_allclose(run.records.numpy(), reference.records, rtol=0, atol=1e-10)
+    assert run.records.shape == (3, 2, d, n_chains)
     if kernel == "mala":
-        np.testing.assert_array_equal(torch_run.acceptance, reference.acceptance)
+        np.testing.assert_array_equal(run.acceptance.numpy(), reference.acceptance)
     arguments["record_steps"] = [3, 40]  # short: float32 paths separate slowly through rounding
     single = {"rng": np.random.default_rng(34), "dtype": "float32"}
     reference = samplers.run_chains(memory[0], start[0], **arguments | single)
     single["rng"] = np.random.default_rng(34)
-    torch_run = st.run_chains_torch(
-        memory[0], start[0], device="cpu", draws="numpy", **arguments | single
+    run = torch_run(memory[0], start[0], **arguments | single)
+    assert run.records.dtype == torch.float32 and reference.records.dtype == np.float32
+    np.testing.assert_allclose(run.records.numpy(), reference.records, rtol=0, atol=1e-4)
+
+
+def test_dtype_and_device_follow_the_input():
+    """float32 tensors run in float32 without ``dtype``; ``dtype`` converts; NumPy likewise."""
+    memory = unit_memory(10, 3, 15)
+    arguments = {"kernel": "mala", "beta": 5.0, "alpha": 0.1, "record_steps": [10]}
+    single = torch.from_numpy(memory.astype(np.float32))
+    run = samplers.run_chains(single, single, rng=np.random.default_rng(0), **arguments)
+    assert run.records.dtype == torch.float32 and run.records.device == single.device
+    assert run.acceptance.dtype == torch.float64
+    run = samplers.run_chains(
+        single, single, rng=np.random.default_rng(0), dtype="float64", **arguments
     )
-    assert torch_run.records.dtype == reference.records.dtype == np.float32
-    np.testing.assert_allclose(torch_run.records, reference.records, rtol=0, atol=1e-4)
+    assert run.records.dtype == torch.float64
+    run = samplers.run_chains(
+        memory.astype(np.float32), memory, rng=np.random.default_rng(0), **arguments
+    )
+    assert isinstance(run.records, np.ndarray) and run.records.dtype == np.float32
+    with pytest.raises(TypeError, match=r"[Mm]ultiple namespaces"):
+        samplers.run_chains(single, memory, rng=np.random.default_rng(0), **arguments)
 
 
 # ---------------------------------------------------------------- torch draws: same law
@@ -236,15 +257,16 @@ def test_torch_draws_sample_the_same_law_as_numpy(kernel, reduce, dtype):
     arguments = {"kernel": kernel, "beta": beta, "alpha": alpha, "record_steps": [150, 300]}
     arguments["reduce"] = reduce
     reference = samplers.run_chains(memory, start, rng=np.random.default_rng(8), **arguments)
-    torch_run = st.run_chains_torch(
-        memory, start, rng=np.random.default_rng(9), device="cpu", dtype=dtype, **arguments
-    )
-    ours, theirs = final_summary(torch_run, memory, beta), final_summary(reference, memory, beta)
+    on_torch = backends.run_chains(
+        memory, start, rng=np.random.default_rng(9), backend="torch", device="cpu",
+        dtype=dtype, **arguments,
+    )  # fmt: skip
+    ours, theirs = final_summary(on_torch, memory, beta), final_summary(reference, memory, beta)
     for name in ours:
         (mean_t, se_t), (mean_n, se_n) = ours[name], theirs[name]
         assert abs(mean_t - mean_n) < 4 * np.hypot(se_t, se_n), (name, ours, theirs)
     if kernel == "mala":
-        assert abs(torch_run.acceptance.mean() - reference.acceptance.mean()) < 0.01
+        assert abs(on_torch.acceptance.mean() - reference.acceptance.mean()) < 0.01
 
 
 @pytest.mark.parametrize(
@@ -261,7 +283,7 @@ def test_torch_reduced_orthogonal_part_has_the_exact_stationary_variance(kernel,
     """
     d, k, n_chains, beta, alpha = 30, 5, 2000, 60.0, 0.05
     memory = unit_memory(d, k, 10)
-    run = st.run_chains_torch(
+    run = backends.run_chains(
         memory,
         np.repeat(memory, n_chains // k, axis=1),
         kernel=kernel,
@@ -269,6 +291,7 @@ def test_torch_reduced_orthogonal_part_has_the_exact_stationary_variance(kernel,
         alpha=alpha,
         rng=np.random.default_rng(11),
         record_steps=[50, 400],  # (1−α)^350 ≈ 2e-8 (MALA: ~0.9 accepted): the start is forgotten
+        backend="torch",
         device="cpu",
     )
     basis = np.linalg.qr(memory)[0]
@@ -285,32 +308,41 @@ def test_same_seed_same_numbers_and_other_seed_other_numbers():
     memory = unit_memory(16, 4, 12)
     arguments = {"kernel": "mala", "beta": 20.0, "alpha": 0.1, "record_steps": [50, 120]}
     runs = [
-        st.run_chains_torch(
-            memory, memory, rng=np.random.default_rng(seed), device="cpu", **arguments
+        backends.run_chains(
+            memory, memory, rng=np.random.default_rng(seed), backend="torch", device="cpu",
+            **arguments,
         )
         for seed in (1, 1, 2)
     ]
     np.testing.assert_array_equal(runs[0].records, runs[1].records)
     assert not np.array_equal(runs[0].records, runs[2].records)
     generator = torch.Generator().manual_seed(3)
-    explicit = st.run_chains_torch(memory, memory, generator=generator, device="cpu", **arguments)
-    assert explicit.records.shape == (2, 16, 4) and explicit.records.dtype == np.float64
+    explicit = torch_run(memory, memory, rng=generator, **arguments)
+    assert explicit.records.shape == (2, 16, 4) and explicit.records.dtype == torch.float64
+    again = torch_run(memory, memory, rng=torch.Generator().manual_seed(3), **arguments)
+    assert torch.equal(explicit.records, again.records)
 
 
-def test_diverging_chain_names_chain_step_alpha_and_beta():
+@pytest.mark.parametrize("kernel", ["sa", "mala"])
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_diverging_chain_names_chain_step_alpha_and_beta(kernel):
+    """Checked once per block: the replay with the same draws still names step 1 and chain 1."""
     memory = np.array([[1e200, 0.0], [0.0, 1.0]])
     states = np.array([[0.0, 1e200], [1.0, 0.0]])
-    with pytest.raises(samplers.SamplerDivergedError, match=r"chain 1 .*step 1 .*alpha=0.1"):
-        st.run_chains_torch(
-            memory,
-            states,
-            kernel="sa",
-            beta=2.0,
-            alpha=0.1,
-            rng=np.random.default_rng(0),
-            record_steps=[5],
-            device="cpu",
-        )
+    for library in ("numpy", "torch"):
+        with pytest.raises(samplers.SamplerDivergedError, match=r"chain 1 .*step 1 .*alpha=0.1"):
+            backends.run_chains(
+                memory,
+                states,
+                kernel=kernel,
+                beta=2.0,
+                alpha=0.1,
+                rng=np.random.default_rng(0),
+                record_steps=[150],
+                backend=library,
+                device="cpu",
+                reduce=False,
+            )
 
 
 @pytest.mark.parametrize(
@@ -322,8 +354,6 @@ def test_diverging_chain_names_chain_step_alpha_and_beta():
         ({"kernel": "hmc"}, "kernel"),
         ({"device": "tpu"}, "device"),
         ({"dtype": "float16"}, "dtype"),
-        ({"draws": "numpy", "rng": None}, "draws='numpy' needs rng"),
-        ({"generator": torch.Generator()}, "exactly one of rng"),
         ({"record_steps": [5, 5]}, "strictly increasing"),
     ],
 )
@@ -334,15 +364,33 @@ def test_invalid_arguments_are_rejected(kwargs, message):
         "alpha": 0.1,
         "rng": np.random.default_rng(0),
         "record_steps": [5],
+        "backend": "torch",
         "device": "cpu",
     } | kwargs
     with pytest.raises(ValueError, match=message):
-        st.run_chains_torch(np.eye(3), np.eye(3), **arguments)
+        backends.run_chains(np.eye(3), np.eye(3), **arguments)
+
+
+@pytest.mark.parametrize(
+    ("rng", "message"),
+    [
+        (None, "rng must be a numpy.random.Generator or a torch.Generator"),
+        (np.random.default_rng(0).bit_generator, "rng must be"),
+    ],
+)
+def test_the_generator_must_be_numpy_or_torch(rng, message):
+    with pytest.raises(ValueError, match=message):
+        torch_run(np.eye(3), np.eye(3), kernel="sa", beta=1.0, alpha=0.1, rng=rng, record_steps=[5])
+    with pytest.raises(ValueError, match=r"a torch\.Generator draws torch tensors"):
+        samplers.run_chains(
+            np.eye(3), np.eye(3), kernel="sa", beta=1.0, alpha=0.1, rng=torch.Generator(),
+            record_steps=[5],
+        )  # fmt: skip
 
 
 def test_float32_range_and_cuda_without_gpu_are_explained():
     with np.errstate(over="ignore"), pytest.raises(ValueError, match="non-finite"):
-        st.run_chains_torch(
+        backends.run_chains(
             np.full((2, 1), 1e300),
             np.ones((2, 1)),
             kernel="sa",
@@ -350,14 +398,15 @@ def test_float32_range_and_cuda_without_gpu_are_explained():
             alpha=0.1,
             rng=np.random.default_rng(0),
             record_steps=[1],
+            backend="torch",
             device="cpu",
             dtype="float32",
         )
     expected = "cuda" if torch.cuda.is_available() else "cpu"
-    assert st.resolve_device("auto").type == expected
+    assert backends.resolve_device("auto").type == expected
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="no GPU"):
-            st.resolve_device("cuda")
+            backends.resolve_device("cuda")
 
 
 def test_dispatcher_numpy_path_is_samplers_and_torch_path_runs():
@@ -369,6 +418,7 @@ def test_dispatcher_numpy_path_is_samplers_and_torch_path_runs():
     on_torch = backends.run_chains(
         memory, memory, rng=np.random.default_rng(1), backend="torch", device="cpu", **arguments
     )
+    assert isinstance(on_torch.records, np.ndarray)
     assert on_torch.records.shape == direct.records.shape
     with pytest.raises(ValueError, match="needs backend: torch"):
         backends.check_backend("numpy", "cuda")

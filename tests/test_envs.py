@@ -68,7 +68,8 @@ def test_environment_pins_match_requirements(env):
     for name, version in pinned.items():
         assert required.get(name) == version, f"{env.name}: {name}=={version} vs requirements.txt"
     # everything the library imports at run time (not the workflow/test tools)
-    runtime = {"numpy", "scipy", "pandas", "scikit-learn", "matplotlib", "pyyaml", "mlxtend"}
+    runtime = {"numpy", "array-api-compat", "scipy", "pandas", "scikit-learn", "matplotlib",
+               "pyyaml", "mlxtend"}
     assert runtime <= set(pinned), runtime - set(pinned)
     assert ("torch" in pinned) == (env.stem == "learn")
 

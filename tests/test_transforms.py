@@ -1,4 +1,9 @@
-"""Principal-direction projections, projected SA, multi-head SA and basin visits."""
+"""Principal-direction projections, PCA-space SA, multi-head SA and basin visits.
+
+Sampling runs through the pipeline's own entry points: the common start draw of the sample
+step (``steps.core.start_draw``) and the method plug-ins of ``methods.chains``; a
+``pca_rank`` dataset is the memory ``pca_projection`` returns, sampled like any memory.
+"""
 
 import numpy as np
 import pytest
@@ -6,23 +11,17 @@ import pytest
 from stochastic_attention import energy as en
 from stochastic_attention import samplers
 from stochastic_attention.basins import basin_summary, basin_visits, run_lengths
+from stochastic_attention.domains.base import Memory
+from stochastic_attention.methods.base import RunContext, SampleResult, StartDraw, get_method
 from stochastic_attention.metrics import max_cosine
 from stochastic_attention.multihead import (
     combine_heads,
     head_memories,
-    multihead_chains,
     multihead_run,
     split_states,
 )
-from stochastic_attention.transforms import (
-    centred_pca_projection,
-    full_rank,
-    lift,
-    pca_projection,
-    projected_chains,
-    projected_multi_chain,
-    start_states,
-)
+from stochastic_attention.steps.core import start_draw
+from stochastic_attention.transforms import centred_pca_projection, full_rank, pca_projection
 
 
 def unit_memory(d=40, k=12, seed=0):
@@ -30,7 +29,22 @@ def unit_memory(d=40, k=12, seed=0):
     return memory / np.linalg.norm(memory, axis=0)
 
 
-PROTOCOL = dict(n_chains=6, n_steps=300, burn_in=100, thin=20, keep=5, init_noise=0.01)
+PROTOCOL = {"kind": "multi_chain", "n_chains": 6, "n_steps": 300, "burn_in": 100, "thin": 20,
+            "keep": 5, "init_noise": 0.01}  # fmt: skip
+
+
+def starts(memory: np.ndarray, seed: int, **protocol) -> StartDraw:
+    """The sample step's common start draw of one replicate."""
+    return start_draw(memory, "multi_chain", PROTOCOL | protocol, [seed])
+
+
+def run_method(kind: str, memory: np.ndarray, start: StartDraw, seed: int, **spec) -> SampleResult:
+    """One method plug-in of ``methods.chains`` on ``memory``, as the sample step runs it."""
+    protocol = PROTOCOL | spec.pop("protocol", {})
+    spec = {"kind": kind, "alpha": 0.02, "beta": 50.0, "protocol": "multi_chain",
+            "protocol_params": protocol} | spec  # fmt: skip
+    context = RunContext(rng=np.random.default_rng(seed), seed=seed, start=start)
+    return get_method(kind).run(Memory(memory, {"domain": "synthetic"}), spec, context)
 
 
 # --------------------------------------------------------------------------- projections
@@ -70,7 +84,7 @@ def test_full_rank_projection_reproduces_energy_and_attention(beta):
         en.energy(memory, states, beta),
         atol=1e-12,
     )
-    np.testing.assert_allclose(lift(reduced, basis), memory, atol=1e-12)
+    np.testing.assert_allclose(basis @ reduced, memory, atol=1e-12)  # back to pixels
 
 
 def test_lower_rank_moves_logits_within_the_documented_bound():
@@ -102,12 +116,12 @@ def test_lower_rank_moves_logits_within_the_documented_bound():
         assert floor > -0.5 - np.log(12) / beta
 
 
-def test_centred_projection_and_lift_round_trip():
+def test_centred_projection_round_trip():
     memory = unit_memory()
     reduced, basis, mean = centred_pca_projection(memory)
     assert basis.shape == (40, 11)  # K − 1 directions carry variance
     np.testing.assert_allclose(mean, memory.mean(axis=1))
-    np.testing.assert_allclose(lift(reduced, basis, mean), memory, atol=1e-12)
+    np.testing.assert_allclose(mean[:, None] + basis @ reduced, memory, atol=1e-12)
     np.testing.assert_allclose(reduced.sum(axis=1), 0.0, atol=1e-12)  # centred coordinates
 
 
@@ -121,21 +135,29 @@ def test_rank_errors_name_the_limit():
         pca_projection(memory, 2.5)
 
 
-def test_projected_chain_at_full_rank_matches_full_space_sa_in_law():
-    """Same start draws; max-cos of projected SA ≈ (1 + r/β)^(-1/2) vs (1 + d/β)^(-1/2)."""
+def test_pca_space_sa_at_full_rank_matches_full_space_sa_in_law():
+    """The pipeline's pca_rank path: SA on ``pca_projection``'s memory from the same seeds.
+
+    Same start patterns (the start draw picks patterns before noise); max-cos of the lifted
+    samples ≈ (1 + r/β)^(-1/2) against (1 + d/β)^(-1/2) in the full space.
+    """
     memory = unit_memory(d=200, k=10, seed=3)
     beta = 400.0
-    common = dict(kernel="sa", beta=beta, alpha=0.05, **PROTOCOL)
-    full = samplers.multi_chain(memory, rng=np.random.default_rng(5), **common)
-    projected = projected_multi_chain(memory, rank=None, rng=np.random.default_rng(5), **common)
-    np.testing.assert_array_equal(full.start_patterns, projected.start_patterns)
+    full = run_method("sa", memory, starts(memory, 5), 5, beta=beta, alpha=0.05)
+    reduced, basis = pca_projection(memory)
+    projected = run_method("sa", reduced, starts(reduced, 5), 5, beta=beta, alpha=0.05)
+    np.testing.assert_array_equal(
+        full.arrays["start_patterns"], projected.arrays["start_patterns"]
+    )
+    lifted = basis @ projected.samples
+    assert projected.samples.shape == (10, 30) and lifted.shape == (200, 30)
+    assert "acceptance" not in projected.arrays
     cos_full = np.mean(max_cosine(full.samples, memory))
-    cos_projected = np.mean(max_cosine(projected.samples, memory))
+    cos_projected = np.mean(max_cosine(lifted, memory))
     assert cos_full == pytest.approx((1 + 200 / beta) ** -0.5, abs=0.02)
     assert cos_projected == pytest.approx((1 + 10 / beta) ** -0.5, abs=0.01)
     # lifted samples lie in the span of the memory
-    _, basis = pca_projection(memory)
-    np.testing.assert_allclose(basis @ (basis.T @ projected.samples), projected.samples, atol=1e-10)
+    np.testing.assert_allclose(basis @ (basis.T @ lifted), lifted, atol=1e-10)
 
 
 # ----------------------------------------------------------------------------- multi-head
@@ -169,52 +191,48 @@ def test_head_errors():
         head_memories(memory, 0)
 
 
+def _one_head_and_centred_sa(kernel: str, seed: int) -> tuple[SampleResult, SampleResult]:
+    """``multihead_sa`` with one head, and ``kernel`` on the centred projection from the
+    head's own start ``Bᵀ(ξ₀ − m)``, lifted back to the pixels."""
+    memory = unit_memory()
+    start = starts(memory, seed)
+    heads = run_method("multihead_sa", memory, start, seed, n_heads=1, head_kernel=kernel)
+    reduced, basis, mean = centred_pca_projection(memory)
+    centred = basis.T @ (start.initial_states - mean[:, None])
+    plain = run_method(kernel, reduced, StartDraw(start.start_patterns, centred), seed)
+    lifted = SampleResult(mean[:, None] + basis @ plain.samples, plain.groups, plain.arrays)
+    return heads, lifted
+
+
 def test_one_head_equals_sa_on_the_centred_subspace():
-    memory = unit_memory()
-    common = dict(kernel="sa", beta=50.0, alpha=0.02, **PROTOCOL)
-    heads = multihead_chains(memory, n_heads=1, rng=np.random.default_rng(7), **common)
-    plain = projected_multi_chain(
-        memory, rank=None, centred=True, rng=np.random.default_rng(7), **common
-    )
-    np.testing.assert_array_equal(heads.samples, plain.samples)
-    np.testing.assert_array_equal(heads.start_patterns, plain.start_patterns)
-    np.testing.assert_array_equal(heads.chain_ids, plain.chain_ids)
-    np.testing.assert_array_equal(heads.steps, plain.steps)
+    heads, plain = _one_head_and_centred_sa("sa", 7)
+    np.testing.assert_allclose(heads.samples, plain.samples, rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(heads.groups, plain.groups)
+    for key in ("start_patterns", "chains", "steps"):
+        np.testing.assert_array_equal(heads.arrays[key], plain.arrays[key])
 
 
-def test_one_head_mala_equals_projected_mala():
-    memory = unit_memory()
-    common = dict(kernel="mala", beta=50.0, alpha=0.02, **PROTOCOL)
-    heads = multihead_chains(memory, n_heads=1, rng=np.random.default_rng(8), **common)
-    plain = projected_multi_chain(
-        memory, rank=None, centred=True, rng=np.random.default_rng(8), **common
-    )
-    np.testing.assert_array_equal(heads.samples, plain.samples)
-    np.testing.assert_array_equal(heads.acceptance, plain.acceptance)
+def test_one_head_mala_equals_mala_on_the_centred_subspace():
+    heads, plain = _one_head_and_centred_sa("mala", 8)
+    np.testing.assert_allclose(heads.samples, plain.samples, rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(heads.arrays["acceptance"], plain.arrays["acceptance"])
+    assert 0 < heads.arrays["acceptance"].mean() < 1
 
 
 def test_multihead_starts_share_full_space_draws_and_sum_to_the_pattern():
     memory = unit_memory()
     split = head_memories(memory, 3)
-    rng = np.random.default_rng(9)
-    full = samplers.multi_chain(memory, kernel="sa", beta=50.0, alpha=0.02, rng=rng, **PROTOCOL)
-    heads = multihead_chains(
-        memory,
-        n_heads=3,
-        kernel="sa",
-        beta=50.0,
-        alpha=0.02,
-        rng=np.random.default_rng(9),
-        **PROTOCOL,
-    )
-    np.testing.assert_array_equal(heads.start_patterns, full.start_patterns)
+    start = starts(memory, 9)
+    full = run_method("sa", memory, start, 9)
+    heads = run_method("multihead_sa", memory, start, 9, n_heads=3)
+    np.testing.assert_array_equal(heads.arrays["start_patterns"], full.arrays["start_patterns"])
     # before any step, the summed head coordinates of a stored pattern are the pattern
-    starts = memory[:, heads.start_patterns]
+    patterns = memory[:, heads.arrays["start_patterns"]]
     np.testing.assert_allclose(
-        combine_heads(split_states(starts, split), split), starts, atol=1e-12
+        combine_heads(split_states(patterns, split), split), patterns, atol=1e-12
     )
     assert heads.samples.shape == (40, 30)
-    assert heads.acceptance is None
+    assert "acceptance" not in heads.arrays
 
 
 def test_each_head_retrieves_a_pattern_of_its_own_at_low_temperature():
@@ -225,15 +243,10 @@ def test_each_head_retrieves_a_pattern_of_its_own_at_low_temperature():
     """
     memory = unit_memory(d=60, k=8, seed=4)
     split = head_memories(memory, 2)
-    run = multihead_chains(
-        memory,
-        n_heads=2,
-        kernel="sa",
-        beta=1e5,
-        alpha=0.05,
-        rng=np.random.default_rng(3),
-        **{**PROTOCOL, "n_chains": 8},
-    )
+    run = run_method(
+        "multihead_sa", memory, starts(memory, 3, n_chains=8), 3, n_heads=2, beta=1e5,
+        alpha=0.05, protocol={"n_chains": 8},
+    )  # fmt: skip
     chosen = []
     for head, coordinates in zip(split.heads, split_states(run.samples, split), strict=True):
         distances = np.linalg.norm(coordinates[:, :, None] - head.memory[:, None, :], axis=0)
@@ -277,11 +290,11 @@ def test_run_lengths():
     np.testing.assert_array_equal(lengths, [2, 1, 1])
 
 
-def test_run_level_functions_take_a_common_start_draw():
-    """multihead_run / projected_chains accept given starts, like samplers.run_chains."""
+def test_multihead_run_takes_a_common_start_draw():
+    """multihead_run (what ``multihead_sa`` runs) accepts given starts, like run_chains."""
     memory = unit_memory()
     rng = np.random.default_rng(11)
-    _, initial = start_states(memory, rng, 4, 0.01)
+    _, initial = samplers.draw_starts(memory, 4, 0.01, rng)
     steps = [10, 20, 30]
     run = multihead_run(
         memory,
@@ -296,28 +309,6 @@ def test_run_level_functions_take_a_common_start_draw():
     assert run.records.shape == (3, 40, 4)
     np.testing.assert_array_equal(run.record_steps, steps)
     assert run.acceptance.shape == (4,) and np.all((run.acceptance > 0) & (run.acceptance <= 1))
-    projected = projected_chains(
-        memory,
-        initial,
-        rank=5,
-        kernel="sa",
-        beta=50.0,
-        alpha=0.02,
-        rng=np.random.default_rng(1),
-        record_steps=steps,
-    )
-    assert projected.records.shape == (3, 40, 4) and projected.acceptance is None
-    with pytest.raises(ValueError, match=r"\(40, C\)"):
-        projected_chains(
-            memory,
-            initial[:5],
-            rank=5,
-            kernel="sa",
-            beta=50.0,
-            alpha=0.02,
-            rng=rng,
-            record_steps=steps,
-        )
     with pytest.raises(ValueError, match=r"\(40, C\)"):
         multihead_run(
             memory, initial[:5], n_heads=2, beta=50.0, alpha=0.02, rng=rng, record_steps=steps

@@ -1,4 +1,4 @@
-"""Choose the array backend of a sampler run: NumPy (default) or torch on a CPU or GPU.
+"""Choose the array library, device and dtype of a sampler run: NumPy (default) or torch.
 
 Config keys on a sampler method (``sa``, ``mala``), with their defaults::
 
@@ -6,25 +6,51 @@ Config keys on a sampler method (``sa``, ``mala``), with their defaults::
     device: auto       # auto | cpu | cuda   (torch only; auto = cuda when available)
     dtype: float64     # float64 | float32  (both backends)
 
-:func:`run_chains` takes the arguments of ``samplers.run_chains`` plus these three and
-returns the same ``ChainRun``. The NumPy path is ``samplers.run_chains`` itself; the torch
-path is :func:`stochastic_attention.samplers_torch.run_chains_torch`, imported only when
-asked for (torch takes a second to import). How a GPU is used and how the two backends
-compare (statistically equal; bitwise only with ``draws="numpy"``) is described in
-:mod:`stochastic_attention.samplers_torch`.
+There is one engine, :func:`stochastic_attention.samplers.run_chains`, written against the
+array API standard: it runs on the arrays it is given. :func:`run_chains` takes the
+arguments of ``samplers.run_chains`` plus these three keys, hands the engine NumPy arrays
+or torch tensors on the chosen device (torch is imported only when asked for: it takes a
+second to import) and returns NumPy records. With torch the noise is drawn on the device
+by a ``torch.Generator`` seeded with one integer drawn from ``rng``: reproducible for a
+fixed seed, device and dtype, and the same law as NumPy — statistically, not bitwise (the
+random numbers differ). Passing torch tensors and the NumPy generator itself to
+``samplers.run_chains`` draws every number as the NumPy run does instead, which reproduces
+it to rounding (``tests/test_backends.py``): a checking mode.
+
+Using a GPU
+-----------
+``device="auto"`` takes ``cuda`` when ``torch.cuda.is_available()`` and the CPU otherwise;
+``device="cuda"`` insists on a GPU and raises a clear error without one. The torch build
+must be a CUDA build (the pinned ``torch==2.13.0`` in requirements.txt is the CPU build;
+install the CUDA wheel from the PyTorch index on GPU nodes). float32 halves the memory and
+its traffic; matmuls run in true float32 (torch's default ``allow_tf32 = False`` is left
+alone). In a Snakemake workflow a sampler job that uses the GPU requests it through
+resources, ``resources: gpu=1`` (the SLURM executor plugin 2.8 submits it as ``--gpus=1``,
+with ``gpu_model="h100"`` as ``--gpus=h100:1``; or ``gres="gpu:1"`` for ``--gres=gpu:1``,
+not both); a local run caps concurrent GPU jobs with ``snakemake --resources gpu=1``. Such
+a job keeps ``threads: 1``: the CPU only feeds the device.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
-from . import samplers
+from . import _array_api, samplers
 
-__all__ = ["BACKENDS", "DEVICES", "DTYPES", "BackendChoice", "check_backend", "run_chains"]
+__all__ = [
+    "BACKENDS",
+    "DEVICES",
+    "DTYPES",
+    "BackendChoice",
+    "check_backend",
+    "resolve_device",
+    "run_chains",
+    "torch_generator",
+]
 
 BACKENDS: tuple[str, ...] = ("numpy", "torch")
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
@@ -46,7 +72,7 @@ def check_backend(
     """Validate the three keys; NumPy accepts only ``device`` auto/cpu (either dtype).
 
     Does not import torch, so a config can be checked without it; whether ``cuda`` exists
-    is checked when the run starts (``samplers_torch.resolve_device``).
+    is checked when the run starts (:func:`resolve_device`).
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend {backend!r} is unknown; choose one of {BACKENDS}")
@@ -57,6 +83,36 @@ def check_backend(
     if backend == "numpy" and device == "cuda":
         raise ValueError("device: cuda needs backend: torch (the numpy backend runs on the CPU)")
     return BackendChoice(backend, device, dtype)  # type: ignore[arg-type]
+
+
+def resolve_device(device: Any = "auto") -> Any:
+    """The ``torch.device`` of ``auto`` (cuda when available, else cpu), ``cpu`` or ``cuda``;
+    ``cuda`` without a GPU raises."""
+    import torch
+
+    name = str(device) if isinstance(device, torch.device) else str(device).strip().lower()
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cpu":
+        return torch.device("cpu")
+    if name == "cuda" or name.startswith("cuda:"):
+        if not torch.cuda.is_available():
+            raise ValueError(
+                f"device {device!r} was requested but torch sees no GPU "
+                f"(torch {torch.__version__}, CUDA build: {torch.version.cuda or 'no'}); "
+                "set device: auto or cpu, or run on a GPU node with a CUDA build of torch"
+            )
+        return torch.device(name)
+    raise ValueError(f"unknown device {device!r}; choose auto, cpu or cuda")
+
+
+def torch_generator(rng: np.random.Generator, device: Any) -> Any:
+    """A ``torch.Generator`` on ``device`` seeded with one draw from ``rng`` (advances it)."""
+    import torch
+
+    generator = torch.Generator(device=device)
+    generator.manual_seed(int(rng.integers(0, 2**63 - 1)))
+    return generator
 
 
 def run_chains(
@@ -73,25 +129,34 @@ def run_chains(
     device: str = "auto",
     dtype: str = "float64",
 ) -> samplers.ChainRun:
-    """``samplers.run_chains`` on the chosen backend: records (R, d, C) on the host.
+    """``samplers.run_chains`` on the chosen library and device: records (R, d, C) on the host.
 
-    memory: (d, K) or (B, d, K); initial_states: (d, C) or (B, d, C). Records come back in
-    ``dtype``. With ``backend="torch"`` the noise is drawn on the device by a torch generator
-    seeded from ``rng`` (one integer drawn from it).
+    memory: (d, K) or (B, d, K); initial_states: (d, C) or (B, d, C) (NumPy arrays). Records
+    come back as NumPy arrays in ``dtype``, acceptance as float64 (MALA).
     """
     choice = check_backend(backend, device, dtype)
-    arguments = {
-        "kernel": kernel,
-        "beta": beta,
-        "alpha": alpha,
-        "rng": rng,
-        "record_steps": record_steps,
-        "reduce": reduce,
-    }
+    arguments = {"kernel": kernel, "beta": beta, "alpha": alpha, "record_steps": record_steps}
     if choice.backend == "numpy":
-        return samplers.run_chains(memory, initial_states, dtype=choice.dtype, **arguments)
-    from .samplers_torch import run_chains_torch
+        return samplers.run_chains(
+            memory, initial_states, rng=rng, reduce=reduce, dtype=choice.dtype, **arguments
+        )
+    import torch
 
-    return run_chains_torch(
-        memory, initial_states, device=choice.device, dtype=choice.dtype, **arguments
+    if kernel not in samplers.KERNELS:  # before a torch generator takes its seed from rng
+        raise ValueError(f"unknown kernel {kernel!r}; choose one of {samplers.KERNELS}")
+    target = resolve_device(choice.device)
+    memory, initial_states = (
+        torch.asarray(np.asarray(values, dtype=choice.dtype), device=target)
+        for values in (memory, initial_states)
     )
+    run = samplers.run_chains(
+        memory,
+        initial_states,
+        rng=torch_generator(rng, target),
+        reduce=reduce,
+        dtype=choice.dtype,
+        **arguments,
+    )
+    acceptance = None if run.acceptance is None else _array_api.to_numpy(run.acceptance)
+    records = _array_api.to_numpy(run.records)
+    return samplers.ChainRun(records, run.record_steps, acceptance, run.wall_seconds)

@@ -11,8 +11,13 @@ states far from the memory.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+
+from ._array_api import namespace, ops
+
+Array = Any  # an array of any library of the array API standard (NumPy, torch)
 
 __all__ = [
     "CRITERIA",
@@ -86,22 +91,36 @@ _EXP_FLOOR = -600.0
 
 
 def attention_parts(
-    similarities: np.ndarray, beta: float | np.ndarray, *, overwrite: bool = False
-) -> tuple[np.ndarray, np.ndarray]:
+    similarities: Array,
+    beta: float | Array,
+    *,
+    overwrite: bool = False,
+    axis: int = -2,
+    xp: Any = None,
+) -> tuple[Array, Array]:
     """Softmax weights and ``logsumexp(β e)`` in one stable pass: the library's only softmax.
 
     similarities: (…, K, C), the logits ``e`` (any leading batch axes); beta: a scalar or one
     value per chain (C,). Returns weights (…, K, C) summing to 1 over K and the log-sum-exp
     (…, C). With ``overwrite`` the weights are written into ``similarities`` (no copy).
+    ``axis`` is the K axis (``-1`` for logits laid out (…, C, K), with β shaped (…, C, 1)).
+    Any array library of the array API standard (NumPy, torch on any device): ``xp`` is its
+    namespace, looked up from ``similarities`` when not given.
     """
-    scaled = np.multiply(similarities, beta, out=similarities if overwrite else None)
-    top = scaled.max(axis=-2)
-    scaled -= top[..., None, :]
-    np.maximum(scaled, _EXP_FLOOR, out=scaled)  # same values, up to 18x faster exp (above)
-    np.exp(scaled, out=scaled)
-    total = scaled.sum(axis=-2)
-    scaled /= total[..., None, :]
-    return scaled, top + np.log(total)
+    xp = namespace(similarities) if xp is None else xp
+    operations = ops(xp)
+    if overwrite:
+        similarities *= beta
+        scaled = similarities
+    else:
+        scaled = similarities * beta
+    top = xp.max(scaled, axis=axis, keepdims=True)
+    scaled -= top
+    scaled = operations.floor_(scaled, _EXP_FLOOR)  # same values, up to 18x faster exp (above)
+    scaled = operations.exp_(scaled)
+    total = xp.sum(scaled, axis=axis, keepdims=True)
+    scaled /= total
+    return scaled, xp.squeeze(top + xp.log(total), axis=axis)
 
 
 def span_basis(memory: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -22,9 +22,9 @@ logits and sample nearly freely in their directions.
 Chains
 ------
 Chain c starts from the same full-space state in every head (stored pattern ``s_c`` plus
-``N(0, σ_init² I)``, drawn exactly as :func:`samplers.multi_chain` draws them, so a
-multi-head run shares its start patterns and init noise with the plain run of the same
-seed); head h starts at ``B_hᵀ (ξ₀ − m)``. Each head's chains then advance independently
+``N(0, σ_init² I)``: the common start draw every sampler of the dataset gets, so a
+multi-head run shares its start patterns and init noise with the plain run); head h starts
+at ``B_hᵀ (ξ₀ − m)``. Each head's chains then advance independently
 with :func:`samplers.run_chains` on ``X_h`` (the engine takes one memory, so the H ≤ 5 heads
 run one after another from the same generator), and the recorded states are mapped back
 and summed. Before any step the summed state is ``m + P(ξ₀ − m)`` with ``P`` the projection
@@ -35,7 +35,6 @@ component outside the principal subspace.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
@@ -44,7 +43,7 @@ import numpy as np
 
 from . import samplers
 from .errors import UserError
-from .samplers import ChainRun, SampleSet
+from .samplers import ChainRun
 from .transforms import centred_pca_projection
 
 __all__ = [
@@ -53,7 +52,6 @@ __all__ = [
     "TooManyHeadsError",
     "combine_heads",
     "head_memories",
-    "multihead_chains",
     "multihead_run",
     "split_states",
 ]
@@ -169,32 +167,3 @@ def multihead_run(
     records += split.mean[None, :, None]
     acceptance = np.mean(acceptances, axis=0) if acceptances else None
     return ChainRun(records, steps, acceptance, seconds)
-
-
-def multihead_chains(
-    memory: np.ndarray,
-    *,
-    n_heads: int,
-    beta: float,
-    alpha: float,
-    rng: np.random.Generator,
-    kernel: Literal["sa", "mala"] = "sa",
-    rank: int | None = None,
-    n_chains: int = 30,
-    n_steps: int = 5000,
-    burn_in: int = 2000,
-    thin: int = 100,
-    keep: int = 5,
-    init_noise: float = 0.01,
-) -> SampleSet:
-    """SPEC §2 multi-chain protocol with H independent heads, outputs summed (module docstring).
-
-    memory: (d, K). Start draws as ``samplers.multi_chain`` (:func:`transforms.start_states`),
-    then :func:`multihead_run`. Returns the summed samples (d, C·keep) ordered chain by chain.
-    """
-    return samplers.multi_chain(
-        np.asarray(memory, dtype=np.float64), kernel=kernel, beta=beta, alpha=alpha, rng=rng,
-        n_chains=n_chains, n_steps=n_steps, burn_in=burn_in, thin=thin, keep=keep,
-        init_noise=init_noise,
-        runner=functools.partial(multihead_run, n_heads=n_heads, rank=rank),
-    )  # fmt: skip

@@ -3,12 +3,35 @@
 Kernels are small pure functions in the style of BlackJAX: the random draws come in as
 arguments (``noise`` of shape ``(d, C)``, ``log_uniform`` of shape ``(C,)``), ``MalaState``
 caches the energy and the drift of the current states so MALA evaluates the attention once
-per step, and ``StepInfo`` reports what happened. Protocols (multi-chain, single-chain,
-warm-start sequence) drive the kernels with an explicit ``numpy.random.Generator`` and turn
-them into a :class:`SampleSet`.
+per step, and ``StepInfo`` reports what happened. :func:`run_chains` drives the kernels
+with an explicit generator; protocols (multi-chain, single-chain, warm-start sequence) turn
+its records into a :class:`SampleSet`.
 
 ``beta`` may be a scalar or one value per chain ``(C,)``, so chains at different
 temperatures advance together in one matrix.
+
+Array libraries
+---------------
+Kernels and engine are written once against the array API standard: ``xp`` is the
+namespace of the input arrays, so NumPy arrays run with NumPy and torch tensors with torch
+on their own device (CPU or CUDA), and dtype and device follow the input. What the
+standard lacks (in-place exp, column inner products, the layout of the softmax, random
+numbers) is in the private helper ``_array_api``, once per library; NumPy's forms there are
+exactly the calls this engine always made, so NumPy samples are bit for bit what they
+were. :mod:`stochastic_attention.backends` picks library, device and dtype from config.
+
+Random draws come from ``rng``: a NumPy ``Generator`` draws every number with the same
+calls, shapes and dtype whatever the library (torch tensors then receive a copy of each
+100-step block: a checking mode that reproduces the NumPy run to rounding, not a fast one),
+and a ``torch.Generator`` draws on the device (torch's own streams: the same law as NumPy,
+statistically, not bitwise). Memory, states, noise and records stay on the device for the
+whole run; the span basis is computed once on the host (NumPy's SVD, so both libraries use
+the same basis). Divergence is checked once per 100-step block and at every record (one
+synchronisation each on a GPU); a failed check replays the steps since the previous one
+with the same draws to name the exact chain and step. Each step is a few dozen small
+operations, so a GPU pays off at large ``d·K·C``, not at the E4 size (see
+``benchmarks/backends.py``). A CUDA run is reproducible on the same GPU model, driver and
+torch version; across GPUs or against the CPU it agrees statistically.
 
 Exact subspace reduction for ULA
 --------------------------------
@@ -77,11 +100,12 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 from numpy.typing import DTypeLike
 
+from . import _array_api
 from . import energy as en
 from .errors import UserError
 
@@ -109,6 +133,7 @@ __all__ = [
     "warm_start_sequence",
 ]
 
+Array = Any  # an array of the run's library (NumPy, torch): see "Array libraries" above
 Kernel = Literal["sa", "mala"]
 KERNELS: tuple[str, ...] = ("sa", "mala")
 _BLOCK = 100  # steps of noise drawn at once; part of the seeded stream, so fixed
@@ -122,16 +147,16 @@ class SamplerDivergedError(UserError, RuntimeError):
 class MalaState(NamedTuple):
     """Current states with their cached energy and drift ``μ(ξ) = (1−α) ξ + α T(ξ)``."""
 
-    states: np.ndarray  # (d, C)
-    energy: np.ndarray  # (C,)
-    drift: np.ndarray  # (d, C)
+    states: Array  # (…, d, C)
+    energy: Array  # (…, C)
+    drift: Array  # (…, d, C)
 
 
 class StepInfo(NamedTuple):
     """What one MALA step did, per chain."""
 
-    accepted: np.ndarray  # (C,) bool
-    log_ratio: np.ndarray  # (C,) log acceptance ratio (NaN counts as rejection)
+    accepted: Array  # (…, C) bool
+    log_ratio: Array  # (…, C) log acceptance ratio (NaN counts as rejection)
 
 
 # ----------------------------------------------------------------------------- validation
@@ -144,8 +169,9 @@ def _check_alpha(alpha: float) -> float:
     return alpha
 
 
-def _beta_vector(beta: float | np.ndarray, n_chains: int) -> np.ndarray:
-    values = np.asarray(beta, dtype=np.float64)
+def _beta_vector(beta: float | Array, n_chains: int) -> np.ndarray:
+    """β as float64 (C,) on the host (for messages; the run gets a copy in its dtype)."""
+    values = np.asarray(_array_api.to_numpy(beta), dtype=np.float64)
     if values.ndim == 0:
         values = np.full(n_chains, float(values))
     if values.shape != (n_chains,):
@@ -157,83 +183,93 @@ def _beta_vector(beta: float | np.ndarray, n_chains: int) -> np.ndarray:
     return values
 
 
-def _check_inputs(memory: np.ndarray, states: np.ndarray) -> None:
+def _check_inputs(xp: Any, memory: Array, states: Array) -> None:
     if memory.ndim not in (2, 3):
-        raise ValueError(f"memory must have shape (d, K) or (B, d, K), got {memory.shape}")
-    if states.shape[:-1] != memory.shape[:-1] or states.ndim != memory.ndim:
+        raise ValueError(f"memory must have shape (d, K) or (B, d, K), got {tuple(memory.shape)}")
+    if tuple(states.shape[:-1]) != tuple(memory.shape[:-1]) or states.ndim != memory.ndim:
         raise ValueError(
             f"states must have shape {'(B, d, C)' if memory.ndim == 3 else '(d, C)'} with "
-            f"the memory's leading sizes {memory.shape[:-1]}, got {states.shape}"
+            f"the memory's leading sizes {tuple(memory.shape[:-1])}, got {tuple(states.shape)}"
         )
-    if not np.all(np.isfinite(memory)):
+    if not bool(xp.all(xp.isfinite(memory))):
         raise ValueError("memory contains non-finite values (NaN or inf)")
-    if not np.all(np.isfinite(states)):
+    if not bool(xp.all(xp.isfinite(states))):
         raise ValueError("initial states contain non-finite values (NaN or inf)")
 
 
 # -------------------------------------------------------------------------------- kernels
 
 
-def _t(array: np.ndarray) -> np.ndarray:
-    return np.swapaxes(array, -1, -2)
+def _as_beta(xp: Any, beta: float | Array, like: Array) -> Array:
+    """β as an array of ``like``'s library, dtype and device (a scalar stays 0-d)."""
+    return xp.asarray(beta, dtype=like.dtype, device=_array_api.device(like))
 
 
-def _sq(array: np.ndarray) -> np.ndarray:
-    """Squared column norms: (…, d, C) → (…, C)."""
-    return np.einsum("...dc,...dc->...c", array, array)
+def _attention(xp, ops, memory, memory_t, states, beta) -> tuple[Array, Array]:
+    """Softmax weights (…, K, C) and ``lse(β memoryᵀ ξ)`` (…, C) of states (…, d, C).
+
+    NumPy forms the logits as ``memory_t @ states`` (K, C), ``memory_t`` being the memory
+    transposed (a view or a contiguous copy: the form each path always used, for the same
+    bits); torch forms them as (C, K) from ``memory`` and reduces over the contiguous last
+    axis, and the weights come back as a transposed view (``_array_api``).
+    """
+    if ops.reduce_last:
+        weights, lse = en.attention_parts(
+            states.mT @ memory, beta[..., None], overwrite=True, axis=-1, xp=xp
+        )
+        return weights.mT, lse
+    return en.attention_parts(memory_t @ states, beta, overwrite=True, xp=xp)
 
 
-def ula_step(
-    memory: np.ndarray,
-    states: np.ndarray,
-    noise: np.ndarray,
-    beta: float | np.ndarray,
-    alpha: float,
-) -> np.ndarray:
+def ula_step(memory: Array, states: Array, noise: Array, beta: float | Array, alpha: float):
     """One SA / ULA step: ``(1−α) ξ + α memory·softmax(β memoryᵀ ξ) + sqrt(2α/β) ε``.
 
     memory: (…, d, K); states, noise: (…, d, C) with ``noise ~ N(0, I)``; returns (…, d, C).
     """
-    beta = np.asarray(beta)
-    weights, _ = en.attention_parts(_t(memory) @ states, beta, overwrite=True)
-    return (1.0 - alpha) * states + alpha * (memory @ weights) + np.sqrt(2.0 * alpha / beta) * noise
+    xp = _array_api.namespace(memory, states, noise)
+    beta = _as_beta(xp, beta, states)
+    scaled_noise = xp.sqrt(2.0 * alpha / beta) * noise
+    ops = _array_api.ops(xp)
+    return _ula_update(xp, ops, memory, memory.mT, ops.copy(states), scaled_noise, beta, alpha)
 
 
-def _ula_update(
-    memory: np.ndarray, states: np.ndarray, scaled_noise: np.ndarray, beta, alpha: float
-) -> None:
-    """:func:`ula_step` in place with the noise already scaled (bit for bit the same values)."""
-    weights, _ = en.attention_parts(_t(memory) @ states, beta, overwrite=True)
+def _ula_update(xp, ops, memory, memory_t, states, scaled_noise, beta, alpha: float) -> Array:
+    """:func:`ula_step` with the noise already scaled, in place (``states`` may be updated):
+    use the result."""
+    weights, _ = _attention(xp, ops, memory, memory_t, states, beta)
     retrieved = memory @ weights
     retrieved *= alpha
-    states *= 1.0 - alpha
-    states += retrieved
+    states = ops.decay_add(states, 1.0 - alpha, retrieved)
     states += scaled_noise
+    return states
 
 
-def mala_init(
-    memory: np.ndarray, states: np.ndarray, beta: float | np.ndarray, alpha: float
-) -> MalaState:
+def mala_init(memory: Array, states: Array, beta: float | Array, alpha: float) -> MalaState:
     """Cache energy (…, C) and drift (…, d, C) of ``states`` (…, d, C) for :func:`mala_step`."""
-    beta = np.asarray(beta)
-    weights, lse = en.attention_parts(_t(memory) @ states, beta, overwrite=True)
-    energy = 0.5 * _sq(states) - lse / beta
+    xp = _array_api.namespace(memory, states)
+    beta = _as_beta(xp, beta, states)
+    return _mala_init(xp, _array_api.ops(xp), memory, memory.mT, states, beta, alpha)
+
+
+def _mala_init(xp, ops, memory, memory_t, states, beta, alpha: float) -> MalaState:
+    weights, lse = _attention(xp, ops, memory, memory_t, states, beta)
+    energy = 0.5 * ops.dots(states, states) - lse / beta
     drift = (1.0 - alpha) * states + alpha * (memory @ weights)
     return MalaState(states, energy, drift)
 
 
-def _accept(log_uniform: np.ndarray, log_ratio: np.ndarray) -> np.ndarray:
+def _accept(log_uniform: Array, log_ratio: Array) -> Array:
     """``log u < min(0, log r)``, written ``log u < log r`` since ``log u < 0`` (u ∈ [0, 1));
     a NaN ratio compares False: a rejection."""
     return log_uniform < log_ratio
 
 
 def mala_step(
-    memory: np.ndarray,
+    memory: Array,
     state: MalaState,
-    noise: np.ndarray,
-    log_uniform: np.ndarray,
-    beta: float | np.ndarray,
+    noise: Array,
+    log_uniform: Array,
+    beta: float | Array,
     alpha: float,
 ) -> tuple[MalaState, StepInfo]:
     """One MALA step (SPEC §2) with one attention evaluation (at the proposal).
@@ -242,21 +278,27 @@ def mala_step(
     when ``log u < min(0, log r)``; a NaN ratio is a rejection. noise: (…, d, C);
     log_uniform: (…, C).
     """
-    beta = np.asarray(beta)
-    scale = np.sqrt(2.0 * alpha / beta)
+    xp = _array_api.namespace(memory, state.states, noise, log_uniform)
+    beta = _as_beta(xp, beta, state.states)
+    ops = _array_api.ops(xp)
+    return _mala_step(xp, ops, memory, memory.mT, state, noise, log_uniform, beta, alpha)
+
+
+def _mala_step(xp, ops, memory, memory_t, state, noise, log_uniform, beta, alpha):
+    scale = xp.sqrt(2.0 * alpha / beta)
     proposal = state.drift + scale * noise
-    proposed = mala_init(memory, proposal, beta, alpha)
+    proposed = _mala_init(xp, ops, memory, memory_t, proposal, beta, alpha)
     backward = state.states - proposed.drift
-    forward_sq = scale**2 * _sq(noise)  # ‖ξ* − μ(ξ)‖²
+    forward_sq = scale**2 * ops.dots(noise, noise)  # ‖ξ* − μ(ξ)‖²
     log_ratio = -beta * (proposed.energy - state.energy) - beta / (4.0 * alpha) * (
-        _sq(backward) - forward_sq
+        ops.dots(backward, backward) - forward_sq
     )
     accepted = _accept(log_uniform, log_ratio)
     keep = accepted[..., None, :]
     new_state = MalaState(
-        np.where(keep, proposed.states, state.states),
-        np.where(accepted, proposed.energy, state.energy),
-        np.where(keep, proposed.drift, state.drift),
+        xp.where(keep, proposed.states, state.states),
+        xp.where(accepted, proposed.energy, state.energy),
+        xp.where(keep, proposed.drift, state.drift),
     )
     return new_state, StepInfo(accepted, log_ratio)
 
@@ -272,16 +314,16 @@ class SpanMalaState(NamedTuple):
     ``E_frame + ½ across²`` (:func:`span_state_energy`).
     """
 
-    frame: np.ndarray  # (…, r + 1, C) coordinates [y; along]
-    log_weight: np.ndarray  # (…, C) −β E_frame − (αβ/4) across²
-    drift: np.ndarray  # (…, r + 1, C) (1−α) frame + α [reduced; 0] a(y)
-    across: np.ndarray  # (…, C) length ρ ≥ 0 of z's part orthogonal to u (direction lazy)
+    frame: Array  # (…, r + 1, C) coordinates [y; along]
+    log_weight: Array  # (…, C) −β E_frame − (αβ/4) across²
+    drift: Array  # (…, r + 1, C) (1−α) frame + α [reduced; 0] a(y)
+    across: Array  # (…, C) length ρ ≥ 0 of z's part orthogonal to u (direction lazy)
 
 
-def frame_memory(reduced: np.ndarray) -> np.ndarray:
+def frame_memory(reduced: Array) -> Array:
     """The memory in frame coordinates: ``reduced`` (…, r, K) with a zero row, (…, r + 1, K)."""
-    zero_row = np.zeros_like(reduced[..., :1, :])
-    return np.concatenate([reduced, zero_row], axis=-2)
+    xp = _array_api.namespace(reduced)
+    return xp.concat([reduced, xp.zeros_like(reduced[..., :1, :])], axis=-2)
 
 
 def _lazy_coefficient(beta, alpha):
@@ -295,24 +337,31 @@ def _lazy_coefficient(beta, alpha):
 
 
 def mala_span_init(
-    memory_in_frame: np.ndarray,
-    frame: np.ndarray,
-    beta: float | np.ndarray,
+    memory_in_frame: Array,
+    frame: Array,
+    beta: float | Array,
     alpha: float,
-    across: np.ndarray | None = None,
+    across: Array | None = None,
 ) -> SpanMalaState:
     """State for :func:`mala_span_step` from ``frame`` (…, r + 1, C) and ``across`` (…, C).
 
     memory_in_frame: (…, r + 1, K), from :func:`frame_memory`; ``across`` defaults to 0.
     """
-    beta = np.asarray(beta)
-    cached = mala_init(memory_in_frame, frame, beta, alpha)
-    across = np.zeros_like(cached.energy) if across is None else np.asarray(across)
+    xp = _array_api.namespace(memory_in_frame, frame)
+    beta = _as_beta(xp, beta, frame)
+    if across is not None:
+        across = xp.asarray(across, dtype=frame.dtype, device=_array_api.device(frame))
+    return _mala_span_init(xp, _array_api.ops(xp), memory_in_frame, frame, beta, alpha, across)
+
+
+def _mala_span_init(xp, ops, memory, frame, beta, alpha, across=None) -> SpanMalaState:
+    cached = _mala_init(xp, ops, memory, memory.mT, frame, beta, alpha)
+    across = xp.zeros_like(cached.energy) if across is None else across
     log_weight = -beta * cached.energy - _lazy_coefficient(beta, alpha) * across**2
     return SpanMalaState(cached.states, log_weight, cached.drift, across)
 
 
-def span_state_energy(state: SpanMalaState, beta: float | np.ndarray, alpha: float) -> np.ndarray:
+def span_state_energy(state: SpanMalaState, beta: float | Array, alpha: float) -> Array:
     """The energy E(ξ) (…, C) of the states a :class:`SpanMalaState` stands for."""
     lazy_sq = state.across**2
     return -(state.log_weight + _lazy_coefficient(beta, alpha) * lazy_sq) / beta + 0.5 * lazy_sq
@@ -321,16 +370,19 @@ def span_state_energy(state: SpanMalaState, beta: float | np.ndarray, alpha: flo
 class _FrameMoves(NamedTuple):
     """One step's draws for :func:`_mala_span_update`, already scaled by ``s = sqrt(2α/β)``."""
 
-    frame: np.ndarray  # (…, r + 1, C) s·[ε_y; e]
-    forward: np.ndarray  # (…, C) ½‖[ε_y; e]‖², the forward proposal term (β/4α)‖f* − μ(f)‖²
-    across: np.ndarray  # (…, C) s·g
-    rest_sq: np.ndarray  # (…, C) s²·χ²(m − 2)
+    frame: Array  # (…, r + 1, C) s·[ε_y; e]
+    forward: Array  # (…, C) ½‖[ε_y; e]‖², the forward proposal term (β/4α)‖f* − μ(f)‖²
+    across: Array  # (…, C) s·g
+    rest_sq: Array  # (…, C) s²·χ²(m − 2)
 
 
-def _frame_moves(noise, across_noise, chi_square, scale) -> _FrameMoves:
+def _frame_moves(ops, noise, across_noise, chi_square, scale) -> _FrameMoves:
     """Scale standard draws (any leading axes, e.g. a block of steps) into :class:`_FrameMoves`."""
     return _FrameMoves(
-        scale[..., None, :] * noise, 0.5 * _sq(noise), scale * across_noise, scale**2 * chi_square
+        scale[..., None, :] * noise,
+        0.5 * ops.dots(noise, noise),
+        scale * across_noise,
+        scale**2 * chi_square,
     )
 
 
@@ -338,25 +390,25 @@ class _Coefficients(NamedTuple):
     """Per-run constants of :func:`_mala_span_update`: floats, or (C,) arrays."""
 
     decay: float  # 1 − α
-    beta: np.ndarray  # β
-    half_beta: np.ndarray  # β / 2
-    backward: np.ndarray  # β / 4α
-    lazy: np.ndarray  # αβ / 4
+    beta: Array  # β
+    half_beta: Array  # β / 2
+    backward: Array  # β / 4α
+    lazy: Array  # αβ / 4
 
 
-def _coefficients(beta: np.ndarray, alpha: float) -> _Coefficients:
+def _coefficients(beta: Array, alpha: float) -> _Coefficients:
     lazy = _lazy_coefficient(beta, alpha)
     return _Coefficients(1.0 - alpha, beta, 0.5 * beta, beta / (4.0 * alpha), lazy)
 
 
 def mala_span_step(
-    memory_in_frame: np.ndarray,
+    memory_in_frame: Array,
     state: SpanMalaState,
-    noise: np.ndarray,
-    across_noise: np.ndarray,
-    chi_square: np.ndarray,
-    log_uniform: np.ndarray,
-    beta: float | np.ndarray,
+    noise: Array,
+    across_noise: Array,
+    chi_square: Array,
+    log_uniform: Array,
+    beta: float | Array,
     alpha: float,
 ) -> tuple[SpanMalaState, StepInfo]:
     """One exact MALA step at the span's cost (module docstring, "Exact MALA").
@@ -366,49 +418,63 @@ def mala_span_step(
     direction v; chi_square: (…, C) ~ χ²(m − 2), the squared length of the rest (m = d − r;
     pass zeros for what does not exist when m ≤ 2); log_uniform: (…, C) with log u < 0.
     """
-    beta = np.broadcast_to(np.asarray(beta, dtype=state.drift.dtype), state.drift.shape[-1:])
-    moves = _frame_moves(noise, across_noise, chi_square, np.sqrt(2.0 * alpha / beta))
-    scaled_memory = alpha * memory_in_frame
+    xp = _array_api.namespace(memory_in_frame, state.frame, noise)
+    ops = _array_api.ops(xp)
+    beta = xp.broadcast_to(_as_beta(xp, beta, state.drift), tuple(state.drift.shape[-1:]))
+    moves = _frame_moves(ops, noise, across_noise, chi_square, xp.sqrt(2.0 * alpha / beta))
     return _mala_span_update(
-        scaled_memory, _t(memory_in_frame), state, moves, log_uniform, _coefficients(beta, alpha)
+        xp,
+        ops,
+        memory_in_frame,
+        alpha * memory_in_frame,
+        memory_in_frame.mT,
+        state,
+        moves,
+        log_uniform,
+        _coefficients(beta, alpha),
     )
 
 
 def _mala_span_update(
-    scaled_memory: np.ndarray,
-    memory_t: np.ndarray,
+    xp: Any,
+    ops: Any,
+    memory: Array,
+    scaled_memory: Array,
+    memory_t: Array,
     state: SpanMalaState,
     moves: _FrameMoves,
-    log_uniform: np.ndarray,
+    log_uniform: Array,
     c: _Coefficients,
 ) -> tuple[SpanMalaState, StepInfo]:
     """:func:`mala_span_step` on pre-scaled draws (the engine scales a block of them at once).
 
-    scaled_memory: α·memory (…, r + 1, K) in frame coordinates; memory_t: the memory
-    transposed (…, K, r + 1). ``log r = Δ log_weight − (β/4α)‖f − μ(f*)‖² + ½‖ε_f‖²`` (the
-    forward term ``(β/4α) s²‖ε_f‖²`` with ``s² = 2α/β``). When every chain accepts (most
-    steps at α 0.01) the proposal is taken whole, without the per-chain selection.
+    memory: the memory (…, r + 1, K) in frame coordinates; scaled_memory: α·memory;
+    memory_t: the memory transposed (…, K, r + 1). ``log r = Δ log_weight − (β/4α)‖f −
+    μ(f*)‖² + ½‖ε_f‖²`` (the forward term ``(β/4α) s²‖ε_f‖²`` with ``s² = 2α/β``). When
+    every chain accepts (most steps at α 0.01) the proposal is taken whole, without the
+    per-chain selection (where knowing that costs no device synchronisation).
     """
     proposal = state.drift + moves.frame
-    weights, lse = en.attention_parts(memory_t @ proposal, c.beta, overwrite=True)
+    weights, lse = _attention(xp, ops, memory, memory_t, proposal, c.beta)
     drift = scaled_memory @ weights
     drift += c.decay * proposal
     across_sq = c.decay * state.across + moves.across
     across_sq *= across_sq
     across_sq += moves.rest_sq
-    log_weight = lse - c.half_beta * _sq(proposal) - c.lazy * across_sq
-    log_ratio = log_weight - state.log_weight - c.backward * _sq(state.frame - drift)
+    log_weight = lse - c.half_beta * ops.dots(proposal, proposal) - c.lazy * across_sq
+    gap = state.frame - drift
+    log_ratio = log_weight - state.log_weight - c.backward * ops.dots(gap, gap)
     log_ratio += moves.forward
     accepted = _accept(log_uniform, log_ratio)
-    across = np.sqrt(across_sq)
-    if np.count_nonzero(accepted) == accepted.size:
+    across = xp.sqrt(across_sq)
+    if ops.known_all(accepted):
         return SpanMalaState(proposal, log_weight, drift, across), StepInfo(accepted, log_ratio)
     keep = accepted[..., None, :]
     new_state = SpanMalaState(
-        np.where(keep, proposal, state.frame),
-        np.where(accepted, log_weight, state.log_weight),
-        np.where(keep, drift, state.drift),
-        np.where(accepted, across, state.across),
+        xp.where(keep, proposal, state.frame),
+        xp.where(accepted, log_weight, state.log_weight),
+        xp.where(keep, drift, state.drift),
+        xp.where(accepted, across, state.across),
     )
     return new_state, StepInfo(accepted, log_ratio)
 
@@ -418,11 +484,15 @@ def _mala_span_update(
 
 @dataclass(frozen=True)
 class ChainRun:
-    """States recorded during a run of C chains (of B memories when batched)."""
+    """States recorded during a run of C chains (of B memories when batched).
 
-    records: np.ndarray  # (R, d, C), or (R, B, d, C): the states after each recorded step
+    ``records`` and ``acceptance`` are arrays of the input's library and device (NumPy for
+    NumPy input; :func:`stochastic_attention.backends.run_chains` always returns NumPy).
+    """
+
+    records: Array  # (R, d, C), or (R, B, d, C): the states after each recorded step
     record_steps: np.ndarray  # (R,)
-    acceptance: np.ndarray | None  # (C,) or (B, C) MALA acceptance over all steps; None for SA
+    acceptance: Array | None  # (C,) or (B, C) float64 MALA acceptance over all steps; SA: None
     wall_seconds: float
 
 
@@ -436,17 +506,6 @@ def _raise_diverged(values: np.ndarray, step: int, alpha: float, beta: np.ndarra
         "grows like alpha·beta·‖memory‖²: lower alpha, or beta when alpha is already small, "
         "and check the memory for extreme values."
     )
-
-
-def _check_finite(
-    values: np.ndarray, step: int, alpha: float, beta: np.ndarray, *, matrix: bool
-) -> None:
-    """Raise when a chain of ``values`` — states (…, d, C) or scalars (…, C) — is not finite."""
-    if np.isfinite(values.sum()):
-        return
-    per_chain = values.sum(axis=-2) if matrix else values
-    if not np.all(np.isfinite(per_chain)):
-        _raise_diverged(per_chain, step, alpha, beta)
 
 
 class _Progress:
@@ -478,51 +537,62 @@ def _check_record_steps(record_steps: Sequence[int]) -> np.ndarray:
 
 
 def run_chains(
-    memory: np.ndarray,
-    initial_states: np.ndarray,
+    memory: Array,
+    initial_states: Array,
     *,
     kernel: Kernel,
-    beta: float | np.ndarray,
+    beta: float | Array,
     alpha: float,
-    rng: np.random.Generator,
+    rng: Any,
     record_steps: Sequence[int],
     reduce: bool = True,
-    dtype: DTypeLike = np.float64,
+    dtype: Any = None,
 ) -> ChainRun:
     """Advance C chains together and record their states after the given steps.
 
     memory: (d, K), or (B, d, K) for B memories at once; initial_states: (d, C), or
-    (B, d, C) (chain c of memory b sees only memory b; β is shared by position c).
-    record_steps: increasing step numbers (a record at step t is the state after t updates).
+    (B, d, C) (chain c of memory b sees only memory b; β is shared by position c). Arrays
+    of one library (NumPy, torch on any device; lists mean NumPy): the run and its records
+    stay in that library and on that device. record_steps: increasing step numbers (a
+    record at step t is the state after t updates). ``rng``: a NumPy ``Generator``, or a
+    ``torch.Generator`` on the tensors' device (module docstring, "Array libraries").
     ``reduce`` runs the exact span reductions of the module docstring (SA and MALA);
-    ``reduce=False`` the literal full-dimensional updates. ``dtype`` float32 halves memory
-    and noise traffic at float32 rounding (float64 by default).
+    ``reduce=False`` the literal full-dimensional updates. ``dtype`` float32 or float64
+    (``None``: the memory's, float64 for a non-float memory); float32 halves memory and
+    noise traffic at float32 rounding.
     """
     if kernel not in KERNELS:
         raise ValueError(f"unknown kernel {kernel!r}; choose one of {KERNELS}")
-    dtype = np.dtype(dtype)
-    if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
-        raise ValueError(f"dtype must be float32 or float64, got {dtype}")
-    memory = np.asarray(memory, dtype=dtype)
-    states = np.array(initial_states, dtype=dtype)
-    _check_inputs(memory, states)
+    xp = _array_api.namespace(memory, initial_states)
+    memory = xp.asarray(memory)
+    dtype = _array_api.float_dtype(xp, dtype, memory.dtype)
+    memory = xp.asarray(memory, dtype=dtype)
+    where = _array_api.device(memory)
+    states = xp.asarray(initial_states, dtype=dtype, device=where, copy=True)
+    _check_inputs(xp, memory, states)
     alpha = _check_alpha(alpha)
     beta = _beta_vector(beta, states.shape[-1])
     steps = _check_record_steps(record_steps)
+    draws = _array_api.draws(rng, xp, where, dtype)
     start = time.perf_counter()
-    engine = _Engine(memory, states, beta, alpha, rng, steps, dtype)
     basis = reduced = None
     if reduce:
-        basis, reduced = en.span_basis(memory)
+        basis, reduced = en.span_basis(_array_api.to_numpy(memory))
         if basis.shape[-1] == memory.shape[-2]:
             basis = reduced = None
+        else:
+            basis, reduced = (xp.asarray(part, device=where) for part in (basis, reduced))
+    engine = _Engine(xp, memory, states, beta, alpha, draws, steps)
     acceptance = None
-    if kernel == "sa":
-        records = engine.sa(basis, reduced)
-    elif basis is None:
-        records, acceptance = engine.mala()
-    else:
-        records, acceptance = engine.mala_span(basis, reduced)
+    with engine.ops.no_grad():
+        if kernel == "sa":
+            records = engine.sa(basis, reduced)
+        elif basis is None:
+            records, acceptance = engine.mala()
+        else:
+            records, acceptance = engine.mala_span(basis, reduced)
+    records = engine.ops.released(records)
+    acceptance = None if acceptance is None else engine.ops.released(acceptance)
     return ChainRun(records, steps, acceptance, time.perf_counter() - start)
 
 
@@ -532,167 +602,238 @@ class _Engine:
     Arrays carry an optional leading batch axis (B memories); ``beta`` (C,) broadcasts over it.
     """
 
-    def __init__(self, memory, states, beta, alpha, rng, steps, dtype) -> None:
-        self.memory, self.states, self.alpha, self.rng = memory, states, alpha, rng
-        self.beta, self.beta_typed = beta, beta.astype(dtype)
-        self.scale = np.sqrt(2.0 * alpha / self.beta_typed)  # (C,)
-        self.steps, self.dtype = steps, dtype
-        self.records = np.empty((steps.size, *states.shape), dtype=dtype)
+    def __init__(self, xp, memory, states, beta, alpha, draws, steps) -> None:
+        self.xp, self.ops = xp, _array_api.ops(xp)
+        self.memory, self.states, self.alpha, self.draws = memory, states, alpha, draws
+        where = _array_api.device(states)
+        self.beta = beta  # float64 (C,) on the host, for messages
+        self.beta_typed = xp.astype(xp.asarray(beta, device=where), states.dtype)
+        self.scale = xp.sqrt(2.0 * alpha / self.beta_typed)  # (C,)
+        self.steps = [int(step) for step in steps]
+        self.records = xp.empty((len(self.steps), *states.shape), dtype=states.dtype, device=where)
 
-    def _normal(self, *shape: int) -> np.ndarray:
-        return self.rng.standard_normal(shape, dtype=self.dtype)
+    def _chains_shape(self) -> tuple[int, ...]:
+        shape = tuple(self.states.shape)
+        return (*shape[:-2], shape[-1])
 
-    def _loop(self, label: str):
-        """Yield (step, offset in the noise block, record index or None) for steps 1…T."""
-        progress = _Progress(int(self.steps[-1]), label)
-        next_record = 0
-        for step in range(1, int(self.steps[-1]) + 1):
-            due = step == self.steps[next_record]
-            yield step, (step - 1) % _BLOCK, next_record if due else None
-            next_record += due
-            progress.update(step)
+    def _raise_if_bad(self, per_chain: Array, step: int) -> None:
+        """Raise ``SamplerDivergedError`` if a chain of ``per_chain`` (…, C) is non-finite."""
+        xp = self.xp
+        if bool(xp.isfinite(xp.sum(per_chain))):
+            return
+        values = _array_api.to_numpy(per_chain)
+        if not np.all(np.isfinite(values)):
+            _raise_diverged(values, step, self.alpha, self.beta)
 
-    def sa(self, basis, reduced) -> np.ndarray:
-        """ULA, literal (basis None) or span-reduced: y exactly, z as AR(1) between records."""
-        alpha, beta, scale = self.alpha, self.beta_typed, self.scale
-        if basis is None:
-            values, span = self.memory, self.states.copy()
-        else:
-            values, span = reduced, _t(basis) @ self.states  # (…, r, K), (…, r, C)
-            orthogonal = self.states - basis @ span
-        decay = 1.0 - alpha
-        noise = np.empty((_BLOCK, *span.shape), dtype=self.dtype)
-        last_record = 0
-        for step, offset, record in self._loop("SA"):
+    def _drive(
+        self,
+        label: str,
+        state: Any,
+        advance: Callable[[Any, int], Any],
+        per_chain: Callable[[Any], Array],
+        new_block: Callable[[], None],
+        on_record: Callable[[Any, int, int], Any],
+        copy: Callable[[Any], Any] = lambda state: state,
+    ) -> Any:
+        """Run steps 1…T: ``advance(state, offset in the block)``, checks, ``on_record``.
+
+        Checks (``per_chain(state)`` finite) at the end of each block and at every record;
+        ``copy`` keeps the state of the last check for a replay (``advance`` may update in
+        place), which on a failed check names the first bad step with the same draws.
+        """
+        xp = self.xp
+        progress = _Progress(self.steps[-1], label)
+        last, next_record = self.steps[-1], 0
+        checkpoint, first = copy(state), 1
+        for step in range(1, last + 1):
+            offset = (step - 1) % _BLOCK
             if offset == 0:
-                self.rng.standard_normal(out=noise, dtype=self.dtype)
-                noise *= scale
-            _ula_update(values, span, noise[offset], beta, alpha)
-            _check_finite(span, step, alpha, self.beta, matrix=True)
-            if record is None:
-                continue
+                new_block()
+            state = advance(state, offset)
+            due = step == self.steps[next_record]
+            if due or offset == _BLOCK - 1 or step == last:
+                if not bool(xp.isfinite(xp.sum(per_chain(state)))):
+                    for replayed in range(first, step + 1):  # same draws: find the first step
+                        checkpoint = advance(checkpoint, (replayed - 1) % _BLOCK)
+                        self._raise_if_bad(per_chain(checkpoint), replayed)
+                    self._raise_if_bad(per_chain(state), step)
+                if due:
+                    state = on_record(state, step, next_record)
+                    next_record += 1
+                checkpoint, first = copy(state), step + 1
+            progress.update(step)
+        return state
+
+    def sa(self, basis, reduced) -> Array:
+        """ULA, literal (basis None) or span-reduced: y exactly, z as AR(1) between records."""
+        xp, ops, alpha, beta, scale = self.xp, self.ops, self.alpha, self.beta_typed, self.scale
+        if basis is None:
+            values, span = self.memory, ops.copy(self.states)
+        else:
+            values, span = reduced, basis.mT @ self.states  # (…, r, K), (…, r, C)
+            parts = {"orthogonal": self.states - basis @ span, "last": 0}
+        values_t = values.mT
+        decay = 1.0 - alpha
+        block = {"noise": None}
+
+        def new_block() -> None:
+            block["noise"] = self.draws.normal((_BLOCK, *span.shape), out=block["noise"])
+            block["noise"] *= scale
+
+        def advance(current, offset):
+            return _ula_update(
+                xp, ops, values, values_t, current, block["noise"][offset], beta, alpha
+            )
+
+        def on_record(current, step, index):
             if basis is None:
-                self.records[record] = span
-                continue
-            n = step - last_record
+                self.records[index, ...] = current
+                return current
+            n = step - parts["last"]
             # n AR(1) steps at once: z ← (1−α)ⁿ z + scale·sqrt(Σ_{j<n} (1−α)^{2j}) P⊥ε
             spread = float(np.sqrt((1.0 - decay ** (2 * n)) / (1.0 - decay**2)))
-            fresh = self._normal(*self.states.shape)
-            fresh -= basis @ (_t(basis) @ fresh)
-            orthogonal = decay**n * orthogonal + (scale * spread) * fresh
-            self.records[record] = basis @ span + orthogonal
-            _check_finite(self.records[record], step, alpha, self.beta, matrix=True)
-            last_record = step
+            fresh = self.draws.normal(tuple(self.states.shape))
+            fresh -= basis @ (basis.mT @ fresh)
+            parts["orthogonal"] = decay**n * parts["orthogonal"] + (scale * spread) * fresh
+            self.records[index, ...] = basis @ current + parts["orthogonal"]
+            self._raise_if_bad(xp.sum(self.records[index, ...], axis=-2), step)
+            parts["last"] = step
+            return current
+
+        def per_chain(current):
+            return xp.sum(current, axis=-2)
+
+        self._drive("SA", span, advance, per_chain, new_block, on_record, ops.copy)
         return self.records
 
-    def mala(self) -> tuple[np.ndarray, np.ndarray]:
-        """Literal full-dimensional MALA (the reference for :meth:`mala_span`)."""
-        alpha, beta = self.alpha, self.beta_typed
-        state = mala_init(self.memory, self.states, beta, alpha)
-        accepted = np.zeros(self.states.shape[:-2] + self.states.shape[-1:], dtype=np.int64)
-        noise = log_uniform = np.empty(0)
-        for step, offset, record in self._loop("MALA"):
-            if offset == 0:
-                noise = self._normal(_BLOCK, *self.states.shape)
-                log_uniform = _log_uniform(self.rng, (_BLOCK, *accepted.shape), self.dtype)
-            state, info = mala_step(
-                self.memory, state, noise[offset], log_uniform[offset], beta, alpha
-            )
-            accepted += info.accepted
-            _check_finite(state.energy, step, alpha, self.beta, matrix=False)
-            if record is not None:
-                self.records[record] = state.states
-        return self.records, accepted / float(self.steps[-1])
+    def _acceptance(self, accepted: Array) -> Array:
+        return self.xp.astype(accepted, self.xp.float64) / float(self.steps[-1])
 
-    def mala_span(self, basis, reduced) -> tuple[np.ndarray, np.ndarray]:
+    def mala(self) -> tuple[Array, Array]:
+        """Literal full-dimensional MALA (the reference for :meth:`mala_span`)."""
+        xp, ops, alpha, beta = self.xp, self.ops, self.alpha, self.beta_typed
+        memory, memory_t = self.memory, self.memory.mT
+        state = _mala_init(xp, ops, memory, memory_t, self.states, beta, alpha)
+        chains = self._chains_shape()
+        counts = {"accepted": xp.zeros(chains, dtype=xp.int64, device=_array_api.device(memory))}
+        block = {}
+
+        def new_block() -> None:
+            block["noise"] = self.draws.normal((_BLOCK, *self.states.shape))
+            block["log_uniform"] = self.draws.log_uniform((_BLOCK, *chains))
+
+        def advance(current, offset):
+            noise, log_uniform = block["noise"][offset], block["log_uniform"][offset]
+            new, info = _mala_step(
+                xp, ops, memory, memory_t, current, noise, log_uniform, beta, alpha
+            )
+            counts["accepted"] += info.accepted
+            return new
+
+        def on_record(current, step, index):
+            self.records[index, ...] = current.states
+            return current
+
+        self._drive("MALA", state, advance, lambda current: current.energy, new_block, on_record)
+        return self.records, self._acceptance(counts["accepted"])
+
+    def mala_span(self, basis, reduced) -> tuple[Array, Array]:
         """Exact MALA in the frame [span, u] with z's remainder through ρ (module docstring)."""
-        alpha, beta = self.alpha, self.beta_typed
+        xp, ops, alpha = self.xp, self.ops, self.alpha
         m = self.states.shape[-2] - basis.shape[-1]  # dimension of the complement (≥ 1)
         memory = frame_memory(reduced)
-        scaled_memory, memory_t = alpha * memory, np.ascontiguousarray(_t(memory))
-        coefficients = _coefficients(beta, alpha)
-        span = _t(basis) @ self.states
-        orthogonal = self.states - basis @ span
-        state, direction = self._frame_state(memory, basis, span, orthogonal)
-        accepted = np.zeros(state.across.shape, dtype=np.int64)
-        moves, log_uniforms = _FrameMoves(*(np.empty(0),) * 4), np.empty(0)
-        for step, offset, record in self._loop("MALA"):
-            if offset == 0:
-                *draws, log_uniforms = self._mala_span_block(state.frame.shape, m)
-                moves = _frame_moves(*draws, self.scale)
-            state, info = _mala_span_update(
+        scaled_memory, memory_t = alpha * memory, ops.contiguous(memory.mT)
+        coefficients = _coefficients(self.beta_typed, alpha)
+        span = basis.mT @ self.states
+        lazy = {}
+
+        def frame_state(span, orthogonal) -> SpanMalaState:
+            """State with u = z/‖z‖ (along = ‖z‖, across = 0); u kept for materialising."""
+            length = xp.sqrt(ops.dots(orthogonal, orthogonal))
+            lazy["direction"] = self._directions(basis, orthogonal, length)
+            frame = xp.concat([span, length[..., None, :]], axis=-2)
+            return _mala_span_init(xp, ops, memory, frame, self.beta_typed, alpha)
+
+        state = frame_state(span, self.states - basis @ span)
+        frame_shape, chains = tuple(state.frame.shape), self._chains_shape()
+        counts = {"accepted": xp.zeros(chains, dtype=xp.int64, device=_array_api.device(memory))}
+        block = {}
+
+        def new_block() -> None:
+            *draws, block["log_uniform"] = self._mala_span_block(frame_shape, chains, m)
+            block["moves"] = _frame_moves(ops, *draws, self.scale)
+
+        def advance(current, offset):
+            moves = _FrameMoves(*(part[offset] for part in block["moves"]))
+            new, info = _mala_span_update(
+                xp,
+                ops,
+                memory,
                 scaled_memory,
                 memory_t,
-                state,
-                _FrameMoves(*(block[offset] for block in moves)),
-                log_uniforms[offset],
+                current,
+                moves,
+                block["log_uniform"][offset],
                 coefficients,
             )
-            accepted += info.accepted
-            _check_finite(state.log_weight, step, alpha, self.beta, matrix=False)
-            if record is not None:
-                span = state.frame[..., :-1, :]
-                along = state.frame[..., -1, :]
-                orthogonal = self._materialise(basis, direction, along, state.across)
-                self.records[record] = basis @ span + orthogonal
-                _check_finite(self.records[record], step, alpha, self.beta, matrix=True)
-                state, direction = self._frame_state(memory, basis, span, orthogonal)
-        return self.records, accepted / float(self.steps[-1])
+            counts["accepted"] += info.accepted
+            return new
 
-    def _frame_state(self, memory, basis, span, orthogonal) -> tuple[SpanMalaState, np.ndarray]:
-        """State with u = z/‖z‖ (along = ‖z‖, across = 0) and the direction u (…, d, C)."""
-        length = np.sqrt(_sq(orthogonal))
-        direction = self._directions(basis, orthogonal, length)
-        frame = np.concatenate([span, length[..., None, :]], axis=-2)
-        return mala_span_init(memory, frame, self.beta_typed, self.alpha), direction
+        def on_record(current, step, index):
+            span, along = current.frame[..., :-1, :], current.frame[..., -1, :]
+            orthogonal = self._materialise(basis, lazy["direction"], along, current.across)
+            self.records[index, ...] = basis @ span + orthogonal
+            self._raise_if_bad(xp.sum(self.records[index, ...], axis=-2), step)
+            return frame_state(span, orthogonal)
 
-    def _mala_span_block(self, frame_shape, m: int) -> tuple[np.ndarray, ...]:
+        self._drive(
+            "MALA", state, advance, lambda current: current.log_weight, new_block, on_record
+        )
+        return self.records, self._acceptance(counts["accepted"])
+
+    def _mala_span_block(self, frame_shape, chains, m: int) -> tuple[Array, ...]:
         """Draws for _BLOCK steps: frame noise [ε_y; e], across normals g, χ²(m − 2), log u."""
-        noise = self._normal(_BLOCK, *frame_shape)
-        chains = (*frame_shape[:-2], frame_shape[-1])
-        across_noise = self._normal(_BLOCK, *chains)
+        xp = self.xp
+        noise = self.draws.normal((_BLOCK, *frame_shape))
+        across_noise = self.draws.normal((_BLOCK, *chains))
         if m < 2:  # no room for v: ρ stays 0
-            across_noise[...] = 0.0
+            across_noise = xp.zeros_like(across_noise)
         dof = _chi_square_dof(m)
         if dof >= 1:
-            chi_square = self.rng.chisquare(dof, (_BLOCK, *chains)).astype(self.dtype)
+            chi_square = self.draws.chi_square(dof, (_BLOCK, *chains))
         else:
-            chi_square = np.zeros((_BLOCK, *chains), dtype=self.dtype)
-        log_uniform = _log_uniform(self.rng, (_BLOCK, *chains), self.dtype)
+            chi_square = xp.zeros_like(across_noise)
+        log_uniform = self.draws.log_uniform((_BLOCK, *chains))
         return noise, across_noise, chi_square, log_uniform
 
-    def _uniform_directions(self, basis, exclude=None) -> np.ndarray:
+    def _uniform_directions(self, basis, exclude=None) -> Array:
         """Unit columns (…, d, C), uniform on the sphere orthogonal to the span (and exclude)."""
-        fresh = self._normal(*self.states.shape)
-        fresh -= basis @ (_t(basis) @ fresh)
+        xp, ops = self.xp, self.ops
+        fresh = self.draws.normal(tuple(self.states.shape))
+        fresh -= basis @ (basis.mT @ fresh)
         if exclude is not None:
-            fresh -= exclude * np.einsum("...dc,...dc->...c", exclude, fresh)[..., None, :]
-        return fresh / np.sqrt(_sq(fresh))[..., None, :]
+            fresh -= exclude * ops.dots(exclude, fresh)[..., None, :]
+        return fresh / xp.sqrt(ops.dots(fresh, fresh))[..., None, :]
 
-    def _directions(self, basis, orthogonal, length) -> np.ndarray:
-        """u = z / ‖z‖ per chain, or a uniform direction where z is exactly 0."""
+    def _directions(self, basis, orthogonal, length) -> Array:
+        """u = z / ‖z‖ per chain, or a uniform direction where z is exactly 0 (one sync)."""
+        xp = self.xp
         zero = length == 0
-        if not np.any(zero):
+        if not bool(xp.any(zero)):
             return orthogonal / length[..., None, :]
         fallback = self._uniform_directions(basis)
-        safe = np.where(zero, 1, length)[..., None, :]
-        return np.where(zero[..., None, :], fallback, orthogonal / safe)
+        safe = xp.where(zero, xp.ones_like(length), length)[..., None, :]
+        return xp.where(zero[..., None, :], fallback, orthogonal / safe)
 
-    def _materialise(self, basis, direction, along, across) -> np.ndarray:
+    def _materialise(self, basis, direction, along, across) -> Array:
         """z = along·u + across·v with v uniform on the sphere orthogonal to the span and u."""
         if direction.shape[-2] - basis.shape[-1] < 2:  # no room for v: across stays 0
             orthogonal = direction * along[..., None, :]
         else:
             lazy = self._uniform_directions(basis, exclude=direction)
             orthogonal = direction * along[..., None, :] + lazy * across[..., None, :]
-        orthogonal -= basis @ (_t(basis) @ orthogonal)  # no drift into the span by rounding
+        orthogonal -= basis @ (basis.mT @ orthogonal)  # no drift into the span by rounding
         return orthogonal
-
-
-def _log_uniform(rng: np.random.Generator, shape: tuple[int, ...], dtype) -> np.ndarray:
-    """log u for u ~ U[0, 1); u = 0 (possible in float32) gives −inf, an acceptance."""
-    with np.errstate(divide="ignore"):
-        return np.log(rng.random(shape, dtype))
 
 
 def _chi_square_dof(m: int) -> int:
@@ -795,16 +936,13 @@ def multi_chain(
     reduce: bool = True,
     start: tuple[np.ndarray, np.ndarray] | None = None,
     dtype: DTypeLike = np.float64,
-    runner: Callable[..., ChainRun] | None = None,
 ) -> SampleSet:
     """SPEC §2 multi-chain protocol: C chains from distinct stored patterns + noise.
 
     The start comes from :func:`draw_starts` on ``rng`` unless ``start`` (its result, drawn
     once and shared between samplers) is given. Snapshots every ``thin`` steps after
     ``burn_in``; ``keep`` evenly spaced ones per chain are returned, ordered chain by chain:
-    samples (d, C·keep). ``runner`` replaces :func:`run_chains` (same arguments but
-    ``reduce`` and ``dtype``) for chains run another way: in PCA space
-    (``transforms.projected_chains``) or as several heads (``multihead.multihead_run``).
+    samples (d, C·keep).
     """
     if start is None:
         starts, initial = draw_starts(memory, n_chains, init_noise, rng)
@@ -812,13 +950,17 @@ def multi_chain(
         starts, initial = _given_start(start, memory, n_chains)
     record_steps = snapshot_steps(n_steps, burn_in, thin)
     positions = evenly_spaced_positions(record_steps.size, keep)
-    common = {"kernel": kernel, "beta": beta, "alpha": alpha, "rng": rng}
-    if runner is None:
-        run = run_chains(
-            memory, initial, record_steps=record_steps, reduce=reduce, dtype=dtype, **common
-        )
-    else:
-        run = runner(memory, initial, record_steps=record_steps, **common)
+    run = run_chains(
+        memory,
+        initial,
+        kernel=kernel,
+        beta=beta,
+        alpha=alpha,
+        rng=rng,
+        record_steps=record_steps,
+        reduce=reduce,
+        dtype=dtype,
+    )
     return SampleSet(
         samples=chain_major(run.records[positions]),
         chain_ids=np.repeat(np.arange(n_chains), keep),

@@ -1,8 +1,11 @@
-"""Memory transforms: principal-direction projections and sampling in the projected space.
+"""Memory transforms: principal-direction projections of a memory.
 
 ``memory`` has shape ``(d, K)`` (one stored pattern per column), ``basis`` ``(d, r)`` has
 orthonormal columns, ``reduced`` ``(r, K)`` is the memory in those coordinates and reduced
-states ``(r, n)`` map back to pixels with :func:`lift`.
+states ``(r, n)`` map back to pixels as ``basis @ states`` (plus the mean for the centred
+projection). A dataset with ``pca_rank`` is sampled in its reduced coordinates: the memory
+step stores ``reduced`` as the memory (and ``basis`` beside it), and the samplers run on it
+like on any memory.
 
 Uncentred projection (E17, PCA-space SA)
 ----------------------------------------
@@ -49,24 +52,9 @@ same memory always gives the same basis.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Sequence
-from typing import Literal
-
 import numpy as np
 
-from . import samplers
-from .samplers import ChainRun, SampleSet
-
-__all__ = [
-    "centred_pca_projection",
-    "full_rank",
-    "lift",
-    "pca_projection",
-    "projected_chains",
-    "projected_multi_chain",
-    "start_states",
-]
+__all__ = ["centred_pca_projection", "full_rank", "pca_projection"]
 
 
 def _check_memory(memory: np.ndarray) -> np.ndarray:
@@ -134,7 +122,7 @@ def centred_pca_projection(
     memory: (d, K) with K ≥ 2; rank ≤ min(d, K − 1) (``None``: the numerical rank of the
     centred memory, i.e. every direction that carries variance). Returns
     ``(reduced (r, K), basis (d, r), mean (d,))`` with ``reduced = basisᵀ (memory − m 1ᵀ)``;
-    ``lift(reduced, basis, mean)`` gives the memory back when rank covers every direction.
+    ``mean + basis @ reduced`` gives the memory back when rank covers every direction.
     """
     memory = _check_memory(memory)
     if memory.shape[1] < 2:
@@ -147,103 +135,3 @@ def centred_pca_projection(
     left, _ = _signed_svd(centred)
     basis = np.ascontiguousarray(left[:, :rank])
     return basis.T @ centred, basis, mean
-
-
-def lift(states: np.ndarray, basis: np.ndarray, mean: np.ndarray | None = None) -> np.ndarray:
-    """Decode reduced states (r, n) to the full space: ``mean + basis states`` (d, n)."""
-    states = np.asarray(states, dtype=np.float64)
-    if states.ndim != 2 or states.shape[0] != basis.shape[1]:
-        raise ValueError(
-            f"states must have shape ({basis.shape[1]}, n) to match the basis {basis.shape}, "
-            f"got {states.shape}"
-        )
-    lifted = basis @ states
-    if mean is not None:
-        lifted += np.asarray(mean, dtype=np.float64)[:, None]
-    return lifted
-
-
-def start_states(
-    memory: np.ndarray, rng: np.random.Generator, n_chains: int, init_noise: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Start patterns (C,) and full-space start states (d, C): ``samplers.draw_starts``.
-
-    The same generator state gives the same start patterns and init noise as
-    ``samplers.multi_chain``, so projected and multi-head runs share common random numbers
-    with the full-space run of the same seed.
-    """
-    return samplers.draw_starts(memory, n_chains, init_noise, rng)
-
-
-def projected_chains(
-    memory: np.ndarray,
-    initial_states: np.ndarray,
-    *,
-    rank: int | None,
-    kernel: Literal["sa", "mala"],
-    beta: float | np.ndarray,
-    alpha: float,
-    rng: np.random.Generator,
-    record_steps: Sequence[int],
-    centred: bool = False,
-) -> ChainRun:
-    """``samplers.run_chains`` in the projected space, records lifted back to (R, d, C).
-
-    memory: (d, K); initial_states: (d, C) full-space starts (e.g. the common start draw),
-    projected with ``basisᵀ (ξ₀ − m)``; the chains advance with the reduced memory (r, K),
-    so the Langevin noise lives in r dimensions. ``centred`` picks the projection.
-    """
-    memory = _check_memory(memory)
-    if centred:
-        reduced, basis, mean = centred_pca_projection(memory, rank)
-    else:
-        (reduced, basis), mean = pca_projection(memory, rank), None
-    initial = np.asarray(initial_states, dtype=np.float64)
-    if initial.ndim != 2 or initial.shape[0] != memory.shape[0]:
-        raise ValueError(
-            f"initial_states must have shape ({memory.shape[0]}, C), got {initial.shape}"
-        )
-    shifted = initial if mean is None else initial - mean[:, None]
-    run = samplers.run_chains(
-        reduced,
-        basis.T @ shifted,
-        kernel=kernel,
-        beta=beta,
-        alpha=alpha,
-        rng=rng,
-        record_steps=record_steps,
-    )
-    records = np.einsum("dr,trc->tdc", basis, run.records)
-    if mean is not None:
-        records += mean[None, :, None]
-    return ChainRun(records, run.record_steps, run.acceptance, run.wall_seconds)
-
-
-def projected_multi_chain(
-    memory: np.ndarray,
-    *,
-    rank: int | None,
-    kernel: Literal["sa", "mala"],
-    beta: float,
-    alpha: float,
-    rng: np.random.Generator,
-    centred: bool = False,
-    n_chains: int = 30,
-    n_steps: int = 5000,
-    burn_in: int = 2000,
-    thin: int = 100,
-    keep: int = 5,
-    init_noise: float = 0.01,
-) -> SampleSet:
-    """SPEC §2 multi-chain protocol run in the projected space, samples lifted to (d, C·keep).
-
-    Chains start at the projections of the same stored patterns + init noise as the
-    full-space ``multi_chain`` with this generator state (:func:`start_states`), then
-    :func:`projected_chains`.
-    """
-    return samplers.multi_chain(
-        _check_memory(memory), kernel=kernel, beta=beta, alpha=alpha, rng=rng,
-        n_chains=n_chains, n_steps=n_steps, burn_in=burn_in, thin=thin, keep=keep,
-        init_noise=init_noise,
-        runner=functools.partial(projected_chains, rank=rank, centred=centred),
-    )  # fmt: skip
