@@ -20,12 +20,15 @@ depend on the data. Examples::
     PYTHONPATH=src python benchmarks/learned_baselines.py --epochs 0.1    # 10 % of them
     PYTHONPATH=src python benchmarks/learned_baselines.py --threads 1 2 --concurrent 2
     PYTHONPATH=src python benchmarks/learned_baselines.py --device cuda --threads 1
+    PYTHONPATH=src python benchmarks/learned_baselines.py --compare-vmap --k 100
 
 ``--epochs f`` scales every model's epochs by f (the per-epoch cost is constant, so times
 scale linearly and ratios do not change). ``--concurrent n`` runs n identical copies of the
 measurement at once in separate processes (n jobs sharing the machine, as ``--cores`` does)
-and prints each copy's lines. Run it on a quiet machine; the load average is printed before
-and after.
+and prints each copy's lines. ``--compare-vmap`` instead times R fits per epoch with the
+library's explicit ``baddbmm`` layers against ``torch.func`` (``stack_module_state`` and
+``vmap`` over ``functional_call``), the other way to batch them. Run it on a quiet machine;
+the load average is printed before and after.
 """
 
 from __future__ import annotations
@@ -148,6 +151,96 @@ def _measure(args: argparse.Namespace) -> None:
     print(f"loadavg_after={os.getloadavg()}", flush=True)
 
 
+def _vmap_epochs(name: str, memory: np.ndarray, params: Any, seeds: list[int]) -> None:
+    """``params.epochs`` full-batch epochs of R fits with ``torch.func``: the nets stacked by
+    ``stack_module_state`` and the loss ``vmap``-ed over ``functional_call`` of the module
+    (the alternative to the library's explicit ``baddbmm`` layers), same draws per replicate."""
+    import copy
+
+    import torch
+    from torch.func import functional_call, stack_module_state, vmap
+
+    from stochastic_attention.baselines import _common
+
+    x = torch.as_tensor(memory.T, dtype=torch.float32).contiguous()
+    gens = _common.replicate_generators(seeds)
+    net_cls = vae.VaeNet if name == "vae" else ddpm.DdpmNet
+    nets = [net_cls(memory.shape[0], params, gen) for gen in gens]
+    weights, buffers = stack_module_state(nets)
+    base = copy.deepcopy(nets[0]).to("meta")
+    optimiser = torch.optim.Adam(list(weights.values()), lr=params.lr, fused=True)
+    if name == "ddpm":
+        sched = ddpm.NoiseSchedule.linear(params.steps, params.beta_start, params.beta_end)
+
+    def vae_loss(w, b, eps):
+        def part(module: str, value):
+            prefix = f"{module}."
+            own = {k.removeprefix(prefix): v for k, v in w.items() if k.startswith(prefix)}
+            return functional_call(getattr(base, module), own, (value,))
+
+        h = part("encoder", x)
+        mu, logvar = part("mu", h), part("logvar", h)
+        out = part("decoder", mu + torch.exp(0.5 * logvar) * eps)
+        x_hat = out / (torch.linalg.vector_norm(out, dim=1, keepdim=True) + vae.OUTPUT_EPS)
+        return (x - x_hat).square().sum(dim=1).mean()
+
+    def ddpm_loss(w, b, t, eps):
+        ab = sched.alpha_bar[t][:, None]
+        x_t = torch.sqrt(ab) * x + torch.sqrt(1.0 - ab) * eps
+        return (functional_call(base, (w, b), (x_t, t)) - eps).square().mean()
+
+    for _ in range(params.epochs):
+        if name == "vae":
+            eps = torch.stack([torch.randn((x.shape[0], params.latent), generator=g) for g in gens])
+            loss = vmap(vae_loss)(weights, buffers, eps)
+        else:
+            draws = [
+                (torch.randint(0, params.steps, (x.shape[0],), generator=g),
+                 torch.randn(x.shape, generator=g))
+                for g in gens
+            ]  # fmt: skip
+            t, eps = torch.stack([d[0] for d in draws]), torch.stack([d[1] for d in draws])
+            loss = vmap(ddpm_loss)(weights, buffers, t, eps)
+        optimiser.zero_grad(set_to_none=True)
+        loss.sum().backward()
+        optimiser.step()
+
+
+def _compare_vmap(args: argparse.Namespace) -> None:
+    """CPU ms per epoch of R fits: explicit stacked ``baddbmm`` against ``torch.func.vmap``,
+    alternating, three rounds (K = the first ``--k``, ``--vmap-epochs`` epochs each)."""
+    import torch
+
+    seeds = list(range(args.replicates))
+    k = args.k[0]
+    memory = _memory(args.d, k, seed=0)
+    print(f"vmap comparison: K={k} R={len(seeds)} threads={args.threads[0]} "
+          f"loadavg={os.getloadavg()}", flush=True)  # fmt: skip
+    torch.set_num_threads(args.threads[0])
+    for name in [n for n in ("vae", "ddpm") if n in args.only]:  # warm-up, untimed
+        warm = dataclasses.replace(_params(name, 1.0, "cpu"), epochs=2)
+        _vmap_epochs(name, memory, warm, seeds)
+        (vae if name == "vae" else ddpm).fit_replicates(memory, warm, seeds)
+    for round_ in range(3):
+        for name in [n for n in ("vae", "ddpm") if n in args.only]:
+            module = vae if name == "vae" else ddpm
+            params = dataclasses.replace(_params(name, 1.0, "cpu"), epochs=args.vmap_epochs)
+            if name == "ddpm":
+                params = dataclasses.replace(params, epoch_scaling="none")
+            times = {}
+            for how in ("baddbmm", "vmap"):
+                if how == "vmap":
+                    run = functools.partial(_vmap_epochs, name, memory, params, seeds)
+                else:
+                    run = functools.partial(
+                        module.fit_replicates, memory, params, seeds, threads=args.threads[0]
+                    )
+                times[how] = _timed(run)[2] / params.epochs * 1e3
+            print(f"round {round_} {name}: baddbmm {times['baddbmm']:.1f} ms/epoch, vmap "
+                  f"{times['vmap']:.1f} ms/epoch, vmap/baddbmm "
+                  f"{times['vmap'] / times['baddbmm']:.2f}", flush=True)  # fmt: skip
+
+
 def _concurrent(argv: Sequence[str], copies: int) -> None:
     """Run ``copies`` copies of this benchmark at once (``argv`` ends in ``--concurrent 1``)."""
     command = [sys.executable, __file__, *argv]
@@ -177,8 +270,14 @@ def main(argv: list[str] | None = None) -> None:
         "--only", choices=["vae", "ddpm", "gmm"], nargs="+", default=["vae", "ddpm", "gmm"]
     )
     parser.add_argument("--concurrent", type=int, default=1, help="copies run at once")
+    parser.add_argument(
+        "--compare-vmap", action="store_true", help="time torch.func.vmap against baddbmm only"
+    )
+    parser.add_argument("--vmap-epochs", type=int, default=40)
     args = parser.parse_args(argv)
-    if args.concurrent > 1:
+    if args.compare_vmap:
+        _compare_vmap(args)
+    elif args.concurrent > 1:
         _concurrent([*argv, "--concurrent", "1"], args.concurrent)  # the last one counts
     else:
         _measure(args)
