@@ -8,7 +8,8 @@ the wall and CPU seconds of
 * ``separate``: R such fits one after another (R seeds);
 * ``batched``: the R fits trained together (``fit_replicates``: stacked weights, one batched
   product per layer, one Adam);
-* ``ratio`` = batched / one (wall), the cost of refitting every replicate;
+* ``ratio``: batched / one and separate / one, in wall and in CPU seconds (the cost of
+  refitting every replicate; on a shared machine the CPU ratio is the steadier one);
 
 with the model's FLOPs per epoch (dense layers only: forward, weight gradients and the input
 gradients of every layer but the first) and the GFLOP/s each run achieved, so a ratio near R
@@ -122,13 +123,13 @@ def _measure(args: argparse.Namespace) -> None:
             epochs = params.epochs if name == "vae" else ddpm.training_epochs(params, k)
             flops = flops_per_epoch(name, args.d, k, params) * epochs
             module.fit(memory, dataclasses.replace(params, epochs=2), seed=0, threads=threads)
-            walls = {}
-            for what in ("one", "separate", "batched"):
+            walls, cpus = {}, {}
+            for what in args.what:
                 count = 1 if what == "one" else len(seeds)
                 fits, wall, cpu = _timed(
                     functools.partial(_fit, module, memory, params, what, seeds, threads)
                 )
-                walls[what] = wall
+                walls[what], cpus[what] = wall, cpu
                 final = np.mean([f.history["loss"][-1] for f in fits])
                 extra = (
                     f"epochs={epochs} gflop={count * flops / 1e9:.0f} "
@@ -136,10 +137,15 @@ def _measure(args: argparse.Namespace) -> None:
                     f"gflop_per_s_cpu={count * flops / cpu / 1e9:.1f} final_loss={final:.4g}"
                 )
                 _line(name, k, threads, what, wall, cpu, extra)
-            ratio = walls["batched"] / walls["one"]
-            separate = walls["separate"] / walls["one"]
-            extra = f"batched/one={ratio:.2f} separate/one={separate:.2f} (R={len(seeds)})"
-            _line(name, k, threads, "ratio", walls["batched"], 0.0, extra)
+            if "one" not in walls or len(walls) < 2:
+                continue
+            extra = " ".join(
+                f"{what}/one_{clock}={times[what] / times['one']:.2f}"
+                for clock, times in (("wall", walls), ("cpu", cpus))
+                for what in ("batched", "separate")
+                if what in times
+            )
+            _line(name, k, threads, "ratio", 0.0, 0.0, f"{extra} (R={len(seeds)})")
         if "gmm" in args.only:
             for what in ("one", "separate"):
                 gmm = functools.partial(
@@ -269,6 +275,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--only", choices=["vae", "ddpm", "gmm"], nargs="+", default=["vae", "ddpm", "gmm"]
     )
+    parser.add_argument(
+        "--what", choices=["one", "separate", "batched"], nargs="+",
+        default=["one", "separate", "batched"], help="which fits to time",
+    )  # fmt: skip
     parser.add_argument("--concurrent", type=int, default=1, help="copies run at once")
     parser.add_argument(
         "--compare-vmap", action="store_true", help="time torch.func.vmap against baddbmm only"
