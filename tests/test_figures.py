@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from unittest import mock
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -85,6 +87,31 @@ def test_training_curves_of_each_learned_baseline(tmp_path):
     )
     assert path.read_bytes()[:4] == PNG
     assert figures.training_curves({}, tmp_path / "empty.png").exists()
+
+
+def test_training_curves_draw_every_replicate_fit(tmp_path):
+    # (fits, epochs) histories, the GMM's NaN-padded where EM stopped early: every fit is a
+    # line of its curve's colour and the legend gives the range of the final values.
+    epochs = np.arange(1, 41)
+    gmm = np.full((3, 12), np.nan)
+    for r, stop in enumerate((12, 7, 9)):
+        gmm[r, :stop] = np.r_[400.0 + r, -np.linspace(20, 30 + r, stop - 1)]
+    histories = {
+        "gmm_pca": {"loss": gmm},
+        "vae": {"loss": np.stack([1 / epochs + r / 100 for r in range(5)])},
+        "ddpm": {"loss": np.stack([1.0 - 0.01 * r * (1 - np.exp(-epochs / 10)) for r in (1, 2)])},
+    }
+    path = tmp_path / "fits.png"
+    with mock.patch.object(figures, "save", wraps=figures.save) as save:
+        figures.training_curves(histories, path, kinds={"gmm_pca": "gmm_pca"})
+    axes = save.call_args.args[0].axes
+    assert [len(axis.get_lines()) for axis in axes] == [3, 5, 2 + 1]  # + DDPM's ε = 0 line
+    assert [line.get_xdata().size for line in axes[0].get_lines()] == [11, 6, 8]  # from 2
+    legend = [text.get_text() for text in axes[0].get_legend().get_texts()]
+    assert legend == ["loss (final -32 to -30)"]
+    assert "iteration 1 not shown: loss 400 to 402" in axes[0].get_xlabel()
+    assert axes[1].get_title() == "vae, 5 fits"
+    assert path.read_bytes()[:4] == PNG
 
 
 def test_nearest_patterns_are_the_highest_cosines():

@@ -7,6 +7,7 @@ SPEC budget on MNIST, ≈ 30–45 s) the whole file takes well under a minute.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import warnings
 
@@ -376,3 +377,190 @@ def test_ddpm_schedule_and_embedding() -> None:
     table = ddpm.time_embedding(200, 64)
     assert table.shape == (200, 64)
     np.testing.assert_array_equal(table[0].numpy(), np.r_[np.zeros(32), np.ones(32)])
+
+
+# --- replicates trained together (fit_replicates) ---------------------------------------------
+
+BATCHED = {
+    "vae": (vae, vae.VaeParams(hidden=(32, 16), latent=4, epochs=20, device="cpu")),
+    "vae_minibatch": (
+        vae,
+        vae.VaeParams(hidden=(32, 16), latent=4, epochs=20, batch_size=5, device="cpu"),
+    ),
+    "vae_kl_ramp": (  # β_KL > 0 from the first epoch: the KL term's gradient is checked too
+        vae,
+        vae.VaeParams(
+            hidden=(32, 16), latent=4, epochs=20, kl_off_fraction=0.0, beta_kl=1.0, device="cpu"
+        ),
+    ),
+    "ddpm": (ddpm, ddpm.DdpmParams(hidden=(32, 32), steps=20, epochs=20, device="cpu")),
+    "ddpm_minibatch": (
+        ddpm,
+        ddpm.DdpmParams(hidden=(32, 32), steps=20, epochs=20, batch_size=5, device="cpu"),
+    ),
+}
+
+
+def _max_parameter_difference(a: torch.nn.Module, b: torch.nn.Module) -> float:
+    pairs = zip(a.parameters(), b.parameters(), strict=True)
+    with torch.no_grad():
+        return max(float((p - q).abs().max()) for p, q in pairs)
+
+
+@pytest.mark.parametrize("name", sorted(BATCHED))
+def test_batched_replicates_follow_separate_fits(memory: np.ndarray, name: str) -> None:
+    # Replicate r of one stacked fit must follow the plain nn.Module fit with seed r: same
+    # initial weights, same per-replicate draws in the same order, one Adam equal to R Adams.
+    # Measured after 20 epochs: ≤ 1.4e-7 apart (GEMM rounding), while fits with different
+    # seeds are 0.3–1.0 apart; the bound 1e-5 sits between with margin on both sides.
+    module, params = BATCHED[name]
+    seeds = [5, 6, 7]
+    together = module.fit_replicates(memory, params, seeds)
+    assert len(together) == 3
+    for r, seed in enumerate(seeds):
+        alone = module.fit(memory, params, seed=seed)
+        assert _max_parameter_difference(together[r].net, alone.net) < 1e-5
+        other = module.fit(memory, params, seed=seeds[(r + 1) % 3])
+        assert _max_parameter_difference(together[r].net, other.net) > 0.1
+        for key, values in alone.history.items():
+            np.testing.assert_allclose(together[r].history[key], values, rtol=1e-4, atol=1e-6)
+    draws = [fitted.sample(6, np.random.default_rng(0)) for fitted in together]
+    assert not np.allclose(draws[0], draws[1])  # the replicates are different models
+    assert together[0].train_seconds == together[2].train_seconds > 0.0  # one joint fit
+
+
+@pytest.mark.parametrize("module", [vae, ddpm], ids=["vae", "ddpm"])
+def test_batched_replicates_do_not_depend_on_each_other(memory, module) -> None:
+    params = BATCHED[module.__name__.rsplit(".", 1)[-1]][1]
+    three = module.fit_replicates(memory, params, [1, 2, 3])
+    alone = module.fit_replicates(memory, params, [2])
+    assert _max_parameter_difference(three[1].net, alone[0].net) < 1e-5
+    with pytest.raises(ValueError, match="at least one seed"):
+        module.fit_replicates(memory, params, [])
+
+
+def test_batched_fit_reports_progress_without_reading_every_epoch(
+    memory: np.ndarray, caplog: pytest.LogCaptureFixture
+) -> None:
+    seen: list[tuple[int, float]] = []
+    with caplog.at_level(logging.INFO, logger="stochastic_attention"):
+        fits = vae.fit_replicates(
+            memory, TINY["vae"][1], [0, 1, 2], progress=lambda e, loss: seen.append((e, loss))
+        )
+        ddpm.fit_replicates(memory, TINY["ddpm"][1], [0, 1])
+    # a fast fit: the loss is read once, at the last epoch (the mean over the replicates)
+    assert len(seen) == 1 and seen[0][0] == 30
+    assert seen[0][1] == pytest.approx(np.mean([f.history["loss"][-1] for f in fits]))
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("stochastic_attention")]
+    assert "vae: training 30 epochs on cpu, 3 replicates together" in lines
+    assert any(
+        line.startswith("vae: epoch 30/30 loss ") and "(mean of 3 replicates)" in line
+        for line in lines
+    )
+    assert any(line.startswith("ddpm: epoch 30/30 loss ") for line in lines)
+
+
+def test_epoch_log_due_follows_the_interval() -> None:
+    log = _common.EpochLog("x", total=10, interval=3600.0)
+    assert not log.due(1) and log.due(10)
+    assert _common.EpochLog("y", total=10, interval=0.0).due(1)
+
+
+def test_batched_fit_names_the_first_non_finite_epoch_and_replicate(memory: np.ndarray) -> None:
+    params = dataclasses.replace(TINY["ddpm"][1], lr=1e30)
+    with pytest.raises(FloatingPointError, match=r"non-finite at epoch \d+ of replicate \d"):
+        ddpm.fit_replicates(memory, params, [0, 1])
+    record = torch.zeros((4, 3, 2), dtype=torch.float64)
+    assert _common.first_non_finite(record) is None
+    record[2, 1, 0], record[3, 0, 1] = float("nan"), float("inf")
+    assert _common.first_non_finite(record) == (2, 1)
+
+
+def test_fit_replicates_restores_torch_state(memory: np.ndarray) -> None:
+    torch.set_num_threads(1)
+    before = torch.are_deterministic_algorithms_enabled()
+    vae.fit_replicates(memory, TINY["vae"][1], [0, 1], threads=2)
+    assert torch.get_num_threads() == 1
+    assert torch.are_deterministic_algorithms_enabled() == before
+
+
+# --- the sample step: one fit per replicate by default -----------------------------------------
+
+
+def _sample_step(tmp_path, **spec):
+    from stochastic_attention.domains.base import Memory, save_memory_file
+    from stochastic_attention.steps import core
+
+    memory_path = tmp_path / "memory.npz"
+    toy = Memory(unit_patterns(16, 12), {"domain": "array", "dataset": "toy"})
+    save_memory_file(memory_path, toy)
+    params = {
+        "category": "learned",
+        "dataset": "toy",
+        "method": spec["kind"],
+        "replicates": 3,
+        "seed": 11,
+        "n_samples": 10,
+        "energy_beta": 10.0,
+    } | spec
+    out = tmp_path / f"{spec['kind']}-{spec.get('refit_replicates', 'default')}.npz"
+    core.sample(params, {"memory": memory_path}, {"samples": out}, 0, 1)
+    metrics_path = out.with_suffix(".json")
+    inputs = {"memory": memory_path, "samples": out}
+    core.compute_metrics({}, inputs, {"metrics": metrics_path}, 0, 1)
+    return core.load_samples(out), json.loads(metrics_path.read_text())
+
+
+@pytest.mark.parametrize(
+    "kind, train",
+    [
+        ("vae", {"hidden": [32, 16], "latent": 4, "epochs": 30}),
+        ("ddpm", {"hidden": [32, 32], "steps": 20, "epochs": 30}),
+        ("gmm_pca", {"rank": 4, "components": 3}),
+    ],
+)
+def test_sample_step_refits_every_replicate_with_its_own_seed(tmp_path, kind, train) -> None:
+    from stochastic_attention.report import experiment_tables
+
+    loaded, record = _sample_step(tmp_path, kind=kind, train=train)
+    meta = loaded["metadata"]
+    seeds = meta["seeds"]["method"]
+    assert meta["fits"] == 3 and len(set(seeds)) == 3
+    losses = loaded["loss_loss"]
+    assert losses.shape[0] == 3
+    assert not np.allclose(losses[0, : losses.shape[1] // 2], losses[1, : losses.shape[1] // 2])
+    module = {"vae": vae, "ddpm": ddpm, "gmm_pca": gmm_pca}[kind]
+    params_cls = {"vae": vae.VaeParams, "ddpm": ddpm.DdpmParams, "gmm_pca": gmm_pca.GmmPcaParams}
+    alone = module.fit(unit_patterns(16, 12), params_cls[kind].from_config(train), seed=seeds[2])
+    finite = losses[2][np.isfinite(losses[2])]
+    np.testing.assert_allclose(finite, alone.history["loss"], rtol=1e-4, atol=1e-6)
+    np.testing.assert_array_equal(loaded["replicate"], np.repeat([0, 1, 2], 10))
+    finals = [row[np.isfinite(row)][-1] for row in losses]
+    assert meta["final_loss_replicates"] == pytest.approx(finals)
+    assert record["fits"] == 3
+    assert record["final_loss_sd_rep"] == pytest.approx(np.std(finals, ddof=1))
+    rows = [{"dataset": "toy", "method": kind, "_method": kind}]
+    table, _ = experiment_tables.build({"rows": rows}, [record], [])
+    assert table.loc[0, "method"] == kind  # refitted: no one-fit mark
+    assert "train_loss_sd_rep" in table
+
+
+def test_sample_step_without_refits_marks_the_table(tmp_path) -> None:
+    from stochastic_attention.report import experiment_tables
+
+    train = {"hidden": [32, 16], "latent": 4, "epochs": 30}
+    loaded, record = _sample_step(tmp_path, kind="vae", train=train, refit_replicates=False)
+    assert loaded["metadata"]["fits"] == 1 and record["fits"] == 1
+    assert loaded["loss_loss"].shape == (1, 30)
+    assert record["final_loss_sd_rep"] is None
+    rows = [{"dataset": "toy", "method": "vae", "_method": "vae"}]
+    table, paired = experiment_tables.build({"rows": rows}, [record], [])
+    assert table.loc[0, "method"] == "vae" + experiment_tables.ONE_FIT_MARK
+    outputs = {kind: tmp_path / f"table.{kind}" for kind in ("csv", "md", "tex", "html")}
+    experiment_tables.write({"experiment": "toy"}, table, paired, outputs)
+    assert experiment_tables.ONE_FIT_NOTE in outputs["md"].read_text()
+    # a fit that draws nothing at random (GARCH) is not marked: refits would be identical
+    deterministic = record | {"seeded_fit": False}
+    assert not experiment_tables.one_fit(deterministic)
+    assert experiment_tables.one_fit(record)
+    assert not experiment_tables.one_fit(record | {"replicates": 1})

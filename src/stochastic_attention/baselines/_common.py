@@ -4,6 +4,17 @@ Every learned baseline is a frozen parameter dataclass (SPEC defaults, built fro
 mapping with :meth:`ConfigParams.from_config`) plus a ``fit(memory, params, seed, …)`` that
 returns an object satisfying :class:`FittedBaseline`. Samples are always returned as
 ``(d, n)`` float64 arrays, one sample per column, like ``memory: (d, K)``.
+
+**Replicates trained together.** The VAE and the DDPM also have ``fit_replicates(memory,
+params, seeds)``: R fits, one per seed, advanced as one model. Each replicate's network is
+first built exactly as a separate fit builds it (its own ``torch.Generator`` seeded with its
+seed draws the initial weights, then its training draws, in the same order); the R copies of
+every ``nn.Linear`` are then stacked into one :class:`StackedLinear` (weights ``(R, in, out)``,
+biases ``(R, 1, out)``), a layer is one batched product ``baddbmm`` over the replicate axis,
+and the loss is the sum of the R replicates' losses, so replicate r's gradient is that of its
+own loss. One Adam over the stacked tensors equals R Adams, because Adam's update is
+elementwise. Replicate r therefore follows the separate fit with seed r up to float rounding
+(different GEMM blocking), which the tests check on the parameters over the first epochs.
 """
 
 from __future__ import annotations
@@ -30,10 +41,15 @@ __all__ = [
     "EpochLog",
     "FittedBaseline",
     "ProgressFn",
+    "StackedLinear",
     "as_memory",
+    "first_non_finite",
+    "linear_layers",
     "mlp",
     "renormalise",
+    "replicate_generators",
     "resolve_device",
+    "stacked_forward",
     "top_by_max_cos",
     "torch_seed",
     "torch_session",
@@ -46,7 +62,10 @@ DEVICES = ("auto", "cpu", "cuda")
 LOG = logging.getLogger("stochastic_attention.baselines")
 
 ProgressFn = Callable[[int, float], None]
-"""``progress(epoch, loss)``: called once per epoch (1-based) with that epoch's total loss."""
+"""``progress(epoch, loss)`` with a 1-based epoch and that epoch's total loss. The plain
+``fit`` calls it every epoch; ``fit_replicates`` only when a progress line is due (about every
+10 s, and at the last epoch), with the mean loss over the replicates, because reading a loss
+back from the device every epoch forces a host synchronisation."""
 
 
 @runtime_checkable
@@ -244,17 +263,30 @@ class EpochLog:
     Call it once per epoch (1-based) with that epoch's loss; ``extra`` adds text to the line.
     """
 
-    def __init__(self, name: str, total: int, interval: float = 10.0, device: str = "cpu"):
+    def __init__(
+        self,
+        name: str,
+        total: int,
+        interval: float = 10.0,
+        device: str = "cpu",
+        replicates: int = 1,
+    ):
         self.name, self.total, self.interval, self.device = name, total, interval, device
         self.start = time.perf_counter()
         self.last = self.start
-        LOG.info("%s: training %d epochs on %s", name, total, device)
+        together = f", {replicates} replicates together" if replicates > 1 else ""
+        LOG.info("%s: training %d epochs on %s%s", name, total, device, together)
+
+    def due(self, epoch: int) -> bool:
+        """Whether a line is due at ``epoch`` (1-based): the last epoch, or ``interval``
+        seconds since the last line. Cheap (no tensor is read), so it can be asked every
+        epoch before deciding to read the loss back from the device."""
+        return epoch >= self.total or time.perf_counter() - self.last >= self.interval
 
     def __call__(self, epoch: int, loss: float, extra: str = "") -> None:
-        now = time.perf_counter()
-        if epoch < self.total and now - self.last < self.interval:
+        if not self.due(epoch):
             return
-        self.last = now
+        now = self.last = time.perf_counter()
         LOG.info(
             "%s: epoch %d/%d loss %.6g%s (%.1f s, %s)",
             self.name,
@@ -265,3 +297,88 @@ class EpochLog:
             now - self.start,
             self.device,
         )
+
+
+def replicate_generators(seeds: Sequence[int]) -> list[Any]:
+    """One CPU ``torch.Generator`` per seed, seeded as :func:`torch_session` seeds a single
+    fit's generator, so replicate r draws exactly what a separate fit with ``seeds[r]`` draws."""
+    import torch
+
+    if not seeds:
+        raise ValueError("fit_replicates needs at least one seed")
+    generators = []
+    for seed in seeds:
+        generator = torch.Generator(device="cpu")
+        generator.manual_seed(int(seed))
+        generators.append(generator)
+    return generators
+
+
+def linear_layers(module: Any) -> list[Any]:
+    """The ``nn.Linear`` layers of ``module`` in registration order (its forward order for the
+    ``mlp`` stacks of this package)."""
+    from torch import nn
+
+    return [layer for layer in module.modules() if isinstance(layer, nn.Linear)]
+
+
+class StackedLinear:
+    """R replicate copies of one ``nn.Linear`` as two leaf tensors on one device.
+
+    weight: ``(R, in, out)`` (``nn.Linear.weight`` transposed, so a layer is ``x @ W + b``
+    without a transpose); bias: ``(R, 1, out)``. ``layer(x)`` maps ``x: (R, n, in)`` to
+    ``(R, n, out)`` with one ``baddbmm``; an ``x`` shared by every replicate may be a stride-0
+    ``expand`` of ``(n, in)``.
+    """
+
+    def __init__(self, layers: Sequence[Any], device: str = "cpu") -> None:
+        import torch
+
+        with torch.no_grad():
+            weight = torch.stack([layer.weight.detach().T for layer in layers])
+            bias = torch.stack([layer.bias.detach()[None, :] for layer in layers])
+        self.weight = weight.to(device).contiguous().requires_grad_(True)
+        self.bias = bias.to(device).contiguous().requires_grad_(True)
+
+    def __call__(self, x: Any) -> Any:
+        import torch
+
+        return torch.baddbmm(self.bias, x, self.weight)
+
+    def parameters(self) -> list[Any]:
+        """``[weight, bias]``, the tensors the optimiser updates."""
+        return [self.weight, self.bias]
+
+    def unstack_into(self, layers: Sequence[Any]) -> None:
+        """Copy replicate r's weights back into ``layers[r]`` (an ``nn.Linear`` each)."""
+        import torch
+
+        with torch.no_grad():
+            for r, layer in enumerate(layers):
+                layer.weight.copy_(self.weight[r].T)
+                layer.bias.copy_(self.bias[r, 0])
+
+
+def stacked_forward(layers: Sequence[StackedLinear], x: Any, *, relu_last: bool = False) -> Any:
+    """``Linear → ReLU → … → Linear`` through stacked layers (``x: (R, n, in)``); the last
+    layer is linear unless ``relu_last`` (like ``mlp`` followed by ``nn.ReLU``)."""
+    import torch
+
+    for index, layer in enumerate(layers):
+        x = layer(x)
+        if relu_last or index < len(layers) - 1:
+            x = torch.relu_(x)
+    return x
+
+
+def first_non_finite(record: Any) -> tuple[int, int] | None:
+    """``(epoch, replicate)`` (0-based) of the first non-finite entry of ``record: (E, R, …)``
+    (epochs not yet trained must be finite, e.g. zeros), or ``None``: one read of the record
+    instead of a check, and a host synchronisation, every epoch."""
+    import torch
+
+    bad = ~torch.isfinite(record.reshape(record.shape[0], record.shape[1], -1)).all(dim=2)
+    if not bool(bad.any()):
+        return None
+    epoch = int(bad.any(dim=1).nonzero()[0, 0])
+    return epoch, int(bad[epoch].nonzero()[0, 0])

@@ -18,6 +18,12 @@ noise are drawn on the CPU, so a seed gives the same start and the same sampling
 device. A line ``ddpm: epoch k/N loss …`` goes to the ``stochastic_attention`` logger at most
 every 10 s.
 
+:func:`fit` trains one DDPM as a plain ``nn.Module`` (the literal reference);
+:func:`fit_replicates` trains R of them, one per seed, as one stacked model (see
+:mod:`._common`): replicate r starts from the weights ``fit`` with seed r would draw, takes
+its t, ε and batch order from its own generator in the same order, and follows that fit up
+to float rounding.
+
 **Epoch scaling with K** (SPEC: "scaled so total gradient steps stay comparable when K
 grows"), chosen by ``epoch_scaling``:
 
@@ -50,6 +56,7 @@ __all__ = [
     "FittedDdpm",
     "NoiseSchedule",
     "fit",
+    "fit_replicates",
     "time_embedding",
     "training_epochs",
 ]
@@ -295,3 +302,125 @@ def _check_epoch(
     if progress is not None:
         progress(epoch + 1, loss)
     log(epoch + 1, loss)
+
+
+def fit_replicates(
+    memory: np.ndarray,
+    params: DdpmParams | None = None,
+    seeds: list[int] | tuple[int, ...] = (0,),
+    *,
+    threads: int = 1,
+    progress: _common.ProgressFn | None = None,
+) -> list[FittedDdpm]:
+    """Train one DDPM per seed on ``memory: (d, K)``, all R together (stacked weights, one
+    batched product per layer, one Adam); returns R fits, replicate r ≈ ``fit(…, seeds[r])``.
+
+    Every fit's ``train_seconds`` is the wall time of the joint fit. The loss is read back
+    only when a progress line is due (≈ every 10 s) and at the end; a non-finite loss raises
+    ``FloatingPointError`` naming the first bad epoch and replicate.
+    """
+    params = params or DdpmParams()
+    memory = _common.as_memory(memory)
+    d, k = memory.shape
+    device = _common.resolve_device(params.device)
+    epochs = training_epochs(params, k)
+    sched = NoiseSchedule.linear(params.steps, params.beta_start, params.beta_end).to(device)
+    start = time.perf_counter()
+    with _common.torch_session(threads, int(seeds[0]) if seeds else 0):
+        cpu_gens = _common.replicate_generators(seeds)
+        nets = [DdpmNet(d, params, gen).to(device) for gen in cpu_gens]
+        gens = [_common.training_generator(device, gen) for gen in cpu_gens]
+        body = [
+            _common.StackedLinear(layers, device)
+            for layers in zip(*(_common.linear_layers(net.body) for net in nets), strict=True)
+        ]
+        table = nets[0].table
+        x0 = torch.as_tensor(memory.T, dtype=torch.float32).contiguous().to(device)  # (K, d)
+        optimiser = torch.optim.Adam(
+            [p for layer in body for p in layer.parameters()], lr=params.lr, fused=True
+        )
+        replicates = len(nets)
+        record = torch.zeros((epochs, replicates), dtype=torch.float64, device=device)
+        batch = k if params.batch_size is None else min(params.batch_size, k)
+        log = _common.EpochLog("ddpm", epochs, device=device, replicates=replicates)
+        for epoch in range(epochs):
+            orders = None
+            if batch < k:
+                orders = [torch.randperm(k, generator=gen, device=device) for gen in gens]
+            for first in range(0, k, batch):
+                if orders is None:
+                    xb = x0[None]
+                else:
+                    xb = torch.stack([x0[order[first : first + batch]] for order in orders])
+                n = min(batch, k - first)
+                loss = _stacked_step(body, table, optimiser, sched, xb, n, params.steps, gens)
+                record[epoch] += loss * (n / k)
+            if log.due(epoch + 1):
+                _report_replicates(record, epoch, seeds, progress, log)
+        record = record.cpu()
+    seconds = time.perf_counter() - start
+    for layer, copies in zip(
+        body, zip(*(_common.linear_layers(net.body) for net in nets), strict=True), strict=True
+    ):
+        layer.unstack_into(copies)
+    fits = []
+    for r, net in enumerate(nets):
+        net.eval()
+        history = {"loss": record[:, r].tolist()}
+        fits.append(FittedDdpm(net, sched, threads, history, seconds, device))
+    return fits
+
+
+def _stacked_step(
+    body: list[_common.StackedLinear],
+    table: torch.Tensor,
+    optimiser: Any,
+    sched: NoiseSchedule,
+    x0: torch.Tensor,
+    n: int,
+    steps: int,
+    gens: list[torch.Generator],
+) -> torch.Tensor:
+    """One Adam step of all replicates on ``x0: (R, n, d)`` (or ``(1, n, d)``, shared); each
+    replicate draws its t and then its ε from its own generator, as :func:`_step` does.
+    Returns the detached ε-MSE of each replicate, ``(R,)``."""
+    device = x0.device
+    draws = [
+        (
+            torch.randint(0, steps, (n,), generator=gen, device=device),
+            torch.randn((n, x0.shape[2]), generator=gen, device=device),
+        )
+        for gen in gens
+    ]
+    t = torch.stack([draw[0] for draw in draws])  # (R, n)
+    eps = torch.stack([draw[1] for draw in draws])  # (R, n, d)
+    ab = sched.alpha_bar[t][..., None]
+    x_t = torch.sqrt(ab) * x0 + torch.sqrt(1.0 - ab) * eps
+    out = _common.stacked_forward(body, torch.cat([x_t, table[t]], dim=2))
+    loss = (out - eps).square().mean(dim=(1, 2))
+    optimiser.zero_grad(set_to_none=True)
+    loss.sum().backward()
+    optimiser.step()
+    return loss.detach().double()
+
+
+def _report_replicates(
+    record: torch.Tensor,
+    epoch: int,
+    seeds: list[int] | tuple[int, ...],
+    progress: _common.ProgressFn | None,
+    log: _common.EpochLog,
+) -> None:
+    """Fail loudly on a non-finite loss so far; log and report the replicates' mean loss."""
+    bad = _common.first_non_finite(record[: epoch + 1, :, None])
+    if bad is not None:
+        at, r = bad
+        raise FloatingPointError(
+            f"DDPM loss became non-finite at epoch {at + 1} of replicate {r} "
+            f"(seed {seeds[r]}): {record[at, r].item()}"
+        )
+    loss = record[epoch].mean().item()
+    if progress is not None:
+        progress(epoch + 1, loss)
+    mean = f" (mean of {record.shape[1]} replicates)" if record.shape[1] > 1 else ""
+    log(epoch + 1, loss, mean)

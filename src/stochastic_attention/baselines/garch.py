@@ -37,6 +37,7 @@ __all__ = [
     "DOMAINS",
     "KIND",
     "PARAMS_SCHEMA",
+    "SEEDED_FIT",
     "CccGarch",
     "fit_ccc_garch",
     "run",
@@ -48,6 +49,7 @@ KIND = "garch"
 CATEGORY = "learned"
 DOMAINS = ("finance",)
 LOGS_LOSS = False  # maximum-likelihood fits per ticker: no per-epoch loss to plot
+SEEDED_FIT = False  # maximum likelihood from fixed starts: a refit per replicate repeats it
 PARAMS_SCHEMA: dict = {
     "n_samples": {"type": "integer", "minimum": 2, "default": 900},
     "burn_in": {

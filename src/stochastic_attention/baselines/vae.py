@@ -19,6 +19,12 @@ decode to ``x̂``, renormalise each column to unit norm.
 Training runs on ``device`` (``auto``: CUDA when available); the initial weights are drawn on
 the CPU either way. A line ``vae: epoch k/N loss …`` goes to the ``stochastic_attention``
 logger at most every 10 s.
+
+:func:`fit` trains one VAE as a plain ``nn.Module`` (the literal reference);
+:func:`fit_replicates` trains R of them, one per seed, as one stacked model (see
+:mod:`._common`): replicate r starts from the weights ``fit`` with seed r would draw, takes
+its reparameterisation noise and batch order from its own generator in the same order, and
+follows that fit up to float rounding.
 """
 
 from __future__ import annotations
@@ -34,7 +40,15 @@ from torch import nn
 
 from stochastic_attention.baselines import _common
 
-__all__ = ["OUTPUT_EPS", "FittedVae", "VaeNet", "VaeParams", "fit", "kl_weights"]
+__all__ = [
+    "OUTPUT_EPS",
+    "FittedVae",
+    "VaeNet",
+    "VaeParams",
+    "fit",
+    "fit_replicates",
+    "kl_weights",
+]
 
 OUTPUT_EPS = 1e-8
 """The ε of the decoder's output scaling ``x̂ = o / (‖o‖ + ε)`` (SPEC §4)."""
@@ -231,3 +245,128 @@ def _check_epoch(
     if progress is not None:
         progress(epoch + 1, loss)
     log(epoch + 1, loss, f" reconstruction {values[1]:.6g}")
+
+
+def fit_replicates(
+    memory: np.ndarray,
+    params: VaeParams | None = None,
+    seeds: list[int] | tuple[int, ...] = (0,),
+    *,
+    threads: int = 1,
+    progress: _common.ProgressFn | None = None,
+) -> list[FittedVae]:
+    """Train one VAE per seed on ``memory: (d, K)``, all R together (stacked weights, one
+    batched product per layer, one Adam); returns R fits, replicate r ≈ ``fit(…, seeds[r])``.
+
+    Every fit's ``train_seconds`` is the wall time of the joint fit. The loss is read back
+    only when a progress line is due (≈ every 10 s) and at the end; a non-finite loss raises
+    ``FloatingPointError`` naming the first bad epoch and replicate.
+    """
+    params = params or VaeParams()
+    memory = _common.as_memory(memory)
+    d, k = memory.shape
+    device = _common.resolve_device(params.device)
+    betas = kl_weights(params).tolist()
+    start = time.perf_counter()
+    with _common.torch_session(threads, int(seeds[0]) if seeds else 0):
+        cpu_gens = _common.replicate_generators(seeds)
+        nets = [VaeNet(d, params, gen).to(device) for gen in cpu_gens]
+        gens = [_common.training_generator(device, gen) for gen in cpu_gens]
+        model = _StackedVae(nets, device)
+        x = torch.as_tensor(memory.T, dtype=torch.float32).contiguous().to(device)  # (K, d)
+        optimiser = torch.optim.Adam(model.parameters(), lr=params.lr, fused=True)
+        replicates = len(nets)
+        record = torch.zeros((params.epochs, replicates, 3), dtype=torch.float64, device=device)
+        batch = k if params.batch_size is None else min(params.batch_size, k)
+        log = _common.EpochLog("vae", params.epochs, device=device, replicates=replicates)
+        for epoch in range(params.epochs):
+            orders = None
+            if batch < k:
+                orders = [torch.randperm(k, generator=gen, device=device) for gen in gens]
+            for first in range(0, k, batch):
+                if orders is None:
+                    xb = x.expand(replicates, k, d)
+                else:
+                    xb = torch.stack([x[order[first : first + batch]] for order in orders])
+                terms = model.step(optimiser, xb, betas[epoch], gens)
+                record[epoch] += terms * (xb.shape[1] / k)
+            if log.due(epoch + 1):
+                _report_replicates(record, epoch, seeds, progress, log)
+        record = record.cpu()
+    seconds = time.perf_counter() - start
+    model.unstack_into(nets)
+    fits = []
+    for r, net in enumerate(nets):
+        net.eval()
+        history = {
+            "loss": record[:, r, 0].tolist(),
+            "reconstruction": record[:, r, 1].tolist(),
+            "kl": record[:, r, 2].tolist(),
+        }
+        fits.append(FittedVae(net, params, threads, history, seconds, device))
+    return fits
+
+
+class _StackedVae:
+    """R VAEs as stacked layers: encoder, μ and log σ² heads, decoder (see :class:`VaeNet`)."""
+
+    def __init__(self, nets: list[VaeNet], device: str) -> None:
+        def stack(part: str) -> list[_common.StackedLinear]:
+            per_net = [_common.linear_layers(getattr(net, part)) for net in nets]
+            return [_common.StackedLinear(layers, device) for layers in zip(*per_net, strict=True)]
+
+        self.parts = {part: stack(part) for part in ("encoder", "mu", "logvar", "decoder")}
+
+    def parameters(self) -> list[torch.Tensor]:
+        return [p for layers in self.parts.values() for layer in layers for p in layer.parameters()]
+
+    def unstack_into(self, nets: list[VaeNet]) -> None:
+        for part, layers in self.parts.items():
+            per_net = [_common.linear_layers(getattr(net, part)) for net in nets]
+            for stacked, copies in zip(layers, zip(*per_net, strict=True), strict=True):
+                stacked.unstack_into(copies)
+
+    def step(
+        self, optimiser: Any, xb: torch.Tensor, beta_kl: float, gens: list[torch.Generator]
+    ) -> torch.Tensor:
+        """One Adam step of all replicates on ``xb: (R, n, d)``; returns the detached
+        (loss, reconstruction, KL) of each replicate, ``(R, 3)``."""
+        parts = self.parts
+        h = _common.stacked_forward(parts["encoder"], xb, relu_last=True)
+        mu = _common.stacked_forward(parts["mu"], h)
+        logvar = _common.stacked_forward(parts["logvar"], h)
+        eps = torch.stack(
+            [torch.randn(mu.shape[1:], generator=gen, device=mu.device) for gen in gens]
+        )
+        z = mu + torch.exp(0.5 * logvar) * eps
+        out = _common.stacked_forward(parts["decoder"], z)
+        x_hat = out / (torch.linalg.vector_norm(out, dim=2, keepdim=True) + OUTPUT_EPS)
+        recon = (xb - x_hat).square().sum(dim=2).mean(dim=1)
+        kl = (-0.5 * (1.0 + logvar - mu.square() - logvar.exp())).sum(dim=2).mean(dim=1)
+        loss = recon + beta_kl * kl if beta_kl > 0.0 else recon
+        optimiser.zero_grad(set_to_none=True)
+        loss.sum().backward()
+        optimiser.step()
+        return torch.stack([loss, recon, kl], dim=1).detach().double()
+
+
+def _report_replicates(
+    record: torch.Tensor,
+    epoch: int,
+    seeds: list[int] | tuple[int, ...],
+    progress: _common.ProgressFn | None,
+    log: _common.EpochLog,
+) -> None:
+    """Fail loudly on a non-finite loss so far; log and report the replicates' mean loss."""
+    bad = _common.first_non_finite(record[: epoch + 1])
+    if bad is not None:
+        at, r = bad
+        raise FloatingPointError(
+            f"VAE loss became non-finite at epoch {at + 1} of replicate {r} (seed {seeds[r]}): "
+            f"{record[at, r].tolist()}"
+        )
+    loss, recon = record[epoch, :, 0].mean().item(), record[epoch, :, 1].mean().item()
+    if progress is not None:
+        progress(epoch + 1, loss)
+    mean = f" (mean of {record.shape[1]} replicates)" if record.shape[1] > 1 else ""
+    log(epoch + 1, loss, f" reconstruction {recon:.6g}{mean}")

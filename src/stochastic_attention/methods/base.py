@@ -17,6 +17,13 @@ module) with:
 ``run(memory: Memory, spec: dict, context: RunContext) -> SampleResult``
     Draw the samples. ``spec`` is the method's resolved config block (``beta`` already a
     number); every random draw comes from ``context``.
+``run_replicates(memory, spec, contexts) -> (SampleResult, replicate ids)``, optional
+    All R replicates in one call (``contexts[r]`` is replicate r's): the learned baselines
+    use it to train their R fits together. Without it the sample step calls ``run`` once per
+    replicate (once in all for a learned kind that does not refit).
+``SEEDED_FIT: bool``, optional, learned kinds
+    ``False`` when the fit draws nothing at random (GARCH's maximum likelihood): refits per
+    replicate would be identical, so the kind is fitted once and drawn R times.
 
 Built-in kinds are imported lazily (:data:`BUILTIN`); plug-ins call :func:`register_method`.
 """
@@ -139,6 +146,7 @@ class _Kind:
         self.DOMAINS = getattr(module, "DOMAINS", {}).get(kind)
         self.run = getattr(module, f"run_{kind}")
         self.check_train = getattr(module, f"check_train_{kind}", None)
+        self.run_replicates = getattr(module, f"run_replicates_{kind}", None)
 
 
 def register_method(kind: Any) -> Any:

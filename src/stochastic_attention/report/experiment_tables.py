@@ -7,6 +7,10 @@ then the experiment's extra ``columns`` (domain metrics, training-set size, …;
 brings its criterion and both criteria's values). Diversity appears pooled (``diversity``) and
 within-chain (``diversity_within``). Paired differences (``first − second``) form a second
 table; :func:`notes` are the definitions printed above the tables.
+
+A learned baseline fitted once and drawn R times (``refit_replicates: false``) has an SD over
+replicates without training variance (SPEC §4): its label gets :data:`ONE_FIT_MARK` and the
+documents a note saying so.
 """
 
 from __future__ import annotations
@@ -27,6 +31,23 @@ TRAILING = ["acceptance", "ess", "rhat", "train_loss"]
 BETA_STAR = ["beta_star", "beta_criterion", "beta_star_inflection", "beta_star_knee"]
 """A ``beta_star`` column brings the criterion it used and both criteria's values."""
 
+ONE_FIT_MARK = " †"
+ONE_FIT_NOTE = (
+    "† SD over replicates from draws of one fit: it leaves out training variance "
+    "(refit_replicates: false; the default refits each replicate with its own seed)."
+)
+
+
+def one_fit(record: dict) -> bool:
+    """Whether a row's replicate SD comes from draws of one seeded fit (a learned baseline
+    with ``refit_replicates: false``)."""
+    return (
+        record.get("category") == "learned"
+        and record.get("replicates", 1) > 1
+        and record.get("fits") == 1
+        and record.get("seeded_fit", True) is not False
+    )
+
 
 def _value(record: dict, key: str) -> Any:
     value = record.get(key)
@@ -46,10 +67,13 @@ def build(
     out = []
     for row, record in zip(params["rows"], records, strict=True):
         record = dict(record)
-        record["train_loss"] = record.get("final_reconstruction", record.get("final_loss"))
+        loss_key = "final_reconstruction" if "final_reconstruction" in record else "final_loss"
+        record["train_loss"] = record.get(loss_key)
+        record["train_loss_sd_rep"] = record.get(f"{loss_key}_sd_rep")
         line = {
             "dataset": row["dataset"],
-            "method": labels.get(row["_method"], row["method"]),
+            "method": labels.get(row["_method"], row["method"])
+            + (ONE_FIT_MARK if one_fit(record) else ""),
         }
         line |= {key: row[key] for key in swept}
         for key in TEMPERATURES:
@@ -63,6 +87,8 @@ def build(
             line[key] = _value(record, key)
             if f"{key}_se" in record:
                 line[f"{key}_se"] = _value(record, f"{key}_se")
+            if key == "train_loss" and record["train_loss_sd_rep"] is not None:
+                line["train_loss_sd_rep"] = record["train_loss_sd_rep"]  # SD over the refits
         out.append(line)
     table = pd.DataFrame(out)
     table = table.dropna(axis=1, how="all").reset_index(drop=True)
@@ -144,6 +170,8 @@ def write(
     tables.write_table(table, outputs["csv"], None, title=title)
     sections: list[tuple[str, str | pd.DataFrame]] = [("", note) for note in notes or []]
     sections.append(("", table))
+    if "method" in table and table["method"].astype(str).str.endswith(ONE_FIT_MARK).any():
+        sections.append(("", ONE_FIT_NOTE))
     if not paired.empty:
         sections.append(("Paired differences (same start draws; SE of the difference)", paired))
     data_notes = table.attrs.get("notes") or []

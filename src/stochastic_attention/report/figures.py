@@ -181,11 +181,21 @@ def _model_kind(name: str, kinds: Mapping[str, str] | None) -> str:
 
 
 def _ddpm_limits(values: np.ndarray) -> tuple[float, float]:
-    """Linear limits around the bulk of a DDPM loss curve (skipping the first 2 % epochs)."""
-    bulk = values[max(1, values.size // 50) :] if values.size > 2 else values
+    """Linear limits around the bulk of DDPM loss curves ``(fits, epochs)`` (skipping the
+    first 2 % epochs)."""
+    values = np.atleast_2d(values)
+    epochs = values.shape[1]
+    bulk = values[:, max(1, epochs // 50) :] if epochs > 2 else values
+    bulk = bulk[np.isfinite(bulk)]
     low, high = float(np.min(bulk)), float(np.quantile(bulk, 0.99))
     pad = max(0.08 * (high - low), 0.005)
     return low - pad, high + pad
+
+
+def _span(values: np.ndarray) -> str:
+    """``a`` for one value, ``a to b`` (min to max) for several."""
+    low, high = float(np.min(values)), float(np.max(values))
+    return f"{low:.4g}" if low == high else f"{low:.4g} to {high:.4g}"
 
 
 def training_curves(
@@ -199,11 +209,13 @@ def training_curves(
 ) -> Path:
     """Per-epoch losses of the learned baselines, one panel per model; returns ``path``.
 
-    histories: model name → {curve name → values per epoch/iteration}; ``datasets``: the
-    dataset each model trained on (one name for all, or per model), shown in its title;
-    ``labels``: display names; ``kinds``: ``gmm``/``vae``/``ddpm`` per model (else guessed
-    from the name). GMM: EM iterations from the second on (the first bound is far off and
-    would flatten the rest; its value is noted). VAE: ``loss`` dashed on top of
+    histories: model name → {curve name → values per epoch/iteration, ``(epochs,)`` for one
+    fit or ``(fits, epochs)`` for one fit per replicate (NaN-padded)}: every fit is drawn, one
+    colour per curve, and the legend gives the final value (its range over the fits);
+    ``datasets``: the dataset each model trained on (one name for all, or per model), shown
+    in its title; ``labels``: display names; ``kinds``: ``gmm``/``vae``/``ddpm`` per model
+    (else guessed from the name). GMM: EM iterations from the second on (the first bound is
+    far off and would flatten the rest; its value is noted). VAE: ``loss`` dashed on top of
     ``reconstruction``. DDPM: linear axis around the bulk, with the ε-MSE of predicting 0.
     Others: log axis when positive and spanning more than 20×. Integer epoch ticks.
     """
@@ -214,24 +226,40 @@ def training_curves(
         )
         for axis, name in zip(axes[0], names, strict=True):
             kind = _model_kind(name, kinds)
-            curves = {k: np.asarray(v, dtype=float) for k, v in histories.get(name, {}).items()}
-            longest = max((c.size for c in curves.values()), default=0)
+            curves = {
+                k: np.atleast_2d(np.asarray(v, dtype=float))
+                for k, v in histories.get(name, {}).items()
+            }  # each (fits, epochs)
+            longest = max((c.shape[1] for c in curves.values()), default=0)
+            fits = max((c.shape[0] for c in curves.values()), default=1)
             start = 2 if kind == "gmm" and longest > 2 else 1
-            notes = []
-            for index, (key, values) in enumerate(curves.items()):
-                epochs = np.arange(1, values.size + 1)
-                shown = slice(start - 1, None)
-                line_style = {"color": _style.colour(index), "lw": 1.8}
+            notes, every = [], []
+            for index, (key, rows) in enumerate(curves.items()):
+                line_style = {"color": _style.colour(index), "lw": 1.8 if fits == 1 else 1.0}
                 if kind == "vae" and key == "loss":
-                    line_style |= {"ls": "--", "lw": 1.4, "zorder": 5, "color": "black"}
-                axis.plot(epochs[shown], values[shown], label=key, **line_style)
-                if start > 1 and values.size:
-                    notes.append(f"{key} {values[0]:.4g}")
-            every = np.concatenate([c[start - 1 :] for c in curves.values()]) if curves else []
-            if kind == "ddpm" and len(every):
+                    line_style |= {"ls": "--", "lw": 1.4 if fits == 1 else 0.9, "zorder": 5,
+                                   "color": "black"}  # fmt: skip
+                finals, firsts = [], []
+                for r, values in enumerate(rows):
+                    values = values[np.isfinite(values)]  # NaN padding after EM stopped
+                    if not values.size:
+                        continue
+                    epochs = np.arange(1, values.size + 1)
+                    finals.append(values[-1])
+                    firsts.append(values[0])
+                    label = None
+                    if r == len(rows) - 1:
+                        label = f"{key} (final {_span(np.array(finals))})"
+                    axis.plot(epochs[start - 1 :], values[start - 1 :], label=label,
+                              **line_style)  # fmt: skip
+                    every.append(values[start - 1 :])
+                if start > 1 and firsts:
+                    notes.append(f"{key} {_span(np.array(firsts))}")
+            every = np.concatenate(every) if every else np.array([])
+            if kind == "ddpm" and every.size:
                 axis.set_ylim(*_ddpm_limits(curves.get("loss", every)))
                 axis.axhline(1.0, color="0.4", lw=1, ls=":", label="predicting ε = 0")
-            elif len(every) and np.all(every > 0) and every.max() > 20 * every.min():
+            elif every.size and np.all(every > 0) and every.max() > 20 * every.min():
                 axis.set_yscale("log")
                 _style.plain_log_ticks(axis, "y")
             axis.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
@@ -246,7 +274,10 @@ def training_curves(
             )
             dataset = datasets if isinstance(datasets, str) else datasets.get(name, "")
             label = (labels or {}).get(name, name)
-            axis.set_title(f"{label}" + (f", trained on {dataset}" if dataset else ""), fontsize=12)
+            together = f", {fits} fits" if fits > 1 else ""
+            axis.set_title(
+                f"{label}{together}" + (f", trained on {dataset}" if dataset else ""), fontsize=12
+            )
             if curves:
                 axis.legend(loc="best")
         figure.suptitle(_style.heading("Training curves of the learned baselines", title))

@@ -204,14 +204,21 @@ def _concatenate(results: list[SampleResult]) -> tuple[SampleResult, np.ndarray]
     arrays: dict[str, np.ndarray] = {}
     for key in results[0].arrays:
         values = [np.asarray(result.arrays[key]) for result in results]
-        if key.startswith("loss_"):  # one training history per replicate: keep the first
-            arrays[key] = values[0]
+        if key.startswith("loss_"):  # one training history per replicate: (R, epochs)
+            arrays[key] = np.full((len(values), max(v.size for v in values)), np.nan)
+            for r, value in enumerate(values):
+                arrays[key][r, : value.size] = value.ravel()
         else:
             arrays[key] = np.concatenate(values, axis=-1) if values[0].ndim else np.stack(values)
     scalars = dict(results[0].scalars)
-    for key in results[0].scalars:
+    for key, value in results[0].scalars.items():
+        column = [result.scalars.get(key) for result in results]
         if key.endswith("seconds"):
-            scalars[key] = float(sum(result.scalars.get(key, 0.0) for result in results))
+            scalars[key] = float(sum(value or 0.0 for value in column))
+        elif key.startswith("final_") and isinstance(value, int | float) and len(column) > 1:
+            scalars[key] = float(np.mean(column))  # one final loss per refit: mean, SD, each
+            scalars[f"{key}_sd_rep"] = float(np.std(column, ddof=1))
+            scalars[f"{key}_replicates"] = [float(v) for v in column]
     merged = SampleResult(
         np.concatenate([result.samples for result in results], axis=1),
         np.concatenate(groups),
@@ -219,6 +226,13 @@ def _concatenate(results: list[SampleResult]) -> tuple[SampleResult, np.ndarray]
         scalars,
     )
     return merged, np.concatenate(replicate)
+
+
+def _refits(kind: Any, spec: dict) -> bool:
+    """Whether a learned kind fits once per replicate: ``refit_replicates`` (default true),
+    unless the kind's fit draws nothing at random (``SEEDED_FIT = False``: refits would be
+    identical, so one fit is drawn R times)."""
+    return bool(spec.get("refit_replicates", True)) and bool(getattr(kind, "SEEDED_FIT", True))
 
 
 def _progress(label: str):
@@ -290,11 +304,15 @@ def sample(params, inputs, outputs, seed, threads):
         result = kind.run(memory, spec, context(0, start=start))
         per_replicate = start.start_patterns.size // replicates
         replicate_ids = np.asarray(result.arrays["chains"]) // per_replicate
-    elif kind.CATEGORY == "learned" and not spec.get("refit_replicates", False):
+    elif getattr(kind, "run_replicates", None) is not None:  # learned: fits per replicate
+        contexts = [context(r) for r in range(replicates)]
+        result, replicate_ids = kind.run_replicates(memory, spec, contexts)
+    elif kind.CATEGORY == "learned" and not _refits(kind, spec):
         scaled = spec | {"n_samples": spec["n_samples"] * replicates}
         if "select_top_of" in spec:
             scaled["select_top_of"] = spec["select_top_of"] * replicates
         result = kind.run(memory, scaled, context(0))
+        result.scalars.setdefault("fits", 1)
         replicate_ids = np.arange(result.samples.shape[1]) // int(spec["n_samples"])
     else:
         runs = []
@@ -305,6 +323,10 @@ def sample(params, inputs, outputs, seed, threads):
                 extra["reference"] = reference["samples"][:, mask]
             runs.append(kind.run(memory, spec, context(r, **extra)))
         result, replicate_ids = _concatenate(runs)
+        if kind.CATEGORY == "learned":
+            result.scalars.setdefault("fits", replicates)
+    if kind.CATEGORY == "learned":
+        result.scalars["seeded_fit"] = bool(getattr(kind, "SEEDED_FIT", True))
     if not np.all(np.isfinite(result.samples)):
         raise StepError(f"method {method} produced non-finite samples on {dataset}")
     metadata = {
@@ -412,7 +434,7 @@ def compute_metrics(params, inputs, outputs, seed, threads):
     record["acceptance_min"] = float(acceptance.min()) if acceptance is not None else None
     record |= _chain_diagnostics(loaded)
     record["seconds"] = meta.get("sampling_seconds", meta.get("train_seconds"))
-    for key in ("train_size", "train_dataset", "beta_star"):
+    for key in ("train_size", "train_dataset", "beta_star", "fits", "seeded_fit"):
         record[key] = meta.get(key)
     for key in ("beta_criterion", "beta_star_inflection", "beta_star_knee"):
         if key in meta:
