@@ -365,6 +365,9 @@ def check_config(config: dict) -> None:
                 raise ConfigError(f"datasets.{name}: {error}") from None
     for name, experiment in config["experiments"].items():
         _check_experiment(name, experiment, config)
+    from .claims import check_claims
+
+    check_claims(config)
 
 
 def check_config_files(paths: Iterable[Path | str]) -> str:
