@@ -786,7 +786,7 @@ def _row_text(line: Line) -> str:
         return row.text(skip=("method", "series", "estimator"))
 
     first = rest(line.first)
-    if line.second is None:
+    if line.second is None or line.second.path is None:  # a missing row: the note says which
         return first
     second = rest(line.second)
     return first if second == first else f"{first} vs {second}"
@@ -794,7 +794,7 @@ def _row_text(line: Line) -> str:
 
 def _threshold_text(claim: Mapping[str, Any], threshold: float) -> str:
     symbol = SYMBOLS[claim["comparison"]]
-    shown = f"{threshold:.4g}" if math.isfinite(threshold) else "–"
+    shown = f"{threshold:.5g}" if math.isfinite(threshold) else "–"
     if isinstance(claim["threshold"], Mapping):
         shown = f"{claim['threshold']['law']} = {shown}"
     if claim.get("tolerance"):
@@ -807,33 +807,34 @@ def evaluate(
     lines: Sequence[Line],
     records: Mapping[str, Any],
     refits: Mapping[str, bool] | None = None,
+    order: Sequence[str] | None = None,
 ):
     """The claims table: (summary per claim, one row per line) as DataFrames.
 
     ``records`` maps each input path to its loaded content (:func:`read_inputs`);
     ``refits`` maps a learned method's name to whether it refits per replicate (a row of a
-    method fitted once is marked).
+    method fitted once is marked); ``order`` the claims' order (default: that of ``claims``).
     """
     import pandas as pd
 
-    by_claim: dict[str, list[LineResult]] = {name: [] for name in claims}
+    by_claim: dict[str, list[LineResult]] = {name: [] for name in (order or claims)}
     for line in lines:
         by_claim[line.claim].append(evaluate_line(claims[line.claim], line, records, refits))
     summary, details = [], []
     for name, results in by_claim.items():
         claim = claims[name]
         verdict, z = claim_verdict(claim, results)
-        counts = [sum(r.verdict == v for r in results) for v in (HOLDS, NOT_HOLDS, NOT_MEASURABLE)]
+        verdicts = [result.verdict for result in results]
+        counts = {v: verdicts.count(v) for v in (HOLDS, NOT_HOLDS, NOT_MEASURABLE)}
+        short = {HOLDS: "hold", NOT_HOLDS: "do not hold", NOT_MEASURABLE: "not measurable"}
+        tally = ", ".join(f"{n} {short[v]}" for v, n in counts.items() if n)
         summary.append(
             {
                 "claim": name,
-                "statement": claim["statement"],
-                "lines": len(results),
-                "hold (2 SE)": counts[0],
-                "do not hold": counts[1],
-                "not measurable": counts[2],
-                "z of the claim": round(z, 2),
                 "verdict": verdict,
+                "lines (each at 2 SE)": f"{len(results)}: {tally}" if results else "0",
+                "z of the claim": round(z, 2),
+                "statement": claim["statement"],
             }
         )
         for result in results:
@@ -898,6 +899,7 @@ def claims_params(plan: Any, lines: Sequence[Line]) -> str:
     return json.dumps(
         {
             "claims": plan.config.get("claims", {}),
+            "order": list(plan.config.get("claims", {})),  # the JSON sorts the claims' keys
             "lines": [line.as_dict() for line in lines],
             "refits": refits,
             "title": TITLE,

@@ -497,15 +497,18 @@ def summary(params, inputs, outputs, seed, threads):
 def claims_table(params, inputs, outputs, seed, threads):
     """The paper's headline claims evaluated on this run (:mod:`stochastic_attention.claims`).
 
-    params: ``claims`` (the config block), ``lines`` (:func:`claims.plan_lines`, as dicts),
-    ``refits`` (learned method → refits per replicate), ``title``. inputs: the files the
+    params: ``claims`` (the config block), ``order`` (the claims' names in config order),
+    ``lines`` (:func:`claims.plan_lines`, as dicts), ``refits`` (learned method → refits per
+    replicate), ``title``. inputs: the files the
     lines read (any names). outputs: ``csv``, ``md``, ``tex``, ``html``.
     """
     from .. import claims
 
     lines = [claims.Line.from_dict(line) for line in params["lines"]]
     records = claims.read_inputs(inputs)
-    summary, details = claims.evaluate(params["claims"], lines, records, params.get("refits"))
+    summary, details = claims.evaluate(
+        params["claims"], lines, records, params.get("refits"), params.get("order")
+    )
     claims.write(summary, details, outputs, params.get("title") or claims.TITLE)
     return {"verdicts": dict(zip(summary["claim"], summary["verdict"], strict=True))}
 
