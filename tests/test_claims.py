@@ -270,6 +270,8 @@ def _bad(change) -> str:
          "add it to experiments.E8.columns"),
         (lambda c: c["claims"]["snr_rule_generation"]["second"].update(where={"alpha": 0.01}),
          "E14 does not sweep 'alpha' (swept: beta)"),
+        (lambda c: c["claims"]["snr_rule_generation"]["second"].update(where={"beta": 700}),
+         "E14 has no row with beta 700 (it has beta: 200, 500)"),
         (lambda c: c["claims"]["mala_matches_sa_retrieval"].update(metric="seq_identity"),
          "paired differences exist for novelty, diversity, energy, max_cosine"),
         (lambda c: c["claims"]["finance_returns_white"]["first"].update(where={"series": "SA"}),

@@ -341,7 +341,12 @@ class DataRows:
             )
         if not rows:
             shown = ", ".join(f"{k} {_show(v)}" for k, v in conditions.items())
-            return [RowRef(name, key, None, missing=f"{name} has no row with {shown}")]
+            values = {
+                k: list(dict.fromkeys(_show(dict(row.labels).get(k)) for row in experiment.rows))
+                for k in conditions
+            }
+            known = "; ".join(f"{k}: {', '.join(v)}" for k, v in values.items())
+            raise _error(f"{where}.where: {name} has no row with {shown} (it has {known})")
         return rows
 
     def paired(self, plan: Any, first: RowRef, second: RowRef) -> RowRef:
