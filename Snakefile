@@ -34,6 +34,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/experiments.smk"
 include: "workflow/rules/synthetic.smk"
+include: "workflow/rules/claims.smk"
 
 
 rule all:

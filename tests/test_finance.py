@@ -189,6 +189,12 @@ def test_sequence_acf_definition_and_band():
         ar[:, t] = 0.6 * ar[:, t - 1] + noise[:, t]
     assert np.all(np.abs(fm.sequence_acf(ar).acf_g[:, 0] - 0.6) < 0.05)
     assert fm.sequence_acf(noise, lags=10).summary["outside_g"] < 0.1
+    summary = fm.sequence_acf(ar, lags=10).summary
+    assert summary["acf_g_lag1"] == pytest.approx(fm.sequence_acf(ar).acf_g[:, 0].mean())
+    assert summary["band"] == pytest.approx(stats.norm.ppf(0.995) / np.sqrt(4000))
+    # the white-noise SE of a share of 4 tickers × 10 lags outside a 99 % band
+    assert summary["outside_g_se"] == pytest.approx(np.sqrt(0.01 * 0.99 / 40))
+    assert set(fm.SUMMARY_KEYS) <= set(summary)
 
 
 def test_domain_metrics_on_bootstrap_days(offline_memory):

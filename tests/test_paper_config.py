@@ -131,7 +131,7 @@ def test_e13_and_e16_plan_the_paper_k_with_derived_dataset_names(paper_plan):
     expected = {
         ("mnist_digit3" if k == 100 else f"mnist_digit3__n_patterns_{k}", method, k)
         for k in E13_K
-        for method in ("sa_critical", "sa_critical5", "ddpm")
+        for method in ("sa_critical", "sa_critical5", "ddpm", "isotropic_control")
     }
     rows = {(row.dataset, row.method, dict(row.labels)["n_patterns"]) for row in e13.rows}
     assert rows == expected

@@ -56,6 +56,8 @@ def _caption_cases(config: dict) -> list[tuple[str, dict | None]]:
             cases.append(("sequence.rst", {"experiment": name}))
         else:
             cases.append((SYNTHETIC_CAPTIONS[experiment.kind], {"experiment": name}))
+    if config.get("claims"):
+        cases.append(("claims.rst", None))
     return cases
 
 
@@ -228,3 +230,10 @@ def test_smoke_report_shows_every_table_and_figure(smoke_report):
             if dataset is not None:
                 assert subcategory == dataset
     assert "config/smoke.yaml" in smoke_report.html  # the report names its config
+
+
+def test_the_claims_caption_states_the_rule_and_lists_the_claims(smoke_captions):
+    text = _caption(smoke_captions, "claims.rst")
+    assert "Bonferroni-widened z" in text and "2 replicate(s)" in text
+    assert "``ddpm_is_noise``: DDPM fails at every K tested" in text
+    assert "matches retrieval_max_cos" in text

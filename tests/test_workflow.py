@@ -125,7 +125,7 @@ def test_changing_generation_beta_reruns_only_its_downstream_jobs(smoke_run):
     new = plan.jobs - before.jobs
     assert jobs["sample"] == len(changed | new)
     assert set(jobs) <= {"sample", "metrics", "paired", "experiment_table", "figure", "export",
-                         "summary", "all"}
+                         "claims", "summary", "all"}
 
 
 def test_report_is_a_browsable_html_file(smoke_run):

@@ -242,6 +242,7 @@ def assert_jobs_follow_the_plan(jobs: dict[str, int], plan) -> None:
     assert jobs["figure"] == sum(len(e.figures) for e in data.values())
     assert jobs["fetch"] == len({spec["domain"] for spec in plan.datasets.values()} - {"synthetic"})
     assert jobs["summary"] == 1
+    assert jobs.get("claims", 0) == int(bool(plan.config.get("claims")))
 
 
 def job_log(workdir: Path, results: str, step: str, *parts: str) -> str:

@@ -563,6 +563,9 @@ def check_config(config: dict, schema: dict | None = None) -> None:
         if experiment["kind"] in ("sweep", "spectrum"):
             _check_sweep_points(name, experiment, config, schema)
     _check_file_names(config)
+    from .claims import check_claims
+
+    check_claims(config)
 
 
 def check_config_files(paths: Iterable[Path | str]) -> str:

@@ -159,6 +159,15 @@ def render(schema: dict) -> str:
                 lines += [_cell(case["description"]), ""]
             lines += _table(case.get("properties", {}), case.get("required", []))
 
+    claims = properties.get("claims")
+    if claims:
+        lines += _section("`claims` (by name)", claims.get("description", ""))
+        entry = claims.get("additionalProperties", {})
+        lines += _table(entry.get("properties", {}), entry.get("required", []), nested=False)
+        selector = schema.get("$defs", {}).get("claim_rows", {})
+        lines += ["### claims: `first`, `second` (a selector or a list of selectors)", ""]
+        lines += _table(selector.get("properties", {}), selector.get("required", []))
+
     beta_rule = schema.get("$defs", {}).get("beta_rule")
     if beta_rule:
         lines += _section("β rule", beta_rule.get("description", ""))

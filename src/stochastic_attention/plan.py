@@ -185,6 +185,7 @@ class Plan:
                     f"{self.results}/tables/{name}.html",  # the report shows it
                     f"{self.results}/figures/{name}.png",
                 ]
+        out += list(self.claims_paths().values())
         return [*out, f"{self.results}/summary.md"]
 
     def export_paths(self, experiment: ExperimentPlan) -> list[str]:
@@ -198,8 +199,13 @@ class Plan:
                 out.append(self.samples_path(row.dataset, row.method).removesuffix(".npz") + suffix)
         return out
 
+    def claims_paths(self) -> dict[str, str]:
+        """The claims table (``claims.csv|md|tex|html``) when the config has claims."""
+        return self.table_paths("claims") if self.config.get("claims") else {}
+
     def table_markdowns(self) -> dict[str, str]:
-        return {name: f"{self.results}/tables/{name}.md" for name in self.experiments}
+        claims = {"claims": self.claims_paths()["md"]} if self.claims_paths() else {}
+        return claims | {name: f"{self.results}/tables/{name}.md" for name in self.experiments}
 
     def experiment_params(self, name: str) -> str:
         """JSON of an experiment's rows and settings for its table and figure steps."""

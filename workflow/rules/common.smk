@@ -5,6 +5,8 @@ import os
 import shlex
 import sys
 
+from stochastic_attention.claims import claims_params, plan_lines
+from stochastic_attention.claims import input_paths as claim_input_paths
 from stochastic_attention.digests import dataset_digest, source_digest
 from stochastic_attention.plan import DATA_KINDS, build_plan
 from stochastic_attention.seeds import derive_seed
@@ -168,6 +170,18 @@ def get_figure_params(wildcards):
 
 def get_summary_inputs():
     return PLAN.table_markdowns()
+
+
+# ------------------------------------------------------------------- claims
+CLAIM_LINES = plan_lines(PLAN)
+
+
+def get_claims_inputs(wildcards):
+    return {f"in{i}": path for i, path in enumerate(claim_input_paths(CLAIM_LINES))}
+
+
+def get_claims_params(wildcards):
+    return claims_params(PLAN, CLAIM_LINES)
 
 
 # ------------------------------------------------------------ sequence jobs

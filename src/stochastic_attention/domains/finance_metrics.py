@@ -19,7 +19,10 @@ Pool metrics (generated samples are unordered draws):
 
 Sequence metrics (ordered days): :func:`sequence_acf` — per-ticker ACFs of g, g² and |g| at
 lags 1…L (``statsmodels.tsa.stattools.acf``), the 99 % white-noise band ``±z₀.₉₉₅/√T``, and
-their summaries.
+their summaries. The share of ticker × lag values outside the band comes with the binomial
+SE ``√(q(1 − q)/n)`` (q = 1 − 0.99, n = tickers × lags) that a white-noise series' share
+would have (ticker ACFs of correlated returns are themselves correlated, so this SE is a
+lower bound).
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ import numpy as np
 from scipy import stats
 
 __all__ = [
+    "SAMPLER_SERIES",
+    "SUMMARY_KEYS",
     "AcfSummary",
     "KsResult",
     "affine_match",
@@ -156,13 +161,23 @@ def white_noise_band(n_days: int, level: float = 0.01) -> float:
     return float(stats.norm.ppf(1.0 - level / 2.0) / np.sqrt(n_days))
 
 
+SAMPLER_SERIES = "SA (MALA) sequence"
+"""The name of the warm-start sampler's series in the sequence table."""
+SUMMARY_KEYS = (
+    "acf_g_mean", "acf_g2_mean", "acf_abs_mean", "acf_g_lag1", "acf_g2_lag1", "band",
+    "outside_g", "outside_g2", "outside_abs",
+)  # fmt: skip
+"""The summary columns of :func:`sequence_acf` (each ``outside_*`` also has ``*_se``)."""
+
+
 @dataclass(frozen=True)
 class AcfSummary:
     """ACFs (d, L) at lags 1…L of g, g² and |g|, the band half-width and summaries.
 
     ``summary``: ``acf_g_mean``, ``acf_g2_mean``, ``acf_abs_mean`` (means over tickers and
-    lags), ``acf_g2_lag1`` (mean over tickers at lag 1), ``outside_g``, ``outside_g2``,
-    ``outside_abs`` (fractions of ticker × lag values outside the band).
+    lags), ``acf_g_lag1`` and ``acf_g2_lag1`` (means over tickers at lag 1), ``band`` (the
+    half-width), ``outside_g``, ``outside_g2``, ``outside_abs`` (fractions of ticker × lag
+    values outside the band) and their white-noise SEs ``outside_*_se``.
     """
 
     acf_g: np.ndarray
@@ -185,13 +200,16 @@ def sequence_acf(series: np.ndarray, lags: int = 10, level: float = 0.01) -> Acf
     acf_g = _acf_rows(series, lags)
     acf_g2 = _acf_rows(series**2, lags)
     acf_abs = _acf_rows(np.abs(series), lags)
+    null_se = float(np.sqrt(level * (1.0 - level) / acf_g.size))
     summary = {
         "acf_g_mean": float(acf_g.mean()),
         "acf_g2_mean": float(acf_g2.mean()),
         "acf_abs_mean": float(acf_abs.mean()),
+        "acf_g_lag1": float(acf_g[:, 0].mean()),
         "acf_g2_lag1": float(acf_g2[:, 0].mean()),
-        "outside_g": float(np.mean(np.abs(acf_g) > band)),
-        "outside_g2": float(np.mean(np.abs(acf_g2) > band)),
-        "outside_abs": float(np.mean(np.abs(acf_abs) > band)),
+        "band": band,
     }
+    for name, values in (("g", acf_g), ("g2", acf_g2), ("abs", acf_abs)):
+        summary[f"outside_{name}"] = float(np.mean(np.abs(values) > band))
+        summary[f"outside_{name}_se"] = null_se
     return AcfSummary(acf_g, acf_g2, acf_abs, band, summary)

@@ -15,6 +15,7 @@ STEP_MODULES = {
     "experiment-table": "core",
     "figure": "core",
     "summary": "core",
+    "claims": "core",
     "sequence": "core",
     "export": "core",
     "e1": "synthetic",
