@@ -40,7 +40,7 @@ report: $(VENV)/.installed
 	@echo "Report: $(REPORT) (open it in a browser)"
 
 lint: $(VENV)/.installed
-	ruff check src tests benchmarks
+	ruff check src tests benchmarks scripts
 	snakefmt --line-length 100 --check Snakefile workflow/
 	snakemake --lint --configfile $(CONFIG)
 
