@@ -197,6 +197,11 @@ def test_evaluate_and_write(tmp_path):
     assert "vae: SD from draws of one fit" in details.loc[0, "note"]
     outputs = {s: tmp_path / f"claims.{s}" for s in ("csv", "md", "tex", "html")}
     cl.write(summary, details, outputs, cl.TITLE)
+    # a record that says how it was fitted wins over the config: 5 fits → no note; 1 → note
+    for fits, noted in ((5, False), (1, True)):
+        records["b.json"] |= {"fits": fits, "replicates": 5}
+        _, again = cl.evaluate(claims, lines, records, refits={"vae": True})
+        assert ("vae: SD from draws of one fit" in str(again.loc[0, "note"])) is noted
     assert pd.read_csv(outputs["csv"])["verdict"].tolist() == [cl.HOLDS]
     markdown = outputs["md"].read_text()
     assert "Verdict rule" in markdown and "2.500 ± 0.093" in markdown

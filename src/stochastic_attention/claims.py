@@ -679,7 +679,11 @@ def _one_fit_note(row: RowRef | None, records: Mapping[str, Any], refits: Mappin
         return ""
     record = records[row.path]
     method = record.get("method", "")
-    if record.get("category") == "learned" and not refits.get(method, False):
+    if "fits" in record:  # the record says how many fits its replicates drew from
+        from .report.experiment_tables import one_fit
+
+        return f"{method}: SD from draws of one fit" if one_fit(record) else ""
+    if record.get("category") == "learned" and not refits.get(method, True):
         return f"{method}: SD from draws of one fit"
     return ""
 
@@ -897,7 +901,7 @@ def claims_params(plan: Any, lines: Sequence[Line]) -> str:
     from .methods.base import get_method
 
     refits = {
-        name: bool(spec.get("refit_replicates", False))
+        name: bool(spec.get("refit_replicates", True))
         for name, spec in plan.methods.items()
         if get_method(spec["kind"]).CATEGORY == "learned"
     }
