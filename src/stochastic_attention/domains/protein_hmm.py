@@ -56,10 +56,16 @@ def build_hmm(rows: Sequence[str], names: Sequence[str], name: str = "family"):
 
 
 def hmm_to_array(hmm) -> np.ndarray:
-    """The HMM in HMMER3 text format as a uint8 array (storable in an ``.npz``)."""
+    """The HMM in HMMER3 text format as a uint8 array (storable in an ``.npz``).
+
+    The optional ``DATE`` and ``COM`` header lines (the build's clock time and command line)
+    are left out, so the same alignment gives the same bytes and the memory is reproducible.
+    """
     buffer = io.BytesIO()
     hmm.write(buffer)
-    return np.frombuffer(buffer.getvalue(), dtype=np.uint8).copy()
+    lines = buffer.getvalue().splitlines(keepends=True)
+    kept = b"".join(line for line in lines if not line.startswith((b"DATE ", b"COM ")))
+    return np.frombuffer(kept, dtype=np.uint8).copy()
 
 
 def hmm_from_array(array: np.ndarray):
