@@ -245,6 +245,38 @@ def test_killed_run_resumes_on_slurm_without_redoing_finished_jobs(slurm, tmp_pa
 # --------------------------------------------------------------------------- the real pipeline
 
 
+def test_interrupted_run_leaves_no_jobs_on_slurm(slurm, tmp_path):
+    """Ctrl-C (SIGINT to the process group) on the login node: Snakemake cancels its SLURM
+    jobs, and no jobstep process stays behind."""
+    (tmp_path / "Snakefile").write_text(RESUMABLE_SNAKEFILE)
+    (tmp_path / "slow").touch()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "snakemake", *_slurm_args(slurm)],
+        cwd=tmp_path,
+        env=_env(slurm),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 180
+        while not (tmp_path / "results/b.txt").exists():
+            assert process.poll() is None, "snakemake ended before b started"
+            assert time.monotonic() < deadline, "b did not start"
+            time.sleep(0.5)
+        os.killpg(process.pid, signal.SIGINT)
+        process.wait(timeout=300)  # scancel of every job; slow on a loaded machine
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    deadline = time.monotonic() + 60
+    while ids := _live_jobs_of_rule(slurm, "b"):
+        assert time.monotonic() < deadline, f"SLURM jobs {ids} of rule b still live"
+        time.sleep(1)
+    _wait_for_no_processes(tmp_path)
+
+
 def test_smoke_pipeline_on_slurm_matches_local_run(slurm, tmp_path):
     if not (REPO / "Snakefile").is_file():
         pytest.skip("no Snakefile in the repository yet")
@@ -276,35 +308,3 @@ def test_smoke_pipeline_on_slurm_matches_local_run(slurm, tmp_path):
     assert a.is_file() and b.is_file()
     if a.read_bytes() != b.read_bytes():
         pd.testing.assert_frame_equal(pd.read_csv(b), pd.read_csv(a), check_exact=False, rtol=1e-9)
-
-
-def test_interrupted_run_leaves_no_jobs_on_slurm(slurm, tmp_path):
-    """Ctrl-C (SIGINT to the process group) on the login node: Snakemake cancels its SLURM
-    jobs, and no jobstep process stays behind."""
-    (tmp_path / "Snakefile").write_text(RESUMABLE_SNAKEFILE)
-    (tmp_path / "slow").touch()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "snakemake", *_slurm_args(slurm)],
-        cwd=tmp_path,
-        env=_env(slurm),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 180
-        while not (tmp_path / "results/b.txt").exists():
-            assert process.poll() is None, "snakemake ended before b started"
-            assert time.monotonic() < deadline, "b did not start"
-            time.sleep(0.5)
-        os.killpg(process.pid, signal.SIGINT)
-        process.wait(timeout=120)
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-    deadline = time.monotonic() + 60
-    while ids := _live_jobs_of_rule(slurm, "b"):
-        assert time.monotonic() < deadline, f"SLURM jobs {ids} of rule b still live"
-        time.sleep(1)
-    _wait_for_no_processes(tmp_path)
