@@ -207,19 +207,10 @@ def missing_local_folder(workdir: Path) -> Outcome:
 
 
 def _array_dataset(workdir: Path, matrix: np.ndarray) -> Outcome:
-    (workdir / "inputs").mkdir()
-    np.save(workdir / "inputs/patterns.npy", matrix)
-    config = load_config(workdir)
-    config["datasets"]["user_patterns"] = {
-        "domain": "array",
-        "path": "inputs/patterns.npy",
-        "layout": "columns",
-    }
-    write_config(workdir, config, "bad.yaml")
-    target = "results/smoke/memory/array/user_patterns.npz"
-    outcome = _snakemake(workdir, target, "--cores", "1", "--configfile", BAD)
-    outcome.logs = _logs(workdir, "results/smoke/logs/memory/array/*.log")
-    return outcome
+    """An ``array`` dataset of ``matrix`` saved as ``inputs/patterns.npy``."""
+    buffer = io.BytesIO()
+    np.save(buffer, matrix)
+    return _file_dataset(workdir, "patterns.npy", buffer.getvalue())
 
 
 def nan_column(workdir: Path) -> Outcome:
