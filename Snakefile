@@ -7,6 +7,7 @@ from snakemake.utils import min_version
 # the library, also without an installed package
 sys.path.insert(0, os.path.join(workflow.basedir, "src"))
 from stochastic_attention.config import ConfigError, prepare  # noqa: E402
+from stochastic_attention.report.figure_registry import captions as figure_captions  # noqa: E402
 
 min_version("9.0")
 
@@ -25,6 +26,8 @@ except ConfigError as error:
 # The report names the config files that made it (workflow/report/workflow.rst); the key
 # is added after validation, so it never clashes with a user's key.
 config["_config_files"] = [os.path.relpath(path) for path in workflow.configfiles]
+# Captions of figures come from their registry, a plug-in's too (workflow/report/figure.rst).
+config["_figure_captions"] = figure_captions()
 
 
 report: "workflow/report/workflow.rst"

@@ -78,7 +78,7 @@ def main() -> None:
         one_per_chain = result.samples[:, ::5][:, :16]
         grids.append((f"{kernel.upper()} β {beta:.0f}", faces.panel(one_per_chain, memory).images))
     if args.grid is not None:
-        from stochastic_attention.report.figures import sample_grids
+        from stochastic_attention.report.comparison_figures import sample_grids
 
         sample_grids(grids, args.grid, title=f"faces, d {d}, K {n_patterns}", cmap="gray")
         print(f"wrote {args.grid}")

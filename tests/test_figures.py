@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from stochastic_attention.domains.base import Panel
-from stochastic_attention.report import figures, style
+from stochastic_attention.report import comparison_figures as figures
+from stochastic_attention.report import style
 
 PNG = b"\x89PNG"
 

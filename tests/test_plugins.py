@@ -1,10 +1,11 @@
-"""A new domain and a new method kind are one module plus config: a toy plug-in, end to end.
+"""A new domain, a new method kind and a new figure are one module plus config: a toy plug-in,
+end to end.
 
 The plug-in module is written by the test into a scratch folder (nothing in the library
 knows it), named under ``plugins:`` in a config, and the real workflow runs a comparison
-experiment on it: memory, samples of the toy method, SA and bootstrap, metrics, table and
-sample grid. A second case shows that the toy domain's own ``DATASET_SCHEMA`` rejects a typo
-before any job runs.
+experiment on it: memory, samples of the toy method, SA and bootstrap, metrics, table, the
+sample grid and the plug-in's own figure, with its caption in the report. A second case
+shows that the toy domain's own ``DATASET_SCHEMA`` rejects a typo before any job runs.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ pytestmark = pytest.mark.slow
 
 PLUGIN = textwrap.dedent(
     '''
-    """A toy domain (cosine waves from a formula) and a toy method (noisy stored patterns)."""
+    """A toy domain (cosine waves), a toy method (noisy stored patterns) and a toy figure."""
 
     from __future__ import annotations
 
@@ -34,6 +35,7 @@ PLUGIN = textwrap.dedent(
     from stochastic_attention.domains.base import Memory, Panel, register_domain, unit_columns
     from stochastic_attention.methods.base import SampleResult, register_method
     from stochastic_attention.metrics import consecutive_groups
+    from stochastic_attention.report.figure_registry import register_figure
 
 
     class ToyDomain:
@@ -74,6 +76,21 @@ PLUGIN = textwrap.dedent(
             return SampleResult(samples, consecutive_groups(n))
 
 
+    @register_figure("toy_profile", caption="Each method's mean sample, one line per method.")
+    def toy_profile(inputs, path):
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        figure, axis = plt.subplots()
+        for row in inputs.rows:
+            axis.plot(inputs.samples(row).mean(axis=1), label=inputs.label(row))
+        axis.legend()
+        figure.savefig(path)
+        plt.close(figure)
+
+
     register_domain(ToyDomain())
     register_method(ToyNoise())
     '''
@@ -101,7 +118,7 @@ def toy_config(results: str = "results") -> dict:
                 "title": "toy plug-in",
                 "datasets": ["waves"],
                 "methods": ["noisy", "sa", "bootstrap"],
-                "figures": ["sample_grids"],
+                "figures": ["sample_grids", "toy_profile"],
             }
         },
     }
@@ -136,6 +153,12 @@ def test_toy_domain_and_method_from_a_plugin_run_through_the_workflow(toy_workdi
     assert np.isfinite(rows["novelty"]).all() and np.isfinite(rows["diversity"]).all()
     grid = workdir / "results/figures/toy_comparison/waves/sample_grids.png"
     assert grid.stat().st_size > 1000
+    profile = workdir / "results/figures/toy_comparison/waves/toy_profile.png"
+    assert profile.read_bytes().startswith(b"\x89PNG")
+    arguments = ["--configfile", configfile, "--report", "results/report.html"]
+    clean_snakemake(workdir, arguments, pythonpath=[plugins])
+    report = (workdir / "results/report.html").read_text()
+    assert "mean sample, one line per method." in report  # the plug-in figure's caption
     memory = np.load(workdir / "results/memory/toy/waves.npz")
     assert memory["memory"].shape == (16, 8)
     metadata = json.loads(str(memory["metadata"]))
@@ -186,22 +209,28 @@ def test_a_plugin_that_cannot_be_imported_is_named(toy_workdir):
 
 
 def test_the_plugin_registers_into_the_library_registries(toy_workdir, monkeypatch):
-    """The same module, imported in-process, is a Domain and a MethodKind of the registries."""
+    """The same module, imported in-process, is a Domain, a MethodKind and a Figure of the
+    registries."""
     from stochastic_attention.config import compose_schema, load_plugins
     from stochastic_attention.domains import base as domains
     from stochastic_attention.domains.base import Domain, get_domain
     from stochastic_attention.methods import base as methods
     from stochastic_attention.methods.base import MethodKind, get_method
+    from stochastic_attention.report import figure_registry as figures
 
     _, plugins = toy_workdir
     monkeypatch.syspath_prepend(str(plugins))
     # registries of their own, so the toy kinds do not leak into other tests
     monkeypatch.setattr(domains, "_REGISTERED", dict(domains._REGISTERED))
     monkeypatch.setattr(methods, "_REGISTERED", dict(methods._REGISTERED))
+    figures.figure_names()  # the built-in figures register on import: import them first
+    monkeypatch.setattr(figures, "_REGISTERED", dict(figures._REGISTERED))
     monkeypatch.delitem(sys.modules, "toy_plugin", raising=False)
     load_plugins(["toy_plugin"])
     assert isinstance(get_domain("toy"), Domain)
     assert isinstance(get_method("toy_noise"), MethodKind)
+    assert figures.get_figure("toy_profile").function.__module__ == "toy_plugin"
+    assert figures.captions()["toy_profile"].startswith("Each method's mean sample")
     schema = compose_schema(REPO / "workflow/schemas/config.schema.yaml")
     datasets = schema["properties"]["datasets"]["additionalProperties"]
     assert "toy" in datasets["properties"]["domain"]["enum"]

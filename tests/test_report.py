@@ -32,10 +32,12 @@ STALE_PHRASES = ("30 chain groups", "d 64, K 16", "eight ULA chains", "48⁴", "
 def _config(name: str = "smoke.yaml") -> dict:
     """A config as the Snakefile holds it: validated, defaults filled, config files named."""
     from stochastic_attention.config import prepare
+    from stochastic_attention.report.figure_registry import captions
 
     config = yaml.safe_load((REPO / "config" / name).read_text())
     prepare(config, schema_path=REPO / "workflow/schemas/config.schema.yaml")
     config["_config_files"] = [f"config/{name}"]
+    config["_figure_captions"] = captions()
     return config
 
 

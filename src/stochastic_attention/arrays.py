@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tempfile
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from .errors import UserError, rebuild_command
 
-__all__ = ["BadInputError", "read_npz", "write_npz_atomic"]
+__all__ = ["BadInputError", "load_samples", "read_npz", "write_npz_atomic"]
 
 _NPZ_DATE = (1980, 1, 1, 0, 0, 0)
 
@@ -46,6 +48,13 @@ def read_npz(path: Path | str, required: tuple[str, ...], what: str) -> dict[str
         raise BadInputError(
             f"{what} file {path} is not a readable .npz file ({error}); {fix}"
         ) from None
+
+
+def load_samples(path: Path | str) -> dict[str, Any]:
+    """Every array of a samples file (``results/samples/…``), with ``metadata`` decoded."""
+    loaded: dict[str, Any] = read_npz(path, ("samples", "groups", "metadata"), "samples")
+    loaded["metadata"] = json.loads(str(loaded["metadata"]))
+    return loaded
 
 
 def write_npz_atomic(out_path: Path, arrays: dict[str, np.ndarray]) -> None:

@@ -276,7 +276,7 @@ class Line:
 
 
 def _error(message: str) -> Exception:
-    from .config import ConfigError
+    from .errors import ConfigError
 
     return ConfigError(message)
 

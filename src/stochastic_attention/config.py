@@ -33,7 +33,7 @@ from typing import Any
 import yaml
 
 from .domains.base import GENERIC_DATASET_KEYS, domain_names, get_domain
-from .errors import UserError
+from .errors import ConfigError
 from .methods.base import get_method, method_kinds
 
 __all__ = [
@@ -61,10 +61,6 @@ FILE_NAME_MARGIN = 40
 ``<name>.provenance.json``)."""
 SCHEMA_PATH = Path("workflow/schemas/config.schema.yaml")
 """The base schema, relative to the working directory (the repository root) by default."""
-
-
-class ConfigError(UserError, ValueError):
-    """The config is invalid or inconsistent; the message names the key and the fix."""
 
 
 # ----------------------------------------------------------------------------- YAML
@@ -407,13 +403,15 @@ def _check_experiment(name: str, experiment: dict, config: dict) -> None:
                     f"at); set methods.{method}.energy_beta or {where}.energy_beta"
                 )
     if experiment.get("figures"):
-        from .report.figure_registry import FIGURES
+        from .report.figure_registry import figure_names
 
+        known = figure_names()
         for figure in experiment["figures"]:
-            if figure not in FIGURES:
+            if figure not in known:
                 raise ConfigError(
-                    f"{where}.figures: unknown figure {figure!r} (known: {', '.join(FIGURES)}); "
-                    "a new figure is a function in report/figure_registry.py FIGURES"
+                    f"{where}.figures: unknown figure {figure!r} (known: {', '.join(known)}); "
+                    "a new figure is a function with report.figure_registry.register_figure "
+                    "(in the library or a plug-in module under plugins)"
                 )
     for pair in experiment.get("paired", []):
         for method in pair:

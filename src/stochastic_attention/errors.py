@@ -10,7 +10,7 @@ import os
 import shlex
 from pathlib import Path
 
-__all__ = ["CONFIG_FILES_VARIABLE", "UserError", "rebuild_command"]
+__all__ = ["CONFIG_FILES_VARIABLE", "ConfigError", "UserError", "rebuild_command"]
 
 CONFIG_FILES_VARIABLE = "STOCHASTIC_ATTENTION_CONFIGFILES"
 """Set by the workflow for every job: the config files of the run, separated by os.pathsep."""
@@ -18,6 +18,14 @@ CONFIG_FILES_VARIABLE = "STOCHASTIC_ATTENTION_CONFIGFILES"
 
 class UserError(Exception):
     """A failure the user can fix; the message names the key, file or value and the fix."""
+
+
+class ConfigError(UserError, ValueError):
+    """The config is invalid or inconsistent; the message names the key and the fix.
+
+    Defined here, not in :mod:`.config`, so that modules the config checks call (claims)
+    can raise it without importing the config module back.
+    """
 
 
 def rebuild_command(path: Path | str) -> str:

@@ -58,7 +58,7 @@ NAME = "faces"
 N_OFFLINE_FACES = 100  # lfw_subset(): images 0–99 are faces, 100–199 background crops
 DEFAULT_SIZE: tuple[int, int] = (64, 64)
 DEFAULT_N_PATTERNS = 100
-GRID_CMAP = "gray"  # photographs: high values light (report.figures.sample_grids cmap)
+GRID_CMAP = "gray"  # photographs: high values light (report.comparison_figures.sample_grids cmap)
 SOURCE_SCHEMA: dict = {
     "type": "object",
     "properties": {

@@ -80,7 +80,7 @@ GREY_OPTION: dict = {
     "description": "colour → grey: rec709 (scikit-image rgb2gray, 0.2125/0.7154/0.0721), "
     "rec601 (Pillow convert('L'), 0.299/0.587/0.114, 8-bit) or mean ((R+G+B)/3)",
 }
-GRID_CMAP = "gray"  # photographs: high values light (report.figures.sample_grids cmap)
+GRID_CMAP = "gray"  # photographs: high values light (report.comparison_figures.sample_grids cmap)
 DATASET_SCHEMA: dict = {
     "type": "object",
     "properties": {

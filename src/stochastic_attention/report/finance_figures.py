@@ -13,7 +13,7 @@ import numpy as np
 from scipy import stats
 
 from ..domains import finance_metrics as fm
-from .figures import plt, save, style
+from .style import apply_style, plt, save
 
 __all__ = ["acf_panels", "correlation_scatter", "qq_plots", "tail_survival_curves"]
 
@@ -33,7 +33,7 @@ def qq_plots(
 ) -> None:
     """One panel per ticker (default the first four): generated vs real quantiles, both
     standardised to the real ticker's mean and sd (the KS test's correction), y = x dashed."""
-    style()
+    apply_style()
     names = list(tickers)
     show = list(show or names[:4])
     figure, axes = plt.subplots(
@@ -66,7 +66,7 @@ def correlation_scatter(
 ) -> None:
     """Per method: pairwise ticker correlations, generated against real, with the relative
     Frobenius error in the panel title."""
-    style()
+    apply_style()
     upper = np.triu_indices(real.shape[0], k=1)
     c_real = np.corrcoef(real)[upper]
     figure, axes = plt.subplots(
@@ -96,7 +96,7 @@ def tail_survival_curves(
     title: str = "Loss tail of the equal-weight portfolio",
 ) -> None:
     """``P(−z > x)`` of the standardised equal-weight portfolio return, log scale."""
-    style()
+    apply_style()
     thresholds = np.linspace(0.0, max_sd, 161)
     figure, axis = plt.subplots(figsize=(5.5, 4))
     axis.semilogy(thresholds, fm.tail_survival(real, thresholds), "k-", lw=2, label="real")
@@ -124,7 +124,7 @@ def acf_panels(
 ) -> None:
     """Rows g and g², one column per sequence (real first): mean ACF over tickers (bars),
     the per-ticker range (shaded) and the white-noise band at ``level`` (dashed)."""
-    style()
+    apply_style()
     figure, axes = plt.subplots(
         2, len(sequences), figsize=(3.2 * len(sequences), 5.6), squeeze=False, sharey="row"
     )

@@ -1,6 +1,6 @@
 """Figures of the MNIST experiments beyond the baseline comparison (E7, E11–E14, E16, E17).
 
-One look with :mod:`stochastic_attention.report.figures` (its ``style`` and ``save``):
+One look with :mod:`stochastic_attention.report.style` (its ``apply_style`` and ``save``):
 matplotlib on the Agg backend, readable fonts, labelled axes with units, and the SNR
 ``sqrt(α β / 2d)`` next to every β. Each function takes plain arrays or a table (so a
 figure can be redrawn from the CSV) and writes one file; the columns each table needs are in
@@ -21,8 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ..basins import NO_BASIN, basin_summary
-from .figures import save, style
-from .style import log_locator, plain_log_ticks, plain_number
+from .style import apply_style, log_locator, plain_log_ticks, plain_number, save
 
 __all__ = [
     "AXIS_LABELS",
@@ -69,10 +68,6 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun if n == 1 else plural}"
 
 
-def _label(name: str) -> str:
-    return AXIS_LABELS.get(name, name.replace("_", " "))
-
-
 # ------------------------------------------------------------------------------------ E7
 
 
@@ -95,7 +90,7 @@ def basin_visits_figure(
     title gives β, its SNR, the number of distinct basins and of switches. Records outside
     every basin (index −1) are drawn in grey at −1.
     """
-    style()
+    apply_style()
     n_panels = len(betas)
     if not (len(nearest) == len(cosine) == n_panels) or n_panels == 0:
         raise ValueError("need one nearest and one cosine trace per β")
@@ -197,7 +192,7 @@ def sweep_figure(
     ``legend_title`` defaults to ``hue``. A log x axis has plain-number ticks at the swept
     values (at most eight of them; 1-2-5 steps beyond).
     """
-    style()
+    apply_style()
     names = {**AXIS_LABELS, **(labels or {})}
     missing = [c for c in (x, hue, *metrics) if c not in table.columns]
     if missing:
@@ -265,7 +260,7 @@ def max_cos_histogram(
     ``values_by_method`` maps a method name to its per-sample max-cos (S,); the dashed
     lines mark each method's mean. β (with its SNR when α and d are given) goes in the title.
     """
-    style()
+    apply_style()
     if not values_by_method:
         raise ValueError("max_cos_histogram needs at least one method")
     arrays = {name: np.asarray(v, dtype=float).ravel() for name, v in values_by_method.items()}
@@ -313,7 +308,7 @@ def scaling_figure(
     them on a right axis (dashed). Right: the β each sampler ran at against K, with the
     SNR on a right axis. ``labels`` renames methods in the legends.
     """
-    style()
+    apply_style()
     labels = dict(labels or {})
     needed = {"K", "method", "max_cos"}
     if not needed <= set(table.columns):
@@ -396,7 +391,7 @@ def snr_figure(
     (the SNR is the x axis); colours are ranks. The dashed curve is the retrieval-regime law
     ``max-cos ≈ (1 + r/β)^(-1/2) = (1 + α / 2 SNR²)^(-1/2)``.
     """
-    style()
+    apply_style()
     needed = {"rank", "beta", "max_cos"}
     if not needed <= set(table.columns):
         raise ValueError(f"snr_figure: table lacks the columns {sorted(needed - set(table))}")

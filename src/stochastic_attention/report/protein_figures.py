@@ -1,6 +1,6 @@
 """Protein figures (E8): sequence logos, the entropy curve with β*, and the MI scatter.
 
-All use the project's style (:mod:`.figures`): Agg backend, readable fonts, labelled axes.
+All use the project's style (:mod:`.style`): Agg backend, readable fonts, labelled axes.
 Sequences are aligned strings of equal length L with ``-`` for gaps.
 """
 
@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from ..energy import CriticalTemperature
-from .figures import save, style
+from .style import apply_style, save
 
 __all__ = ["entropy_curve_figure", "logos_figure", "mi_scatter_figure"]
 
@@ -30,7 +30,7 @@ def logos_figure(
     """
     import logomaker
 
-    style()
+    apply_style()
     length = len(sets[0][1][0])
     figure, axes = plt.subplots(
         len(sets), 1, figsize=(max(8.0, 0.17 * length), 1.9 * len(sets)), squeeze=False,
@@ -71,7 +71,7 @@ def entropy_curve_figure(
     ``operating`` maps labels to operating β values (e.g. retrieval 20·β*, generation 2·β*),
     drawn as dotted lines; ``criterion`` (``inflection`` or ``knee``) marks the β* they use.
     """
-    style()
+    apply_style()
     figure, axis = plt.subplots(figsize=(6.4, 4.0))
     betas = critical.betas
     axis.semilogx(betas, critical.mean_entropy / np.log(n_patterns), color="C0", lw=2)
@@ -109,7 +109,7 @@ def mi_scatter_figure(
     """Pairwise column MI of each generated set against the naturals' (i < j), one panel each."""
     from ..domains.protein import mutual_information
 
-    style()
+    apply_style()
     upper = np.triu_indices(len(naturals[0]), k=1)
     reference = mutual_information(naturals)[upper]
     columns = min(len(sets), 4)

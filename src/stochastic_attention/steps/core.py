@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from .. import energy, metrics
-from ..arrays import read_npz
+from ..arrays import load_samples
 from ..cli import StepError, step
 from ..domains.base import (
     Memory,
@@ -48,13 +48,6 @@ def _save_npz(target: Path, /, **arrays: Any) -> None:
 
 def _json_array(value: Any) -> np.ndarray:
     return np.array(json.dumps(value, sort_keys=True, default=str))
-
-
-def load_samples(path: Path) -> dict[str, Any]:
-    """Every array of a samples file, with ``metadata`` decoded."""
-    loaded = read_npz(path, ("samples", "groups", "metadata"), "samples")
-    loaded["metadata"] = json.loads(str(loaded["metadata"]))
-    return loaded
 
 
 # ------------------------------------------------------------------------------- fetch
@@ -520,15 +513,15 @@ def experiment_table(params, inputs, outputs, seed, threads):
 
 @step("figure")
 def figure(params, inputs, outputs, seed, threads):
-    """One figure of an experiment for one dataset (see ``report.figure_registry``).
+    """One figure of an experiment for one dataset (see ``report.experiment_figures``).
 
     params: ``figure`` (name), ``experiment``, ``dataset``, ``rows``, ``labels``, ``title``.
     inputs: ``memory``, ``samples<i>`` and ``metrics<i>`` per row of this dataset.
     outputs: ``figure``.
     """
-    from ..report import figure_registry
+    from ..report import experiment_figures
 
-    figure_registry.draw(params, inputs, outputs["figure"])
+    experiment_figures.draw(params, inputs, outputs["figure"])
 
 
 @step("summary")

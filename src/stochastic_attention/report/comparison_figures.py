@@ -1,5 +1,6 @@
-"""Figures of the comparison experiments: sample grids, training curves, novelty against
-diversity, nearest-neighbour pairs, energy histograms and per-chain energy traces.
+"""Drawing the comparison figures from plain data: sample grids, training curves, novelty
+against diversity, nearest-neighbour pairs, energy histograms and per-chain energy traces.
+(The figures a config names, which read a run's files, are :mod:`.experiment_figures`.)
 
 One look (:mod:`.style`); every function takes plain arrays, tables or
 :class:`~stochastic_attention.domains.base.Panel` objects and writes one file. Labels of
@@ -30,21 +31,13 @@ __all__ = [
     "nearest_patterns",
     "novelty_diversity",
     "sample_grids",
-    "save",
     "shared_limits",
-    "style",
     "training_curves",
 ]
 
-STYLE = _style.STYLE
 _GAP_COLOUR = "#c9d3de"
 _TEXT_FONT = 8.5
 _MAX_LINE = 72
-
-
-def style() -> None:
-    """Apply the project's matplotlib style globally (kept for old callers)."""
-    _style.apply_style()
 
 
 # ------------------------------------------------------------------------- sample grids
