@@ -278,10 +278,6 @@ def test_interrupted_run_leaves_no_jobs_on_slurm(slurm, tmp_path):
 
 
 def test_smoke_pipeline_on_slurm_matches_local_run(slurm, tmp_path):
-    if not (REPO / "Snakefile").is_file():
-        pytest.skip("no Snakefile in the repository yet")
-    if not (REPO / "config/smoke.yaml").is_file():
-        pytest.skip("no config/smoke.yaml in the repository yet")
     pd = pytest.importorskip("pandas")
     table = Path("results/smoke/tables/E4.csv")
 

@@ -498,13 +498,11 @@ def _check_sweep_points(name: str, experiment: dict, config: dict, schema: dict)
                     error = _deepest(min(errors, key=lambda e: len(e.absolute_path)))
                     at = ".".join(str(part) for part in error.absolute_path)
                     raise ConfigError(f"{point}: {at + ': ' if at else ''}{error.message}")
-                try:
-                    if target == "method":
+                if target == "method":
+                    try:
                         _check_method(base, trial, config)
-                    elif hasattr(get_domain(trial["domain"]), "check_dataset"):
-                        get_domain(trial["domain"]).check_dataset(trial)
-                except ValueError as error:  # ConfigError is one
-                    raise ConfigError(f"{point}: {error}") from None
+                    except ValueError as error:  # ConfigError is one
+                        raise ConfigError(f"{point}: {error}") from None
 
 
 def _check_file_names(config: dict) -> None:
@@ -547,15 +545,10 @@ def check_config(config: dict, schema: dict | None = None) -> None:
         _check_protocol(name, protocol)
     for name, method in config["methods"].items():
         _check_method(name, method, config)
-    for name, dataset in config["datasets"].items():
+    for dataset in config["datasets"].values():
         domain = get_domain(dataset["domain"])
         if getattr(domain, "SOURCE_SCHEMA", None) is not None:
             config["sources"].setdefault(dataset["domain"], {})
-        if hasattr(domain, "check_dataset"):
-            try:
-                domain.check_dataset(dataset)
-            except ValueError as error:
-                raise ConfigError(f"datasets.{name}: {error}") from None
     for name, experiment in config["experiments"].items():
         _check_experiment(name, experiment, config)
         if experiment["kind"] in ("sweep", "spectrum"):

@@ -29,10 +29,9 @@ from .methods.base import get_method
 __all__ = [
     "DATA_KINDS",
     "SEQUENCE_KINDS",
-    "SYNTHETIC_KINDS", "ExperimentPlan", "Plan", "Row", "build_plan", "token"]
+    "ExperimentPlan", "Plan", "Row", "build_plan", "token"]
 
 DATA_KINDS = ("comparison", "sweep", "spectrum")
-SYNTHETIC_KINDS = ("temperature_spectrum", "convergence", "phase_diagram", "critical_law")
 SEQUENCE_KINDS = ("sequence",)
 BASELINE_KEYS = ("energy_beta", "n_samples")
 """Experiment keys that override every baseline of the experiment (not the samplers)."""

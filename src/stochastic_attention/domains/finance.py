@@ -67,7 +67,6 @@ __all__ = [
     "log_returns",
     "normalise_returns",
     "panel",
-    "reference_metrics",
     "select_prices",
     "sequence_run",
 ]
@@ -576,18 +575,6 @@ def domain_metrics(
         "return_novelty_se": metrics.grouped_standard_error(novelty, np.asarray(groups)),
     }
     return {key: float(value) for key, value in out.items()}
-
-
-def reference_metrics(memory: Memory) -> dict[str, float]:
-    """The real returns' own values of the scale-free pool metrics (a table's 'real' row)."""
-    from . import finance_metrics as fm
-
-    real = memory.arrays["returns"]
-    return {
-        "kurtosis": fm.portfolio_kurtosis(real),
-        "kurtosis_ticker_mean": fm.ticker_kurtosis(real),
-        "tail_3sd": fm.tail_probability(real, 3.0),
-    }
 
 
 def sequence_run(

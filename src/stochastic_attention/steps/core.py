@@ -359,10 +359,7 @@ def _chain_diagnostics(loaded: dict) -> dict[str, float]:
     traces = loaded.get("trace_energy")
     if traces is None or traces.shape[0] < 4 or traces.shape[1] < 2:
         return {}
-    try:
-        diagnostics = metrics.chain_diagnostics(traces.T)
-    except AttributeError:  # pragma: no cover - older metrics module
-        return {}
+    diagnostics = metrics.chain_diagnostics(traces.T)
     return {"ess": float(diagnostics["ess"]), "rhat": float(diagnostics["rhat"])}
 
 
