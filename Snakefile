@@ -4,8 +4,11 @@ import sys
 
 from snakemake.utils import min_version
 
+# This workflow's own folder, also where another workflow uses it as a module (there
+# workflow.basedir is the other workflow's folder): the library, the schema, the rules.
+WORKFLOW_DIR = workflow.current_basedir.get_path_or_uri(secret_free=True)
 # the library, also without an installed package
-sys.path.insert(0, os.path.join(workflow.basedir, "src"))
+sys.path.insert(0, os.path.join(WORKFLOW_DIR, "src"))
 from stochastic_attention.config import ConfigError, prepare  # noqa: E402
 from stochastic_attention.report.figure_registry import captions as figure_captions  # noqa: E402
 
@@ -20,7 +23,11 @@ if not workflow.overwrite_configfiles:
 
 
 try:
-    prepare(config, workflow.configfiles, "workflow/schemas/config.schema.yaml")
+    prepare(
+        config,
+        workflow.configfiles,
+        os.path.join(WORKFLOW_DIR, "workflow", "schemas", "config.schema.yaml"),
+    )
 except ConfigError as error:
     raise WorkflowError(f"Invalid config: {error}") from None
 # The report names the config files that made it (workflow/report/workflow.rst); the key

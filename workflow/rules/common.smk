@@ -27,7 +27,7 @@ CLI = f"{PYTHON} -m stochastic_attention"
 # the run's config files, for the exact rebuild command in error messages (errors.py)
 _CONFIG_FILES = shlex.quote(os.pathsep.join(map(str, workflow.configfiles)))
 shell.prefix(
-    f"export PYTHONPATH={shlex.quote(os.path.join(workflow.basedir, 'src'))}${{{{PYTHONPATH:+:$PYTHONPATH}}}}; "
+    f"export PYTHONPATH={shlex.quote(os.path.join(WORKFLOW_DIR, 'src'))}${{{{PYTHONPATH:+:$PYTHONPATH}}}}; "
     f"export STOCHASTIC_ATTENTION_PLUGINS={shlex.quote(','.join(config.get('plugins', [])))}; "
     f"export STOCHASTIC_ATTENTION_CONFIGFILES={_CONFIG_FILES.replace('{', '{{').replace('}', '}}')}; "
 )
