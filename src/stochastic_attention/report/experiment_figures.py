@@ -126,7 +126,7 @@ def _heading(inputs: FigureInputs, what: str) -> str:
     image panels on one intensity scale (colour bar; the 0.5–99.5 % quantiles of every panel
     pooled), so noise levels compare across panels. Retrieval-temperature samplers reproduce
     stored patterns with a little noise; generation-temperature SA mixes them into new samples.
-""",
+    """,
 )
 def sample_grids(inputs: FigureInputs, path: Path) -> None:
     """16 samples per row beside 16 stored patterns, decoded by the domain, one scale."""
@@ -151,7 +151,7 @@ def sample_grids(inputs: FigureInputs, path: Path) -> None:
     Per-epoch training losses of the learned baselines (GMM: EM iterations from the second on;
     VAE: total loss dashed over the reconstruction term; DDPM: ε-prediction MSE with the MSE of
     predicting 0 dotted), each titled with the dataset it trained on.
-""",
+    """,
 )
 def training(inputs: FigureInputs, path: Path) -> None:
     """Per-epoch training losses of the learned baselines."""
@@ -176,7 +176,7 @@ def training(inputs: FigureInputs, path: Path) -> None:
     caption="""
     Novelty N = 1 − max-cos to the stored patterns against diversity D (mean pairwise 1 − cos),
     one point per method with ±1 SE bars over chain groups in both directions.
-""",
+    """,
 )
 def novelty_diversity(inputs: FigureInputs, path: Path) -> None:
     """Novelty against diversity, one point per row, with SE bars in both directions."""
@@ -190,7 +190,7 @@ def novelty_diversity(inputs: FigureInputs, path: Path) -> None:
     caption="""
     Densities of the sample energies E(ξ) of every method, all evaluated at one β (the first
     row's reporting β); the legend gives each mean Ē.
-""",
+    """,
 )
 def energy_histograms(inputs: FigureInputs, path: Path) -> None:
     """Energies of every row's samples at one β (the first row's reporting β)."""
@@ -210,7 +210,7 @@ def energy_histograms(inputs: FigureInputs, path: Path) -> None:
     caption="""
     Eight samples of the most novel sampler, each above its nearest stored pattern, with their
     cosine.
-""",
+    """,
 )
 def nearest_neighbours(inputs: FigureInputs, path: Path) -> None:
     """A few samples of the most novel sampler row, each above its nearest stored pattern."""
@@ -237,7 +237,7 @@ def nearest_neighbours(inputs: FigureInputs, path: Path) -> None:
     caption="""
     Energy of every chain of the first sampler along its run (thin lines) and the median over
     chains (black): a diagnostic of burn-in and mixing.
-""",
+    """,
 )
 def energy_traces(inputs: FigureInputs, path: Path) -> None:
     """Per-chain energy at every snapshot of the first sampler row (diagnostics)."""
@@ -306,7 +306,7 @@ _SYMBOLS = {"alpha": "α", "beta": "β", "n_patterns": "K", "n_heads": "the numb
     Histograms of each sample's max-cos to the stored patterns, one outline per method; dashed
     lines mark the means. The noise controls match SA's distance from the memory without its
     structure.
-""",
+    """,
 )
 def max_cos_histogram(inputs: FigureInputs, path: Path) -> None:
     """Histograms of each sample's max-cos to the memory (E12)."""
@@ -328,7 +328,7 @@ def max_cos_histogram(inputs: FigureInputs, path: Path) -> None:
     Left: max-cos against the number of stored patterns K per method (±1 SE), with the training
     time of learned baselines (dashed, right axis). Right: the β each sampler ran at against K
     (a β rule such as c·β* follows the memory), with its SNR on the right axis.
-""",
+    """,
 )
 def scaling(inputs: FigureInputs, path: Path) -> None:
     """Max-cos, β and training time against the number of stored patterns K (E13)."""
@@ -354,7 +354,7 @@ def scaling(inputs: FigureInputs, path: Path) -> None:
     caption="""
     Max-cos against the SNR √(αβ/2r) of the sampled r-dimensional principal-component space, one
     line per rank r; markers give β. Dashed: the retrieval law (1 + α/2SNR²)^(−½).
-""",
+    """,
 )
 def snr(inputs: FigureInputs, path: Path) -> None:
     """Max-cos against the SNR of the sampled space, one line per PCA rank (E17)."""
@@ -375,7 +375,7 @@ def snr(inputs: FigureInputs, path: Path) -> None:
     One single chain per β: the nearest stored pattern at every recorded step (top) and the
     cosine to it (bottom); column titles give the number of distinct basins visited and of
     switches.
-""",
+    """,
 )
 def basin_visits(inputs: FigureInputs, path: Path) -> None:
     """Nearest stored pattern along each single chain, one column per β (E7)."""
@@ -417,7 +417,7 @@ def _sequences(inputs: FigureInputs, row: dict) -> list[str]:
     "logos",
     caption="""
     Sequence logos of the natural sequences and of every method's decoded samples.
-""",
+    """,
 )
 def logos(inputs: FigureInputs, path: Path) -> None:
     """Sequence logos of the naturals and of every row's decoded samples."""
@@ -433,7 +433,7 @@ def logos(inputs: FigureInputs, path: Path) -> None:
     caption="""
     Mean attention entropy against β for the memory, with both β* criteria (inflection and
     knee; the one the operating β uses is marked "used"), √d and each sampler's operating β.
-""",
+    """,
 )
 def entropy_curve(inputs: FigureInputs, path: Path) -> None:
     """Mean attention entropy against β with both β* criteria (the one used marked), √d and
@@ -458,7 +458,7 @@ def entropy_curve(inputs: FigureInputs, path: Path) -> None:
     "mi_scatter",
     caption="""
     Pairwise mutual information between alignment columns: generated against natural sequences.
-""",
+    """,
 )
 def mi_scatter(inputs: FigureInputs, path: Path) -> None:
     """Pairwise mutual information of generated against natural sequences."""
@@ -495,7 +495,7 @@ def _returns(inputs: FigureInputs) -> dict[str, np.ndarray]:
     "qq",
     caption="""
     Quantile–quantile plots of generated against real daily returns for a few tickers.
-""",
+    """,
 )
 def qq(inputs: FigureInputs, path: Path) -> None:
     """QQ plots of generated against real returns for a few tickers."""
@@ -512,7 +512,7 @@ def qq(inputs: FigureInputs, path: Path) -> None:
     "correlation_scatter",
     caption="""
     Pairwise correlations between tickers: generated against real.
-""",
+    """,
 )
 def correlation_scatter(inputs: FigureInputs, path: Path) -> None:
     """Pairwise ticker correlations, generated against real."""
@@ -528,7 +528,7 @@ def correlation_scatter(inputs: FigureInputs, path: Path) -> None:
     "tail_survival",
     caption="""
     Loss tail (survival function) of the equal-weight portfolio of real and generated returns.
-""",
+    """,
 )
 def tail_survival(inputs: FigureInputs, path: Path) -> None:
     """Loss tail of the equal-weight portfolio per method."""
