@@ -8,7 +8,7 @@ import pytest
 from stochastic_attention.domains.base import Memory
 from stochastic_attention.domains.synthetic import random_memory
 from stochastic_attention.methods.base import RunContext, get_method, method_kinds
-from stochastic_attention.steps.core import start_draw
+from stochastic_attention.methods.chains import start_draw
 
 PROTOCOL = {"kind": "multi_chain", "n_chains": 6, "n_steps": 300, "burn_in": 100, "thin": 20,
             "keep": 5, "init_noise": 0.01}  # fmt: skip

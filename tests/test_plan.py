@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from stochastic_attention.config import ConfigError, prepare
+from stochastic_attention.methods.chains import start_draw
 from stochastic_attention.plan import build_plan, token
-from stochastic_attention.steps.core import start_draw
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = REPO / "workflow/schemas/config.schema.yaml"

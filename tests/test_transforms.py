@@ -13,6 +13,7 @@ from stochastic_attention import samplers
 from stochastic_attention.basins import basin_summary, basin_visits, run_lengths
 from stochastic_attention.domains.base import Memory
 from stochastic_attention.methods.base import RunContext, SampleResult, StartDraw, get_method
+from stochastic_attention.methods.chains import start_draw
 from stochastic_attention.metrics import max_cosine
 from stochastic_attention.multihead import (
     combine_heads,
@@ -20,7 +21,6 @@ from stochastic_attention.multihead import (
     multihead_run,
     split_states,
 )
-from stochastic_attention.steps.core import start_draw
 from stochastic_attention.transforms import centred_pca_projection, full_rank, pca_projection
 
 

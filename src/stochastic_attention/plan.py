@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .methods.base import get_method
+from .seeds import derive_seed, replicate_seeds
 
 __all__ = [
     "DATA_KINDS",
@@ -161,7 +162,34 @@ class Plan:
             spec["protocol_params"] = self.config["protocols"][protocol]
         spec["dataset"] = dataset
         spec["method"] = method
+        spec["seeds"] = self.sample_seeds(dataset, method, spec)
         return spec
+
+    def sample_seeds(self, dataset: str, method: str, spec: dict) -> dict[str, list[int]]:
+        """Every seed of a sample job, per replicate: the method's own draws (``method``,
+        from dataset and method) and, for samplers, the common start draw (``start``, from
+        dataset and protocol only: every sampler of a dataset starts alike)."""
+        replicates = int(spec["replicates"])
+        seeds = {"method": replicate_seeds(self.config["seed"], dataset, method,
+                                           replicates=replicates)}  # fmt: skip
+        if "protocol" in spec:
+            seeds["start"] = [
+                self.seed("start", dataset, spec["protocol"], f"replicate{r}")
+                for r in range(replicates)
+            ]
+        return seeds
+
+    def seed(self, *keys: str) -> int:
+        """A job's seed: from the config's seed and the job's identity, never its order."""
+        return derive_seed(self.config["seed"], *keys)
+
+    def memory_spec(self, dataset: str) -> dict[str, Any]:
+        """The memory job's params: the dataset's block, with ``selection: random`` the seed
+        that draws its K files (from the config's seed and the dataset's name)."""
+        spec = {k: v for k, v in self.datasets[dataset].items() if k != "base"}
+        if spec.get("selection") == "random":
+            spec["selection_seed"] = self.seed("selection", dataset)
+        return {"dataset": dataset, "spec": spec}
 
     def threads(self, method: str) -> int:
         return int(self.methods[method].get("threads", 1))
@@ -207,27 +235,23 @@ class Plan:
         claims = {"claims": self.claims_paths()["md"]} if self.claims_paths() else {}
         return claims | {name: f"{self.results}/tables/{name}.md" for name in self.experiments}
 
-    def experiment_params(self, name: str) -> str:
-        """JSON of an experiment's rows and settings for its table and figure steps."""
+    def experiment_params(self, name: str) -> dict[str, Any]:
+        """An experiment's rows and settings for its table and figure steps."""
         experiment = self.experiments[name]
-        return json.dumps(
-            {
-                "experiment": name,
-                "kind": experiment.kind,
-                "title": experiment.config.get("title", ""),
-                "columns": experiment.config.get("columns", []),
-                "rows": [row.as_dict() for row in experiment.rows],
-                "paired": [
-                    {"first": a.as_dict(), "second": b.as_dict()} for a, b in experiment.paired
-                ],
-                "labels": {
-                    m: self.methods[m].get("label", self.methods[m].get("base", m))
-                    for m in {row.method for row in experiment.rows}
-                },
+        return {
+            "experiment": name,
+            "kind": experiment.kind,
+            "title": experiment.config.get("title", ""),
+            "columns": experiment.config.get("columns", []),
+            "rows": [row.as_dict() for row in experiment.rows],
+            "paired": [
+                {"first": a.as_dict(), "second": b.as_dict()} for a, b in experiment.paired
+            ],
+            "labels": {
+                m: self.methods[m].get("label", self.methods[m].get("base", m))
+                for m in {row.method for row in experiment.rows}
             },
-            sort_keys=True,
-            default=str,
-        )
+        }
 
 
 # ---------------------------------------------------------------------- expansion

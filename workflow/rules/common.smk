@@ -9,7 +9,6 @@ from stochastic_attention.claims import claims_params, plan_lines
 from stochastic_attention.claims import input_paths as claim_input_paths
 from stochastic_attention.digests import dataset_digest, source_digest
 from stochastic_attention.plan import DATA_KINDS, build_plan
-from stochastic_attention.seeds import derive_seed
 
 PLAN = build_plan(config)
 R = PLAN.results
@@ -49,8 +48,8 @@ def named(paths):
 
 
 def get_seed(*keys):
-    """A job's seed: from the config seed and the job's identity, never its order."""
-    return derive_seed(config["seed"], *keys)
+    """A job's seed, derived by the plan (the one place seeds are made)."""
+    return PLAN.seed(*keys)
 
 
 def get_final_outputs():
@@ -72,7 +71,7 @@ def data_experiments():
 # ------------------------------------------------------------------- data jobs
 def get_source_spec(wildcards):
     return json.dumps(
-        {"domain": wildcards.domain, "source": config["sources"].get(wildcards.domain, {})},
+        {"domain": wildcards.domain, "source": PLAN.config["sources"].get(wildcards.domain, {})},
         sort_keys=True,
     )
 
@@ -98,15 +97,11 @@ def get_memory_digest(wildcards):
 
 def get_source_digest(wildcards):
     """Content digest of a local source's files: an edit re-runs the fetch."""
-    return source_digest(wildcards.domain, config["sources"].get(wildcards.domain, {}))
+    return source_digest(wildcards.domain, PLAN.config["sources"].get(wildcards.domain, {}))
 
 
 def get_memory_spec(wildcards):
-    spec = {k: v for k, v in PLAN.datasets[wildcards.dataset].items() if k != "base"}
-    payload = {"dataset": wildcards.dataset, "spec": spec}
-    if spec.get("selection") == "random":  # the K files are drawn from the config's seed
-        payload["seed"] = config["seed"]
-    return json.dumps(payload, sort_keys=True)
+    return json.dumps(PLAN.memory_spec(wildcards.dataset), sort_keys=True)
 
 
 def get_sample_inputs(wildcards):
@@ -114,8 +109,7 @@ def get_sample_inputs(wildcards):
 
 
 def get_sample_spec(wildcards):
-    spec = PLAN.sample_spec(wildcards.dataset, wildcards.method) | {"seed": config["seed"]}
-    return json.dumps(spec, sort_keys=True)
+    return json.dumps(PLAN.sample_spec(wildcards.dataset, wildcards.method), sort_keys=True)
 
 
 def get_method_gpus(wildcards):
@@ -142,7 +136,7 @@ def get_table_inputs(wildcards):
 
 
 def get_experiment_params(wildcards):
-    return PLAN.experiment_params(wildcards.experiment)
+    return json.dumps(PLAN.experiment_params(wildcards.experiment), sort_keys=True, default=str)
 
 
 def _figure_rows(wildcards):
@@ -160,11 +154,12 @@ def get_figure_inputs(wildcards):
 
 
 def get_figure_params(wildcards):
-    experiment = json.loads(PLAN.experiment_params(wildcards.experiment))
+    experiment = PLAN.experiment_params(wildcards.experiment)
     rows = [row.as_dict() for row in _figure_rows(wildcards)]
     return json.dumps(
         experiment | {"rows": rows, "figure": wildcards.figure, "dataset": wildcards.dataset},
         sort_keys=True,
+        default=str,
     )
 
 
@@ -195,7 +190,8 @@ def get_sequence_inputs(wildcards):
 
 
 def get_sequence_params(wildcards):
-    block = {k: v for k, v in config["experiments"][wildcards.experiment].items() if k != "kind"}
+    block = PLAN.experiments[wildcards.experiment].config
+    block = {k: v for k, v in block.items() if k != "kind"}
     return json.dumps(block, sort_keys=True)
 
 
@@ -203,14 +199,14 @@ def get_sequence_params(wildcards):
 def get_synthetic_params(experiment, exclude=(), **extra):
     """An experiment's config block (minus kind and `exclude`, plus `extra`) as JSON."""
     block = {
-        k: v for k, v in config["experiments"][experiment].items() if k not in ("kind", *exclude)
+        k: v for k, v in PLAN.experiments[experiment].config.items() if k not in ("kind", *exclude)
     }
     return json.dumps(block | extra, sort_keys=True)
 
 
 def get_load_ratios(experiment):
     """Load ratios of a phase diagram as wildcard values ('0.05', '1', …): one job each."""
-    return [f"{float(r):g}" for r in config["experiments"][experiment]["load_ratios"]]
+    return [f"{float(r):g}" for r in PLAN.experiments[experiment].config["load_ratios"]]
 
 
 # ------------------------------------------------------------ report entries
@@ -225,7 +221,7 @@ CSV_LABELS = {"result": "table (CSV download)"}
 
 def sequence_dataset(wildcards):
     """Report subcategory of a sequence experiment: its dataset."""
-    return config["experiments"][wildcards.experiment]["dataset"]
+    return PLAN.experiments[wildcards.experiment].config["dataset"]
 
 
 def figure_labels(wildcards):

@@ -16,7 +16,7 @@ STEP_MODULES = {
     "figure": "core",
     "summary": "core",
     "claims": "core",
-    "sequence": "core",
+    "sequence": "sequence",
     "export": "core",
     "e1": "synthetic",
     "e2": "synthetic",
