@@ -8,7 +8,15 @@ import sys
 from stochastic_attention.claims import claims_params, plan_lines
 from stochastic_attention.claims import input_paths as claim_input_paths
 from stochastic_attention.digests import dataset_digest, source_digest
-from stochastic_attention.plan import DATA_KINDS, build_plan
+from stochastic_attention.experiments.base import (
+    TABLE_CSV,
+    TABLE_HTML,
+    experiment_kinds,
+    get_experiment,
+    step_inputs,
+    subcategory,
+)
+from stochastic_attention.plan import build_plan
 
 PLAN = build_plan(config)
 R = PLAN.results
@@ -62,10 +70,16 @@ def names_of(kind):
     return "|".join(names) if names else "(?!)"
 
 
-def data_experiments():
-    """A wildcard regex matching exactly the data experiments (names are [A-Za-z0-9_]+)."""
-    names = [n for n, e in PLAN.experiments.items() if e.kind in DATA_KINDS]
+def row_experiments():
+    """A wildcard regex matching exactly the experiments whose tables and figures the generic
+    experiment_table and figure rules make (kinds without a STEP of their own)."""
+    names = [n for n, e in PLAN.experiments.items() if get_experiment(e.kind).STEP is None]
     return "|".join(names) if names else "(?!)"
+
+
+def step_kinds():
+    """Every experiment kind (built-in and plug-in) that writes its outputs in one step."""
+    return [get_experiment(k) for k in experiment_kinds() if get_experiment(k).STEP]
 
 
 # ------------------------------------------------------------------- data jobs
@@ -179,24 +193,8 @@ def get_claims_params(wildcards):
     return claims_params(PLAN, CLAIM_LINES)
 
 
-# ------------------------------------------------------------ sequence jobs
-def get_sequence_inputs(wildcards):
-    experiment = PLAN.experiments[wildcards.experiment]
-    dataset = experiment.config["dataset"]
-    inputs = {"memory": PLAN.memory_path(dataset)}
-    for row in experiment.rows:
-        inputs[row.method] = PLAN.samples_path(row.dataset, row.method)
-    return inputs
-
-
-def get_sequence_params(wildcards):
-    block = PLAN.experiments[wildcards.experiment].config
-    block = {k: v for k, v in block.items() if k != "kind"}
-    return json.dumps(block, sort_keys=True)
-
-
-# ----------------------------------------------------------- synthetic jobs
-def get_synthetic_params(experiment, exclude=(), **extra):
+# ------------------------------------------------------- experiment kinds' steps
+def get_experiment_block(experiment, exclude=(), **extra):
     """An experiment's config block (minus kind and `exclude`, plus `extra`) as JSON."""
     block = {
         k: v for k, v in PLAN.experiments[experiment].config.items() if k not in ("kind", *exclude)
@@ -204,26 +202,35 @@ def get_synthetic_params(experiment, exclude=(), **extra):
     return json.dumps(block | extra, sort_keys=True)
 
 
-def get_load_ratios(experiment):
-    """Load ratios of a phase diagram as wildcard values ('0.05', '1', …): one job each."""
-    return [f"{float(r):g}" for r in PLAN.experiments[experiment].config["load_ratios"]]
-
-
 # ------------------------------------------------------------ report entries
 # Category = the experiment, subcategory = its dataset (figures per dataset; a table covers
-# every dataset of the experiment). One label column, so a table's HTML view and its CSV
-# download are two rows side by side (two labels would fold them into a toggle).
+# every dataset of the experiment), one label per entry (experiments.base.TABLE_CSV …).
 TABLE_SUBCATEGORY = "table (all datasets)"
-SYNTHETIC_SUBCATEGORY = "random memories"
-HTML_LABELS = {"result": "table"}
-CSV_LABELS = {"result": "table (CSV download)"}
+CLAIMS_SUBCATEGORY = "claims of the paper"
 
 
-def sequence_dataset(wildcards):
-    """Report subcategory of a sequence experiment: its dataset."""
-    return PLAN.experiments[wildcards.experiment].config["dataset"]
+def report_entry(path, caption, subcategory, label, category="{experiment}"):
+    """An output shown in the report (under its experiment). caption: a file under
+    workflow/report (or an absolute path); subcategory, label: text or a function of the
+    wildcards."""
+    labels = (lambda w: {"result": label(w)}) if callable(label) else {"result": label}
+    if not os.path.isabs(caption):
+        caption = f"../report/{caption}"
+    return report(path, caption=caption, category=category, subcategory=subcategory, labels=labels)
 
 
-def figure_labels(wildcards):
-    """Report labels of a data figure: its name in words (``sample grids``)."""
-    return {"result": wildcards.figure.replace("_", " ")}
+def figure_label(wildcards):
+    """Report label of a data figure: its name in words (``sample grids``)."""
+    return wildcards.figure.replace("_", " ")
+
+
+def step_outputs(kind):
+    """The outputs of an experiment kind's step as rule outputs (report entries for REPORT)."""
+    where = lambda w: subcategory(kind, PLAN, w.experiment)
+    outputs = {}
+    for name, pattern in kind.OUTPUTS.items():
+        path = f"{R}/{pattern}"
+        if name in kind.REPORT:
+            path = report_entry(path, kind.CAPTION, where, kind.REPORT[name])
+        outputs[name] = path
+    return outputs

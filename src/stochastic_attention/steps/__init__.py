@@ -18,10 +18,10 @@ STEP_MODULES = {
     "claims": "core",
     "sequence": "sequence",
     "export": "core",
-    "e1": "synthetic",
-    "e2": "synthetic",
-    "e3-cell": "synthetic",
-    "e3-aggregate": "synthetic",
+    "temperature-spectrum": "synthetic",
+    "convergence": "synthetic",
+    "phase-diagram-cell": "synthetic",
+    "phase-diagram": "synthetic",
     "critical-law": "synthetic",
 }
 

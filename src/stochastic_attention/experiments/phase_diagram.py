@@ -1,0 +1,38 @@
+"""Experiment kind ``phase_diagram``: concentration C over (K/d, β) on random unit memories
+(SPEC §6 E3): one ``phase-diagram-cell`` job per load ratio (the ``phase_diagram_cell`` rule),
+then this kind's step joins the cells into the table, the contour and the figure."""
+
+from __future__ import annotations
+
+from ..plan import Plan
+from .base import TABLE_CSV, TABLE_HTML
+
+KIND = "phase_diagram"
+SCHEMA = None  # $defs/phase_diagram_experiment of the workflow's schema
+STEP = "phase-diagram"
+OUTPUTS = {
+    "table": "tables/{experiment}.csv",
+    "markdown": "tables/{experiment}.md",
+    "latex": "tables/{experiment}.tex",
+    "html": "tables/{experiment}.html",
+    "contour": "tables/{experiment}_contour.csv",
+    "figure": "figures/{experiment}.png",
+}
+TARGETS = ("table", "markdown", "html", "figure")
+CAPTION = "phase_diagram.rst"
+REPORT = {"table": TABLE_CSV, "html": TABLE_HTML, "figure": "figure"}
+SUBCATEGORY = "random memories"
+RESOURCES = {"mem_mb": 1000, "runtime": 10}
+
+
+def load_ratios(plan: Plan, name: str) -> list[str]:
+    """The load ratios as the cells' wildcard values ('0.05', '1', …): one job each."""
+    return [f"{float(r):g}" for r in plan.experiments[name].config["load_ratios"]]
+
+
+def inputs(plan: Plan, name: str) -> dict[str, str]:
+    """One cell table per load ratio, ``cell0``, ``cell1``, … in config order."""
+    return {
+        f"cell{i}": f"{plan.results}/synthetic/{name}/load_ratio_{ratio}.csv"
+        for i, ratio in enumerate(load_ratios(plan, name))
+    }
