@@ -56,9 +56,12 @@ from ..errors import UserError
 
 __all__ = [
     "BUILTIN",
+    "DOCUMENT_REPORT",
+    "DOCUMENT_TARGETS",
     "TABLE_CSV",
     "TABLE_HTML",
     "ExperimentError",
+    "document_outputs",
     "expand",
     "experiment_kinds",
     "get_experiment",
@@ -72,6 +75,25 @@ __all__ = [
 # (two labels would fold them into a toggle).
 TABLE_CSV = "table (CSV download)"
 TABLE_HTML = "table"
+
+
+def document_outputs(**extra: str) -> dict[str, str]:
+    """The outputs of a kind whose step writes one table document and one figure (the
+    synthetic kinds): ``table`` (CSV), ``markdown``, ``latex``, ``html``, ``figure``, and
+    ``extra`` (name → path pattern)."""
+    return {
+        "table": "tables/{experiment}.csv",
+        "markdown": "tables/{experiment}.md",
+        "latex": "tables/{experiment}.tex",
+        "html": "tables/{experiment}.html",
+        **extra,
+        "figure": "figures/{experiment}.png",
+    }
+
+
+DOCUMENT_TARGETS = ("table", "markdown", "html", "figure")
+DOCUMENT_REPORT = {"table": TABLE_CSV, "html": TABLE_HTML, "figure": "figure"}
+"""The final targets and report entries of :func:`document_outputs`."""
 
 KIND_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 BUILTIN: dict[str, str] = {

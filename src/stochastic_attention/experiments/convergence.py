@@ -3,22 +3,15 @@ and the exact law (SPEC §6 E2; :func:`stochastic_attention.synthetic.convergenc
 
 from __future__ import annotations
 
-from .base import TABLE_CSV, TABLE_HTML
+from .base import DOCUMENT_REPORT, DOCUMENT_TARGETS, document_outputs
 
 KIND = "convergence"
 SCHEMA = None  # $defs/convergence_experiment of the workflow's schema
 STEP = "convergence"
-OUTPUTS = {
-    "table": "tables/{experiment}.csv",
-    "markdown": "tables/{experiment}.md",
-    "latex": "tables/{experiment}.tex",
-    "html": "tables/{experiment}.html",
-    "figure": "figures/{experiment}.png",
-    "trace": "tables/{experiment}_trace.csv",
-}
-TARGETS = ("table", "markdown", "html", "figure")
+OUTPUTS = document_outputs(trace="tables/{experiment}_trace.csv")
+TARGETS = DOCUMENT_TARGETS
 CAPTION = "convergence.rst"
-REPORT = {"table": TABLE_CSV, "html": TABLE_HTML, "figure": "figure"}
+REPORT = DOCUMENT_REPORT
 SUBCATEGORY = "random memories"
 RESOURCES = {"mem_mb": 1500, "runtime": 15}
 

@@ -3,23 +3,17 @@ ratio, fitted to c·d^γ (:func:`stochastic_attention.synthetic.critical_law`)."
 
 from __future__ import annotations
 
-from .base import TABLE_CSV, TABLE_HTML
+from .base import DOCUMENT_REPORT, DOCUMENT_TARGETS, document_outputs
 
 KIND = "critical_law"
 SCHEMA = None  # $defs/critical_law_experiment of the workflow's schema
 STEP = "critical-law"
-OUTPUTS = {
-    "table": "tables/{experiment}.csv",
-    "markdown": "tables/{experiment}.md",
-    "latex": "tables/{experiment}.tex",
-    "html": "tables/{experiment}.html",
-    "figure": "figures/{experiment}.png",
-    "fit": "tables/{experiment}_fit.csv",
-    "curves": "tables/{experiment}_curves.csv",
-}
-TARGETS = ("table", "markdown", "html", "figure")
+OUTPUTS = document_outputs(
+    fit="tables/{experiment}_fit.csv", curves="tables/{experiment}_curves.csv"
+)
+TARGETS = DOCUMENT_TARGETS
 CAPTION = "critical_law.rst"
-REPORT = {"table": TABLE_CSV, "html": TABLE_HTML, "figure": "figure"}
+REPORT = DOCUMENT_REPORT
 SUBCATEGORY = "random memories"
 RESOURCES = {"mem_mb": 2000, "runtime": 20}
 

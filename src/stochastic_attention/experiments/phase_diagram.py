@@ -5,22 +5,15 @@ then this kind's step joins the cells into the table, the contour and the figure
 from __future__ import annotations
 
 from ..plan import Plan
-from .base import TABLE_CSV, TABLE_HTML
+from .base import DOCUMENT_REPORT, DOCUMENT_TARGETS, document_outputs
 
 KIND = "phase_diagram"
 SCHEMA = None  # $defs/phase_diagram_experiment of the workflow's schema
 STEP = "phase-diagram"
-OUTPUTS = {
-    "table": "tables/{experiment}.csv",
-    "markdown": "tables/{experiment}.md",
-    "latex": "tables/{experiment}.tex",
-    "html": "tables/{experiment}.html",
-    "contour": "tables/{experiment}_contour.csv",
-    "figure": "figures/{experiment}.png",
-}
-TARGETS = ("table", "markdown", "html", "figure")
+OUTPUTS = document_outputs(contour="tables/{experiment}_contour.csv")
+TARGETS = DOCUMENT_TARGETS
 CAPTION = "phase_diagram.rst"
-REPORT = {"table": TABLE_CSV, "html": TABLE_HTML, "figure": "figure"}
+REPORT = DOCUMENT_REPORT
 SUBCATEGORY = "random memories"
 RESOURCES = {"mem_mb": 1000, "runtime": 10}
 

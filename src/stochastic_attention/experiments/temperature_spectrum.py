@@ -3,21 +3,15 @@
 
 from __future__ import annotations
 
-from .base import TABLE_CSV, TABLE_HTML
+from .base import DOCUMENT_REPORT, DOCUMENT_TARGETS, document_outputs
 
 KIND = "temperature_spectrum"
 SCHEMA = None  # $defs/temperature_spectrum_experiment of the workflow's schema
 STEP = "temperature-spectrum"
-OUTPUTS = {
-    "table": "tables/{experiment}.csv",
-    "markdown": "tables/{experiment}.md",
-    "latex": "tables/{experiment}.tex",
-    "html": "tables/{experiment}.html",
-    "figure": "figures/{experiment}.png",
-}
-TARGETS = ("table", "markdown", "html", "figure")
+OUTPUTS = document_outputs()
+TARGETS = DOCUMENT_TARGETS
 CAPTION = "temperature_spectrum.rst"
-REPORT = {"table": TABLE_CSV, "html": TABLE_HTML, "figure": "figure"}
+REPORT = DOCUMENT_REPORT
 SUBCATEGORY = "random memories"
 RESOURCES = {"mem_mb": 1000, "runtime": 10}
 
