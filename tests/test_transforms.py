@@ -305,11 +305,13 @@ def test_multihead_run_takes_a_common_start_draw():
         alpha=0.02,
         rng=np.random.default_rng(1),
         record_steps=steps,
+        rank=None,
     )
     assert run.records.shape == (3, 40, 4)
     np.testing.assert_array_equal(run.record_steps, steps)
     assert run.acceptance.shape == (4,) and np.all((run.acceptance > 0) & (run.acceptance <= 1))
     with pytest.raises(ValueError, match=r"\(40, C\)"):
         multihead_run(
-            memory, initial[:5], n_heads=2, beta=50.0, alpha=0.02, rng=rng, record_steps=steps
-        )
+            memory, initial[:5], n_heads=2, beta=50.0, alpha=0.02, rng=rng, record_steps=steps,
+            kernel="sa", rank=None,
+        )  # fmt: skip

@@ -35,7 +35,7 @@ def sequence(params, inputs, outputs, seed, threads):
     memory = load_memory_file(inputs["memory"])
     rng = np.random.default_rng(seed)
     n_days = int(params.get("n_days") or memory.n_patterns)
-    lags = int(params.get("lags", 10))
+    lags = int(params["lags"])  # the block's, its default from the schema
     returns, _, acceptance = finance.sequence_run(
         memory, alpha=float(params["alpha"]), rng=rng, beta=float(params["beta"]),
         inner_steps=int(params["inner_steps"]), n_days=n_days,
