@@ -231,7 +231,8 @@ def test_an_unknown_figure_name_is_refused_before_any_job_runs():
 
 EXPERIMENT_PLUGIN = textwrap.dedent(
     '''
-    """A toy experiment kind: the norm of every stored pattern of one dataset, one step."""
+    """A toy experiment kind: the norm of every stored pattern of one dataset, one step
+    (no CAPTION: the report shows its table uncaptioned)."""
 
     from __future__ import annotations
 
@@ -255,7 +256,6 @@ EXPERIMENT_PLUGIN = textwrap.dedent(
     }
     STEP = "pattern-norms"
     OUTPUTS = {"csv": "tables/{experiment}.csv", "md": "tables/{experiment}.md"}
-    CAPTION = __file__.removesuffix(".py") + ".rst"
     REPORT = {"csv": TABLE_CSV}
     SUBCATEGORY = "pattern norms"
     RESOURCES = {"mem_mb": 500, "runtime": 5}
@@ -293,7 +293,6 @@ def test_toy_experiment_kind_from_a_plugin_runs_through_the_workflow(tmp_path):
     plugins = tmp_path / "plugins"
     plugins.mkdir()
     (plugins / "toy_experiment.py").write_text(EXPERIMENT_PLUGIN)
-    (plugins / "toy_experiment.rst").write_text("Norms of the stored patterns.\n")
     workdir = copy_workflow(tmp_path / "work")
     configfile = _write(workdir, norms_config())
     clean_snakemake(workdir, ["--cores", "1", "--configfile", configfile], pythonpath=[plugins])

@@ -211,10 +211,10 @@ CLAIMS_SUBCATEGORY = "claims of the paper"
 
 def report_entry(path, caption, subcategory, label, category="{experiment}"):
     """An output shown in the report (under its experiment). caption: a file under
-    workflow/report (or an absolute path); subcategory, label: text or a function of the
-    wildcards."""
+    workflow/report, an absolute path or None; subcategory, label: text or a function of
+    the wildcards."""
     labels = (lambda w: {"result": label(w)}) if callable(label) else {"result": label}
-    if not os.path.isabs(caption):
+    if caption is not None and not os.path.isabs(caption):
         caption = f"../report/{caption}"
     return report(path, caption=caption, category=category, subcategory=subcategory, labels=labels)
 
@@ -231,6 +231,6 @@ def step_outputs(kind):
     for name, pattern in kind.OUTPUTS.items():
         path = f"{R}/{pattern}"
         if name in kind.REPORT:
-            path = report_entry(path, kind.CAPTION, where, kind.REPORT[name])
+            path = report_entry(path, getattr(kind, "CAPTION", None), where, kind.REPORT[name])
         outputs[name] = path
     return outputs

@@ -21,9 +21,9 @@ and final outputs. Every kind is one object (usually a module) with:
     ``tables/{experiment}.md``: the summary page collects every experiment's.
 ``TARGETS: tuple[str, ...]``, optional
     The outputs that are final targets of the workflow (default: every output).
-``CAPTION: str``
+``CAPTION: str``, optional
     The report caption of the outputs: a file under ``workflow/report`` or an absolute path
-    (a plug-in's own).
+    (a plug-in's own); without it the report shows the outputs uncaptioned.
 ``REPORT: dict[str, str]``
     Output name → report label of the outputs the report shows
     (``{"table": TABLE_CSV, "html": TABLE_HTML, "figure": "figure"}``).
@@ -120,7 +120,7 @@ def register_experiment(kind: Any) -> Any:
         raise ValueError(
             f"an experiment kind needs a KIND matching {KIND_PATTERN.pattern}, got {name!r}"
         )
-    for attribute in ("SCHEMA", "STEP", "OUTPUTS", "CAPTION", "REPORT", "RESOURCES"):
+    for attribute in ("SCHEMA", "STEP", "OUTPUTS", "REPORT", "RESOURCES"):
         if not hasattr(kind, attribute):
             raise ValueError(f"experiment kind {name!r} lacks {attribute} (see experiments.base)")
     if name not in BUILTIN and not isinstance(kind.SCHEMA, dict):
