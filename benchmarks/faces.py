@@ -64,6 +64,7 @@ def main() -> None:
             rng=np.random.default_rng(0),
             n_steps=args.steps,
             burn_in=min(2000, args.steps // 2),
+            n_chains=30, thin=100, keep=5, init_noise=0.01,
         )
         seconds = time.perf_counter() - start
         accept = result.overall_acceptance

@@ -18,6 +18,7 @@ from stochastic_attention import cli, metrics
 from stochastic_attention.config import prepare
 from stochastic_attention.domains import _imaging, faces, images
 from stochastic_attention.domains.base import DomainError, load_memory_file
+from stochastic_attention.plan import Plan
 from stochastic_attention.seeds import derive_seed
 from workflow_utils import REPO, load_config
 
@@ -184,10 +185,10 @@ def test_memory_step_seeds_random_selection_from_config_seed_and_dataset(photo_f
     spec = {"domain": "images", "path": str(photo_folder), "size": [8, 8], "n_patterns": 4,
             "selection": "random"}
     out = {}
+    plan = Plan(config={"seed": 3}, datasets={"one": spec, "two": spec})
     for dataset in ("one", "two"):
         target = tmp_path / f"{dataset}.npz"
-        cli.run_step("memory", {"dataset": dataset, "spec": spec, "seed": 3}, {},
-                     {"memory": target})
+        cli.run_step("memory", plan.memory_spec(dataset), {}, {"memory": target})
         out[dataset] = load_memory_file(target)
         seed = derive_seed(3, "selection", dataset)
         assert out[dataset].metadata["params"]["selection_seed"] == seed

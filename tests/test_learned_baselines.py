@@ -489,6 +489,7 @@ def test_fit_replicates_restores_torch_state(memory: np.ndarray) -> None:
 
 def _sample_step(tmp_path, **spec):
     from stochastic_attention.domains.base import Memory, save_memory_file
+    from stochastic_attention.seeds import replicate_seeds
     from stochastic_attention.steps import core
 
     memory_path = tmp_path / "memory.npz"
@@ -499,10 +500,10 @@ def _sample_step(tmp_path, **spec):
         "dataset": "toy",
         "method": spec["kind"],
         "replicates": 3,
-        "seed": 11,
         "n_samples": 10,
         "energy_beta": 10.0,
     } | spec
+    params["seeds"] = {"method": replicate_seeds(11, "toy", spec["kind"], replicates=3)}
     out = tmp_path / f"{spec['kind']}-{spec.get('refit_replicates', 'default')}.npz"
     core.sample(params, {"memory": memory_path}, {"samples": out}, 0, 1)
     metrics_path = out.with_suffix(".json")

@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from stochastic_attention.config import ConfigError, prepare
+from stochastic_attention.methods.chains import start_draw
 from stochastic_attention.plan import build_plan, token
-from stochastic_attention.steps.core import start_draw
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = REPO / "workflow/schemas/config.schema.yaml"
@@ -123,3 +123,18 @@ def test_the_default_and_smoke_configs_plan(tmp_path):
         names = {name for dataset, method in plan.jobs for name in (dataset, method)}
         assert all(n.replace("_", "").isalnum() for n in names)
         assert len(plan.experiments) == len(config["experiments"])
+
+
+def test_the_plan_derives_every_seed_of_a_sample_job_once():
+    """Start seeds depend on dataset, protocol and replicate only (every sampler of a dataset
+    starts alike); method seeds on dataset, method and replicate, replicate 0 the job seed."""
+    config = _config(E=dict(kind="comparison", datasets=["digits"], methods=["sa", "mala"]))
+    config["replicates"] = 3
+    plan = build_plan(config)
+    sa, mala = plan.sample_spec("digits", "sa"), plan.sample_spec("digits", "mala")
+    assert sa["seeds"]["start"] == mala["seeds"]["start"]
+    assert len(set(sa["seeds"]["start"])) == 3
+    assert sa["seeds"]["method"][0] == plan.seed("digits", "sa")
+    assert len(set(sa["seeds"]["method"] + mala["seeds"]["method"])) == 6
+    assert "start" not in plan.sample_spec("digits", "bootstrap")["seeds"]  # no chains
+    assert "seed" not in sa  # nothing left for the step to derive again

@@ -254,3 +254,90 @@ def test_an_unknown_figure_name_is_refused_before_any_job_runs():
     message = str(error.value)
     assert "experiments.toy_comparison.figures: unknown figure 'sample_grid'" in message
     assert "sample_grids" in message and "figure_registry" in message
+
+
+# --- a new experiment kind: one module plus config ------------------------------------------
+
+EXPERIMENT_PLUGIN = textwrap.dedent(
+    '''
+    """A toy experiment kind: the norm of every stored pattern of one dataset, one step
+    (no CAPTION: the report shows its table uncaptioned)."""
+
+    from __future__ import annotations
+
+    import pandas as pd
+
+    from stochastic_attention.cli import step
+    from stochastic_attention.domains.base import load_memory_file
+    from stochastic_attention.experiments.base import TABLE_CSV, register_experiment
+
+    KIND = "pattern_norms"
+    SCHEMA = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["kind", "dataset"],
+        "properties": {
+            "kind": {"const": "pattern_norms"},
+            "title": {"type": "string"},
+            "dataset": {"type": "string"},
+            "scale": {"type": "number", "exclusiveMinimum": 0, "default": 1.0},
+        },
+    }
+    STEP = "pattern-norms"
+    OUTPUTS = {"csv": "tables/{experiment}.csv", "md": "tables/{experiment}.md"}
+    REPORT = {"csv": TABLE_CSV}
+    SUBCATEGORY = "pattern norms"
+    RESOURCES = {"mem_mb": 500, "runtime": 5}
+
+
+    def inputs(plan, name):
+        return {"memory": plan.memory_path(plan.experiments[name].config["dataset"])}
+
+
+    @step("pattern-norms")
+    def pattern_norms(params, inputs, outputs, seed, threads):
+        memory = load_memory_file(inputs["memory"])
+        norms = params["scale"] * (memory.memory**2).sum(axis=0) ** 0.5
+        table = pd.DataFrame({"pattern": range(norms.size), "norm": norms})
+        table.to_csv(outputs["csv"], index=False)
+        outputs["md"].write_text(f"# {params.get('title', 'norms')}\\n\\n{len(table)} rows\\n")
+
+
+    register_experiment(__import__(__name__))
+    '''
+)
+
+
+def norms_config() -> dict:
+    return {
+        "seed": 3,
+        "plugins": ["toy_experiment"],
+        "datasets": {"random": {"domain": "synthetic", "d": 8, "n_patterns": 6}},
+        "methods": {"sa": {"kind": "sa", "alpha": 0.01, "beta": 50}},
+        "experiments": {"norms": {"kind": "pattern_norms", "dataset": "random", "scale": 2.0}},
+    }
+
+
+def test_toy_experiment_kind_from_a_plugin_runs_through_the_workflow(tmp_path):
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "toy_experiment.py").write_text(EXPERIMENT_PLUGIN)
+    workdir = copy_workflow(tmp_path / "work")
+    configfile = _write(workdir, norms_config())
+    clean_snakemake(workdir, ["--cores", "1", "--configfile", configfile], pythonpath=[plugins])
+
+    table = pd.read_csv(workdir / "results/tables/norms.csv")
+    memory = np.load(workdir / "results/memory/synthetic/random.npz")["memory"]
+    np.testing.assert_allclose(table["norm"], 2.0 * np.linalg.norm(memory, axis=0))
+    assert "6 rows" in (workdir / "results/summary.md").read_text()  # its md in the summary
+    provenance = json.loads((workdir / "results/tables/norms.csv.provenance.json").read_text())
+    assert provenance["step"] == "pattern-norms" and provenance["params"]["scale"] == 2.0
+
+    config = norms_config()
+    config["experiments"]["norms"]["scael"] = 1.0  # the kind's SCHEMA refuses a typo
+    result = clean_snakemake(
+        workdir, ["-n", "--configfile", _write(workdir, config)], pythonpath=[plugins], check=False
+    )
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "experiments.norms" in output and "'scael' was unexpected" in output

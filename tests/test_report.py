@@ -20,12 +20,6 @@ import yaml
 from workflow_utils import REPO, snakemake
 
 CAPTIONS = REPO / "workflow" / "report"
-SYNTHETIC_CAPTIONS = {
-    "temperature_spectrum": "E1.rst",
-    "convergence": "E2.rst",
-    "phase_diagram": "E3.rst",
-    "critical_law": "critical_law.rst",
-}
 STALE_PHRASES = ("30 chain groups", "d 64, K 16", "eight ULA chains", "48⁴", "{{", "{%")
 
 
@@ -43,21 +37,19 @@ def _config(name: str = "smoke.yaml") -> dict:
 
 def _caption_cases(config: dict) -> list[tuple[str, dict | None]]:
     """(caption file, wildcards) of every report entry the config makes."""
-    from stochastic_attention.plan import DATA_KINDS, SEQUENCE_KINDS, build_plan
+    from stochastic_attention.experiments.base import get_experiment
+    from stochastic_attention.plan import build_plan
 
     plan = build_plan(config)
     cases: list[tuple[str, dict | None]] = [("workflow.rst", None)]
     for name, experiment in plan.experiments.items():
-        if experiment.kind in DATA_KINDS:
-            cases.append(("experiment_table.rst", {"experiment": name}))
-            cases += [
-                ("figure.rst", {"experiment": name, "dataset": dataset, "figure": figure})
-                for figure, dataset in experiment.figures
-            ]
-        elif experiment.kind in SEQUENCE_KINDS:
-            cases.append(("sequence.rst", {"experiment": name}))
-        else:
-            cases.append((SYNTHETIC_CAPTIONS[experiment.kind], {"experiment": name}))
+        kind = get_experiment(experiment.kind)
+        if getattr(kind, "CAPTION", None):  # its table (and step outputs)
+            cases.append((kind.CAPTION, {"experiment": name}))
+        cases += [
+            ("figure.rst", {"experiment": name, "dataset": dataset, "figure": figure})
+            for figure, dataset in experiment.figures
+        ]
     if config.get("claims"):
         cases.append(("claims.rst", None))
     return cases
@@ -97,9 +89,12 @@ def _caption(captions: dict, caption: str, **wildcards) -> str:
 
 
 def test_every_caption_file_is_used_by_a_rule_and_rendered():
-    used = set()
+    """Captions named in the rule files (report_entry) or by an experiment kind (CAPTION)."""
+    from stochastic_attention.experiments.base import experiment_kinds, get_experiment
+
+    used = {getattr(get_experiment(kind), "CAPTION", None) for kind in experiment_kinds()} - {None}
     for rules in (REPO / "workflow" / "rules").glob("*.smk"):
-        used |= set(re.findall(r'caption="\.\./report/([^"]+)"', rules.read_text()))
+        used |= set(re.findall(r'"([a-z_]+\.rst)"', rules.read_text()))
     files = {path.name for path in CAPTIONS.glob("*.rst")}
     assert used | {"workflow.rst"} == files
     rendered = {caption for caption, _ in _caption_cases(_config())}
@@ -126,11 +121,11 @@ def test_every_caption_is_valid_rst_with_the_default_and_paper_configs(name):
 
 def test_captions_state_the_smoke_settings(smoke_captions):
     c = smoke_captions
-    e1 = _caption(c, "E1.rst", experiment="E1")
+    e1 = _caption(c, "temperature_spectrum.rst", experiment="E1")
     assert all(s in e1 for s in ("E1 (smoke)", "K = 4", "d = 16", "9 values", "600 steps"))
-    e2 = _caption(c, "E2.rst", experiment="E2")
+    e2 = _caption(c, "convergence.rst", experiment="E2")
     assert all(s in e2 for s in ("d = 8", "4 ULA chains", "1000 steps", "2 long", "24^4"))
-    e3 = _caption(c, "E3.rst", experiment="E3")
+    e3 = _caption(c, "phase_diagram.rst", experiment="E3")
     assert all(s in e3 for s in ("d = 16", "0.25, 0.5, 1.0", "2 random memories", "5 log-spaced"))
     law = _caption(c, "critical_law.rst", experiment="critical_law")
     assert "{16, 32, 64}" in law and "K/d = 0.25" in law
@@ -157,7 +152,7 @@ def test_captions_state_the_smoke_settings(smoke_captions):
 
 def test_captions_follow_the_config_they_are_rendered_with():
     config = _config("config.yaml")
-    e1 = " ".join(_render("E1.rst", config, {"experiment": "E1"}).split())
+    e1 = " ".join(_render("temperature_spectrum.rst", config, {"experiment": "E1"}).split())
     d, k = config["experiments"]["E1"]["d"], config["experiments"]["E1"]["n_patterns"]
     assert f"d = {d}" in e1 and f"K = {k}" in e1
     workflow = " ".join(_render("workflow.rst", config, None).split())
@@ -201,7 +196,8 @@ def _place(categories: dict, path: str) -> tuple[str, str]:
 
 @pytest.mark.slow
 def test_smoke_report_shows_every_table_and_figure(smoke_report):
-    from stochastic_attention.plan import DATA_KINDS, build_plan
+    from stochastic_attention.experiments.base import get_experiment
+    from stochastic_attention.plan import build_plan
 
     config = _config()
     plan = build_plan(config)
@@ -219,10 +215,10 @@ def test_smoke_report_shows_every_table_and_figure(smoke_report):
         assert entry["caption"].strip(), name
         title = config["experiments"][name].get("title", name)
         assert title.split(":")[0] in entry["caption"], name
-        if experiment.kind in DATA_KINDS:
+        if get_experiment(experiment.kind).STEP is None:  # the generic figure rule's
             figures = [(plan.figure_path(name, f, d), d) for f, d in experiment.figures]
         else:
-            figures = [(f"{plan.results}/figures/{name}.png", None)]
+            figures = [(plan.step_outputs(name)["figure"], None)]
         for path, dataset in figures:
             entry = results[path]
             assert entry["mime_type"] == "image/png", path

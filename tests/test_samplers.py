@@ -148,6 +148,7 @@ def test_mala_acceptance_at_alpha_001_on_mnist_sized_memory():
         burn_in=200,
         thin=100,
         keep=2,
+        init_noise=0.01,
     )
     assert sample_set.overall_acceptance >= 0.97
     assert sample_set.acceptance.shape == (10,)
@@ -169,6 +170,7 @@ def test_retrieval_regime_follows_the_sanity_law():
         burn_in=1000,
         thin=100,
         keep=5,
+        init_noise=0.01,
     )
     cosines = memory.T @ (sample_set.samples / np.linalg.norm(sample_set.samples, axis=0))
     assert np.mean(cosines.max(axis=0)) == pytest.approx((1 + 784 / 2000) ** -0.5, abs=0.01)
@@ -193,13 +195,15 @@ def test_protocol_shapes_and_positions():
         burn_in=200,
         thin=10,
         keep=5,
+        init_noise=0.01,
     )
     assert multi.samples.shape == (6, 20)
     assert sorted(multi.start_patterns) == [0, 1, 2, 3]  # without replacement
     assert list(multi.steps[:5]) == [210, 280, 360, 430, 500]
     np.testing.assert_array_equal(multi.chain_ids, np.repeat(np.arange(4), 5))
     single = samplers.single_chain(
-        memory, kernel="mala", beta=5, alpha=0.1, rng=rng, n_steps=1000, burn_in=200, thin=100
+        memory, kernel="mala", beta=5, alpha=0.1, rng=rng, n_steps=1000, burn_in=200, thin=100,
+        start_pattern=0, init_noise=0.01,
     )
     assert single.samples.shape == (6, 8) and single.acceptance.shape == (1,)
     sequence = samplers.warm_start_sequence(
@@ -241,6 +245,7 @@ def test_same_seed_same_numbers(kernel):
             burn_in=100,
             thin=20,
             keep=5,
+            init_noise=0.01,
         )
         for _ in range(2)
     ]
@@ -256,6 +261,7 @@ def test_same_seed_same_numbers(kernel):
         burn_in=100,
         thin=20,
         keep=5,
+        init_noise=0.01,
     )
     assert not np.array_equal(runs[0].samples, other.samples)
 
@@ -490,6 +496,8 @@ def test_shared_start_gives_common_random_numbers():
         "n_steps": 300,
         "burn_in": 100,
         "thin": 20,
+        "keep": 5,
+        "init_noise": 0.01,
     }
     default = samplers.multi_chain(memory, kernel="sa", rng=np.random.default_rng(1), **protocol)
     sa = samplers.multi_chain(

@@ -251,7 +251,7 @@ def test_e1_step_writes_exactly_its_outputs_and_rejects_unknown_params(run_step,
         for name, ext in (("table", "csv"), ("markdown", "md"), ("latex", "tex"), ("figure", "png"))
     }
     params = {"d": 16, "n_patterns": 4, "n_betas": 5, "n_steps": 400, "burn_in": 100}
-    record = run_step("e1", params, {}, outputs, seed=1)
+    record = run_step("temperature-spectrum", params, {}, outputs, seed=1)
     assert pd.read_csv(outputs["table"]).shape[0] == 5
     assert outputs["markdown"].read_text().startswith("# E1")
     latex = outputs["latex"].read_text()
@@ -261,7 +261,7 @@ def test_e1_step_writes_exactly_its_outputs_and_rejects_unknown_params(run_step,
     assert json.loads((tmp_path / "E1.csv.provenance.json").read_text())["seed"] == 1
     assert record["beta_star"] > 0
     with pytest.raises(ValueError, match="'n_beta'"):
-        run_step("e1", {"n_beta": 5}, {}, outputs, seed=1)
+        run_step("temperature-spectrum", {"n_beta": 5}, {}, outputs, seed=1)
 
 
 def test_e3_steps_roundtrip(run_step, tmp_path):
@@ -269,10 +269,12 @@ def test_e3_steps_roundtrip(run_step, tmp_path):
     inputs = {}
     for i, ratio in enumerate((0.5, 1.0)):
         inputs[f"cell{i}"] = tmp_path / f"cell_{ratio}.csv"
-        run_step("e3-cell", params | {"load_ratio": ratio}, {}, {"cell": inputs[f"cell{i}"]}, 4)
+        cell = {"cell": inputs[f"cell{i}"]}
+        run_step("phase-diagram-cell", params | {"load_ratio": ratio}, {}, cell, 4)
     outputs = {"table": tmp_path / "E3.csv", "figure": tmp_path / "E3.png"}
-    run_step("e3-aggregate", params | {"load_ratios": [0.5, 1.0]}, inputs, outputs, seed=4)
+    aggregate = params | {"load_ratios": [0.5, 1.0], "alpha": 0.01}
+    run_step("phase-diagram", aggregate, inputs, outputs, seed=4)
     table = pd.read_csv(outputs["table"])
     assert sorted(table["load_ratio"].unique()) == [0.5, 1.0] and len(table) == 8
     with pytest.raises(ValueError, match="load ratios"):
-        run_step("e3-aggregate", {"load_ratios": [0.5, 2.0]}, inputs, outputs, seed=4)
+        run_step("phase-diagram", {"load_ratios": [0.5, 2.0]}, inputs, outputs, seed=4)

@@ -13,6 +13,7 @@ from stochastic_attention import samplers
 from stochastic_attention.basins import basin_summary, basin_visits, run_lengths
 from stochastic_attention.domains.base import Memory
 from stochastic_attention.methods.base import RunContext, SampleResult, StartDraw, get_method
+from stochastic_attention.methods.chains import start_draw
 from stochastic_attention.metrics import max_cosine
 from stochastic_attention.multihead import (
     combine_heads,
@@ -20,7 +21,6 @@ from stochastic_attention.multihead import (
     multihead_run,
     split_states,
 )
-from stochastic_attention.steps.core import start_draw
 from stochastic_attention.transforms import centred_pca_projection, full_rank, pca_projection
 
 
@@ -305,11 +305,13 @@ def test_multihead_run_takes_a_common_start_draw():
         alpha=0.02,
         rng=np.random.default_rng(1),
         record_steps=steps,
+        rank=None,
     )
     assert run.records.shape == (3, 40, 4)
     np.testing.assert_array_equal(run.record_steps, steps)
     assert run.acceptance.shape == (4,) and np.all((run.acceptance > 0) & (run.acceptance <= 1))
     with pytest.raises(ValueError, match=r"\(40, C\)"):
         multihead_run(
-            memory, initial[:5], n_heads=2, beta=50.0, alpha=0.02, rng=rng, record_steps=steps
-        )
+            memory, initial[:5], n_heads=2, beta=50.0, alpha=0.02, rng=rng, record_steps=steps,
+            kernel="sa", rank=None,
+        )  # fmt: skip

@@ -10,7 +10,7 @@
    written as integers, everywhere: :func:`_number_type`),
 4. runs the checks a schema cannot express (references between names, ``burn_in <
    n_steps``, enough snapshots to keep, …), validates every sweep and spectrum point as
-   the method or dataset block it makes (:func:`_check_sweep_points`), and checks that
+   the method or dataset block it makes (:func:`check_sweep_points`), and checks that
    every file name the plan makes fits the file system (:func:`_check_file_names`).
 
 Every failure is a :class:`ConfigError` whose message names the key and says how to fix it.
@@ -34,6 +34,7 @@ import yaml
 
 from .domains.base import GENERIC_DATASET_KEYS, domain_names, get_domain
 from .errors import ConfigError
+from .experiments.base import experiment_kinds, get_experiment
 from .methods.base import get_method, method_kinds
 
 __all__ = [
@@ -195,9 +196,8 @@ def compose_schema(base: Path | str = SCHEMA_PATH) -> dict:
     methods["allOf"] = _kind_cases("kind", method_cases)
 
     experiment_cases = {
-        kind.removesuffix("_experiment"): value
-        for kind, value in definitions.items()
-        if kind.endswith("_experiment")
+        kind: get_experiment(kind).SCHEMA or definitions[f"{kind}_experiment"]
+        for kind in experiment_kinds()
     }
     experiments = schema["properties"]["experiments"]["additionalProperties"]
     experiments["properties"]["kind"] = {"enum": sorted(experiment_cases)}
@@ -377,10 +377,11 @@ def _check_method(name: str, method: dict, config: dict) -> None:
             raise ConfigError(f"{where}.train: {error}") from None
 
 
-def _check_experiment(name: str, experiment: dict, config: dict) -> None:
+def check_rows_experiment(name: str, experiment: dict, config: dict) -> None:
+    """Cross-checks of an experiment with table rows (comparison, sweep, spectrum): its
+    datasets and methods exist, baselines have an ``energy_beta``, figures and pairs are
+    known, every method works on every dataset's domain."""
     where = f"experiments.{name}"
-    if experiment["kind"] not in ("comparison", "sweep", "spectrum"):
-        return
     for key, section in (("datasets", "datasets"), ("methods", "methods")):
         for value in experiment.get(key, []):
             if value not in config[section]:
@@ -455,7 +456,7 @@ def _swept(experiment: dict) -> list[tuple[str, str, str, list]]:
     return out
 
 
-def _check_sweep_points(name: str, experiment: dict, config: dict, schema: dict) -> None:
+def check_sweep_points(name: str, experiment: dict, config: dict, schema: dict) -> None:
     """Every sweep (and spectrum) point is a method or dataset block with one key replaced:
     validate each such block with the same schema and cross-checks as a written one.
 
@@ -550,9 +551,9 @@ def check_config(config: dict, schema: dict | None = None) -> None:
         if getattr(domain, "SOURCE_SCHEMA", None) is not None:
             config["sources"].setdefault(dataset["domain"], {})
     for name, experiment in config["experiments"].items():
-        _check_experiment(name, experiment, config)
-        if experiment["kind"] in ("sweep", "spectrum"):
-            _check_sweep_points(name, experiment, config, schema)
+        check = getattr(get_experiment(experiment["kind"]), "check", None)
+        if check is not None:
+            check(name, experiment, config, schema)
     _check_file_names(config)
     from .claims import check_claims
 

@@ -131,8 +131,8 @@ def multihead_run(
     alpha: float,
     rng: np.random.Generator,
     record_steps: Sequence[int],
-    kernel: Literal["sa", "mala"] = "sa",
-    rank: int | None = None,
+    kernel: Literal["sa", "mala"],
+    rank: int | None,
 ) -> ChainRun:
     """Run H heads from full-space starts (d, C) and record the summed states (R, d, C).
 

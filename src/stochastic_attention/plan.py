@@ -24,15 +24,22 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from .experiments import base as experiments
+from .experiments.base import get_experiment
 from .methods.base import get_method
+from .seeds import derive_seed, replicate_seeds
 
 __all__ = [
-    "DATA_KINDS",
-    "SEQUENCE_KINDS",
-    "ExperimentPlan", "Plan", "Row", "build_plan", "token"]
+    "ExperimentPlan",
+    "Plan",
+    "Row",
+    "add_dependencies",
+    "build_plan",
+    "expand_rows",
+    "grid",
+    "token",
+]
 
-DATA_KINDS = ("comparison", "sweep", "spectrum")
-SEQUENCE_KINDS = ("sequence",)
 BASELINE_KEYS = ("energy_beta", "n_samples")
 """Experiment keys that override every baseline of the experiment (not the samplers)."""
 
@@ -160,32 +167,62 @@ class Plan:
             spec["protocol_params"] = self.config["protocols"][protocol]
         spec["dataset"] = dataset
         spec["method"] = method
+        spec["seeds"] = self.sample_seeds(dataset, method, spec)
         return spec
+
+    def sample_seeds(self, dataset: str, method: str, spec: dict) -> dict[str, list[int]]:
+        """Every seed of a sample job, per replicate: the method's own draws (``method``,
+        from dataset and method) and, for samplers, the common start draw (``start``, from
+        dataset and protocol only: every sampler of a dataset starts alike)."""
+        replicates = int(spec["replicates"])
+        seeds = {"method": replicate_seeds(self.config["seed"], dataset, method,
+                                           replicates=replicates)}  # fmt: skip
+        if "protocol" in spec:
+            seeds["start"] = [
+                self.seed("start", dataset, spec["protocol"], f"replicate{r}")
+                for r in range(replicates)
+            ]
+        return seeds
+
+    def seed(self, *keys: str) -> int:
+        """A job's seed: from the config's seed and the job's identity, never its order."""
+        return derive_seed(self.config["seed"], *keys)
+
+    def memory_spec(self, dataset: str) -> dict[str, Any]:
+        """The memory job's params: the dataset's block, with ``selection: random`` the seed
+        that draws its K files (from the config's seed and the dataset's name)."""
+        spec = {k: v for k, v in self.datasets[dataset].items() if k != "base"}
+        if spec.get("selection") == "random":
+            spec["selection_seed"] = self.seed("selection", dataset)
+        return {"dataset": dataset, "spec": spec}
 
     def threads(self, method: str) -> int:
         return int(self.methods[method].get("threads", 1))
 
     # --------------------------------------------------------------- targets
     def targets(self) -> list[str]:
-        """Every final output: tables, figures and the summary."""
+        """Every final output: each experiment kind's, the claims and the summary."""
         out = []
         for name, experiment in self.experiments.items():
-            if experiment.kind in DATA_KINDS:
-                out += list(self.table_paths(name).values())
-                out += [self.figure_path(name, f, d) for f, d in experiment.figures]
-                out += self.export_paths(experiment)
-            elif experiment.kind in SEQUENCE_KINDS:
-                out += list(self.table_paths(name).values())
-                out.append(f"{self.results}/figures/{name}.png")
-            else:
-                out += [
-                    f"{self.results}/tables/{name}.csv",
-                    f"{self.results}/tables/{name}.md",
-                    f"{self.results}/tables/{name}.html",  # the report shows it
-                    f"{self.results}/figures/{name}.png",
-                ]
+            out += experiments.targets(get_experiment(experiment.kind), self, name)
         out += list(self.claims_paths().values())
         return [*out, f"{self.results}/summary.md"]
+
+    def row_targets(self, name: str) -> list[str]:
+        """The final files of an experiment with table rows: its table (CSV, Markdown, LaTeX,
+        HTML), its figures per dataset and its samples in the domain's own format."""
+        experiment = self.experiments[name]
+        out = list(self.table_paths(name).values())
+        out += [self.figure_path(name, f, d) for f, d in experiment.figures]
+        return out + self.export_paths(experiment)
+
+    def step_outputs(self, name: str) -> dict[str, str]:
+        """The outputs of an experiment written by its kind's one step (``OUTPUTS``)."""
+        kind = get_experiment(self.experiments[name].kind)
+        return {
+            output: f"{self.results}/{pattern.format(experiment=name)}"
+            for output, pattern in kind.OUTPUTS.items()
+        }
 
     def export_paths(self, experiment: ExperimentPlan) -> list[str]:
         """Samples in the domain's own file format (FASTA for protein), when it has one."""
@@ -206,27 +243,23 @@ class Plan:
         claims = {"claims": self.claims_paths()["md"]} if self.claims_paths() else {}
         return claims | {name: f"{self.results}/tables/{name}.md" for name in self.experiments}
 
-    def experiment_params(self, name: str) -> str:
-        """JSON of an experiment's rows and settings for its table and figure steps."""
+    def experiment_params(self, name: str) -> dict[str, Any]:
+        """An experiment's rows and settings for its table and figure steps."""
         experiment = self.experiments[name]
-        return json.dumps(
-            {
-                "experiment": name,
-                "kind": experiment.kind,
-                "title": experiment.config.get("title", ""),
-                "columns": experiment.config.get("columns", []),
-                "rows": [row.as_dict() for row in experiment.rows],
-                "paired": [
-                    {"first": a.as_dict(), "second": b.as_dict()} for a, b in experiment.paired
-                ],
-                "labels": {
-                    m: self.methods[m].get("label", self.methods[m].get("base", m))
-                    for m in {row.method for row in experiment.rows}
-                },
+        return {
+            "experiment": name,
+            "kind": experiment.kind,
+            "title": experiment.config.get("title", ""),
+            "columns": experiment.config.get("columns", []),
+            "rows": [row.as_dict() for row in experiment.rows],
+            "paired": [
+                {"first": a.as_dict(), "second": b.as_dict()} for a, b in experiment.paired
+            ],
+            "labels": {
+                m: self.methods[m].get("label", self.methods[m].get("base", m))
+                for m in {row.method for row in experiment.rows}
             },
-            sort_keys=True,
-            default=str,
-        )
+        }
 
 
 # ---------------------------------------------------------------------- expansion
@@ -253,22 +286,26 @@ def _derive(
     return name
 
 
-def _grid(sweep: dict[str, list]) -> list[list[tuple[str, Any]]]:
+def grid(sweep: dict[str, list]) -> list[list[tuple[str, Any]]]:
     keys = list(sweep)
     return [list(zip(keys, values, strict=True)) for values in itertools.product(*sweep.values())]
 
 
-def _expand(plan: Plan, name: str, experiment: dict) -> ExperimentPlan:
-    kind = experiment["kind"]
-    result = ExperimentPlan(name, kind, experiment)
-    if kind == "spectrum":
-        datasets, methods = [experiment["dataset"]], [experiment["method"]]
-        grid = [[("method.beta", beta)] for beta in experiment["betas"]]
-    else:
-        datasets, methods = experiment["datasets"], experiment["methods"]
-        grid = _grid(experiment.get("sweep", {})) if kind == "sweep" else [[]]
+def expand_rows(
+    plan: Plan,
+    name: str,
+    experiment: dict,
+    datasets: list[str],
+    methods: list[str],
+    points: list[list[tuple[str, Any]]],
+) -> ExperimentPlan:
+    """An experiment's rows: every dataset × sweep point × method, with derived datasets and
+    methods for the swept values (``dataset.<key>``/``method.<key>``), its paired
+    differences (``paired``) and its figures (``figures``, plus ``training`` when a method
+    logs a loss). Registers every sample job on ``plan``."""
+    result = ExperimentPlan(name, experiment["kind"], experiment)
     by_point: dict[tuple, dict[tuple[str, str], Row]] = {}
-    for dataset, point in itertools.product(datasets, grid):
+    for dataset, point in itertools.product(datasets, points):
         data_overrides = [(k.split(".", 1)[1], v) for k, v in point if k.startswith("dataset.")]
         derived_dataset = _derive(plan.datasets, dataset, data_overrides)
         for method in methods:
@@ -280,7 +317,7 @@ def _expand(plan: Plan, name: str, experiment: dict) -> ExperimentPlan:
                     (key, experiment[key]) for key in BASELINE_KEYS if key in experiment
                 ]
             derived_method = _derive(plan.methods, method, method_overrides)
-            _add_dependencies(plan, derived_dataset, derived_method)
+            add_dependencies(plan, derived_dataset, derived_method)
             labels = tuple((k.split(".", 1)[1], v) for k, v in point)
             row = Row(derived_dataset, derived_method, labels, dataset, method)
             result.rows.append(row)
@@ -305,7 +342,7 @@ def _logs_loss(kind: str) -> bool:
     return bool(getattr(method, "LOGS_LOSS", method.CATEGORY == "learned"))
 
 
-def _add_dependencies(plan: Plan, dataset: str, method: str) -> None:
+def add_dependencies(plan: Plan, dataset: str, method: str) -> None:
     """Register the sample job and the jobs it needs (a control's reference sampler)."""
     plan.jobs.add((dataset, method))
     reference = plan.methods[method].get("reference")
@@ -321,14 +358,6 @@ def build_plan(config: dict[str, Any]) -> Plan:
         methods=copy.deepcopy(config["methods"]),
     )
     for name, experiment in config["experiments"].items():
-        if experiment["kind"] in DATA_KINDS:
-            plan.experiments[name] = _expand(plan, name, experiment)
-        elif experiment["kind"] in SEQUENCE_KINDS:
-            result = ExperimentPlan(name, experiment["kind"], experiment)
-            for method in experiment.get("methods", []):
-                _add_dependencies(plan, experiment["dataset"], method)
-                result.rows.append(Row(experiment["dataset"], method))
-            plan.experiments[name] = result
-        else:
-            plan.experiments[name] = ExperimentPlan(name, experiment["kind"], experiment)
+        kind = get_experiment(experiment["kind"])
+        plan.experiments[name] = experiments.expand(kind, plan, name, experiment)
     return plan

@@ -927,17 +927,20 @@ def multi_chain(
     beta: float,
     alpha: float,
     rng: np.random.Generator,
-    n_chains: int = 30,
-    n_steps: int = 5000,
-    burn_in: int = 2000,
-    thin: int = 100,
-    keep: int = 5,
-    init_noise: float = 0.01,
+    n_chains: int,
+    n_steps: int,
+    burn_in: int,
+    thin: int,
+    keep: int,
+    init_noise: float,
     reduce: bool = True,
     start: tuple[np.ndarray, np.ndarray] | None = None,
     dtype: DTypeLike = np.float64,
 ) -> SampleSet:
     """SPEC §2 multi-chain protocol: C chains from distinct stored patterns + noise.
+
+    The protocol's parameters are required: their defaults live in the config schema
+    (``protocols.multi_chain``), the one place the pipeline reads them from.
 
     The start comes from :func:`draw_starts` on ``rng`` unless ``start`` (its result, drawn
     once and shared between samplers) is given. Snapshots every ``thin`` steps after
@@ -978,16 +981,17 @@ def single_chain(
     beta: float,
     alpha: float,
     rng: np.random.Generator,
-    n_steps: int = 50_000,
-    burn_in: int = 10_000,
-    thin: int = 100,
-    start_pattern: int = 0,
-    init_noise: float = 0.01,
+    n_steps: int,
+    burn_in: int,
+    thin: int,
+    start_pattern: int,
+    init_noise: float,
     reduce: bool = True,
     start: tuple[np.ndarray, np.ndarray] | None = None,
     dtype: DTypeLike = np.float64,
 ) -> SampleSet:
-    """SPEC §2 single-chain protocol: one chain from stored pattern ``start_pattern``.
+    """SPEC §2 single-chain protocol: one chain from stored pattern ``start_pattern``
+    (parameters required, as :func:`multi_chain`'s: defaults in ``protocols.single_chain``).
 
     ``start`` = (start_patterns (1,), initial_states (d, 1)) replaces the start draw.
     """

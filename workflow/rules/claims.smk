@@ -5,21 +5,13 @@ rule claims:
     input:
         unpack(get_claims_inputs),
     output:
-        csv=report(
-            f"{R}/tables/claims.csv",
-            caption="../report/claims.rst",
-            category="claims",
-            subcategory="claims of the paper",
-            labels=CSV_LABELS,
+        csv=report_entry(
+            f"{R}/tables/claims.csv", "claims.rst", CLAIMS_SUBCATEGORY, TABLE_CSV, "claims"
         ),
         md=f"{R}/tables/claims.md",
         tex=f"{R}/tables/claims.tex",
-        html=report(
-            f"{R}/tables/claims.html",
-            caption="../report/claims.rst",
-            category="claims",
-            subcategory="claims of the paper",
-            labels=HTML_LABELS,
+        html=report_entry(
+            f"{R}/tables/claims.html", "claims.rst", CLAIMS_SUBCATEGORY, TABLE_HTML, "claims"
         ),
     log:
         f"{R}/logs/tables/claims.log",

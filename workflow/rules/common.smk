@@ -8,8 +8,15 @@ import sys
 from stochastic_attention.claims import claims_params, plan_lines
 from stochastic_attention.claims import input_paths as claim_input_paths
 from stochastic_attention.digests import dataset_digest, source_digest
-from stochastic_attention.plan import DATA_KINDS, build_plan
-from stochastic_attention.seeds import derive_seed
+from stochastic_attention.experiments.base import (
+    TABLE_CSV,
+    TABLE_HTML,
+    experiment_kinds,
+    get_experiment,
+    step_inputs,
+    subcategory,
+)
+from stochastic_attention.plan import build_plan
 
 PLAN = build_plan(config)
 R = PLAN.results
@@ -49,8 +56,8 @@ def named(paths):
 
 
 def get_seed(*keys):
-    """A job's seed: from the config seed and the job's identity, never its order."""
-    return derive_seed(config["seed"], *keys)
+    """A job's seed, derived by the plan (the one place seeds are made)."""
+    return PLAN.seed(*keys)
 
 
 def get_final_outputs():
@@ -63,16 +70,22 @@ def names_of(kind):
     return "|".join(names) if names else "(?!)"
 
 
-def data_experiments():
-    """A wildcard regex matching exactly the data experiments (names are [A-Za-z0-9_]+)."""
-    names = [n for n, e in PLAN.experiments.items() if e.kind in DATA_KINDS]
+def row_experiments():
+    """A wildcard regex matching exactly the experiments whose tables and figures the generic
+    experiment_table and figure rules make (kinds without a STEP of their own)."""
+    names = [n for n, e in PLAN.experiments.items() if get_experiment(e.kind).STEP is None]
     return "|".join(names) if names else "(?!)"
+
+
+def step_kinds():
+    """Every experiment kind (built-in and plug-in) that writes its outputs in one step."""
+    return [get_experiment(k) for k in experiment_kinds() if get_experiment(k).STEP]
 
 
 # ------------------------------------------------------------------- data jobs
 def get_source_spec(wildcards):
     return json.dumps(
-        {"domain": wildcards.domain, "source": config["sources"].get(wildcards.domain, {})},
+        {"domain": wildcards.domain, "source": PLAN.config["sources"].get(wildcards.domain, {})},
         sort_keys=True,
     )
 
@@ -98,15 +111,11 @@ def get_memory_digest(wildcards):
 
 def get_source_digest(wildcards):
     """Content digest of a local source's files: an edit re-runs the fetch."""
-    return source_digest(wildcards.domain, config["sources"].get(wildcards.domain, {}))
+    return source_digest(wildcards.domain, PLAN.config["sources"].get(wildcards.domain, {}))
 
 
 def get_memory_spec(wildcards):
-    spec = {k: v for k, v in PLAN.datasets[wildcards.dataset].items() if k != "base"}
-    payload = {"dataset": wildcards.dataset, "spec": spec}
-    if spec.get("selection") == "random":  # the K files are drawn from the config's seed
-        payload["seed"] = config["seed"]
-    return json.dumps(payload, sort_keys=True)
+    return json.dumps(PLAN.memory_spec(wildcards.dataset), sort_keys=True)
 
 
 def get_sample_inputs(wildcards):
@@ -114,8 +123,7 @@ def get_sample_inputs(wildcards):
 
 
 def get_sample_spec(wildcards):
-    spec = PLAN.sample_spec(wildcards.dataset, wildcards.method) | {"seed": config["seed"]}
-    return json.dumps(spec, sort_keys=True)
+    return json.dumps(PLAN.sample_spec(wildcards.dataset, wildcards.method), sort_keys=True)
 
 
 def get_method_gpus(wildcards):
@@ -142,7 +150,7 @@ def get_table_inputs(wildcards):
 
 
 def get_experiment_params(wildcards):
-    return PLAN.experiment_params(wildcards.experiment)
+    return json.dumps(PLAN.experiment_params(wildcards.experiment), sort_keys=True, default=str)
 
 
 def _figure_rows(wildcards):
@@ -160,11 +168,12 @@ def get_figure_inputs(wildcards):
 
 
 def get_figure_params(wildcards):
-    experiment = json.loads(PLAN.experiment_params(wildcards.experiment))
+    experiment = PLAN.experiment_params(wildcards.experiment)
     rows = [row.as_dict() for row in _figure_rows(wildcards)]
     return json.dumps(
         experiment | {"rows": rows, "figure": wildcards.figure, "dataset": wildcards.dataset},
         sort_keys=True,
+        default=str,
     )
 
 
@@ -184,50 +193,44 @@ def get_claims_params(wildcards):
     return claims_params(PLAN, CLAIM_LINES)
 
 
-# ------------------------------------------------------------ sequence jobs
-def get_sequence_inputs(wildcards):
-    experiment = PLAN.experiments[wildcards.experiment]
-    dataset = experiment.config["dataset"]
-    inputs = {"memory": PLAN.memory_path(dataset)}
-    for row in experiment.rows:
-        inputs[row.method] = PLAN.samples_path(row.dataset, row.method)
-    return inputs
-
-
-def get_sequence_params(wildcards):
-    block = {k: v for k, v in config["experiments"][wildcards.experiment].items() if k != "kind"}
-    return json.dumps(block, sort_keys=True)
-
-
-# ----------------------------------------------------------- synthetic jobs
-def get_synthetic_params(experiment, exclude=(), **extra):
+# ------------------------------------------------------- experiment kinds' steps
+def get_experiment_block(experiment, exclude=(), **extra):
     """An experiment's config block (minus kind and `exclude`, plus `extra`) as JSON."""
     block = {
-        k: v for k, v in config["experiments"][experiment].items() if k not in ("kind", *exclude)
+        k: v for k, v in PLAN.experiments[experiment].config.items() if k not in ("kind", *exclude)
     }
     return json.dumps(block | extra, sort_keys=True)
 
 
-def get_load_ratios(experiment):
-    """Load ratios of a phase diagram as wildcard values ('0.05', '1', …): one job each."""
-    return [f"{float(r):g}" for r in config["experiments"][experiment]["load_ratios"]]
-
-
 # ------------------------------------------------------------ report entries
 # Category = the experiment, subcategory = its dataset (figures per dataset; a table covers
-# every dataset of the experiment). One label column, so a table's HTML view and its CSV
-# download are two rows side by side (two labels would fold them into a toggle).
+# every dataset of the experiment), one label per entry (experiments.base.TABLE_CSV …).
 TABLE_SUBCATEGORY = "table (all datasets)"
-SYNTHETIC_SUBCATEGORY = "random memories"
-HTML_LABELS = {"result": "table"}
-CSV_LABELS = {"result": "table (CSV download)"}
+CLAIMS_SUBCATEGORY = "claims of the paper"
 
 
-def sequence_dataset(wildcards):
-    """Report subcategory of a sequence experiment: its dataset."""
-    return config["experiments"][wildcards.experiment]["dataset"]
+def report_entry(path, caption, subcategory, label, category="{experiment}"):
+    """An output shown in the report (under its experiment). caption: a file under
+    workflow/report, an absolute path or None; subcategory, label: text or a function of
+    the wildcards."""
+    labels = (lambda w: {"result": label(w)}) if callable(label) else {"result": label}
+    if caption is not None and not os.path.isabs(caption):
+        caption = f"../report/{caption}"
+    return report(path, caption=caption, category=category, subcategory=subcategory, labels=labels)
 
 
-def figure_labels(wildcards):
-    """Report labels of a data figure: its name in words (``sample grids``)."""
-    return {"result": wildcards.figure.replace("_", " ")}
+def figure_label(wildcards):
+    """Report label of a data figure: its name in words (``sample grids``)."""
+    return wildcards.figure.replace("_", " ")
+
+
+def step_outputs(kind):
+    """The outputs of an experiment kind's step as rule outputs (report entries for REPORT)."""
+    where = lambda w: subcategory(kind, PLAN, w.experiment)
+    outputs = {}
+    for name, pattern in kind.OUTPUTS.items():
+        path = f"{R}/{pattern}"
+        if name in kind.REPORT:
+            path = report_entry(path, getattr(kind, "CAPTION", None), where, kind.REPORT[name])
+        outputs[name] = path
+    return outputs

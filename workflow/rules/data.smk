@@ -69,13 +69,12 @@ rule sample:
         gpu=get_method_gpus,  # the SLURM plugin turns gpu=1 into --gpus=1
     params:
         spec=get_sample_spec,
-        seed=lambda w: get_seed(w.dataset, w.method),
         inputs=lambda w, input: named(dict(input.items())),
         # the configured thread count, not Snakemake's (which --cores may scale down):
         # torch's float reductions depend on it, and tables must not depend on --cores
         threads=get_method_threads,
     shell:
-        f"{CLI} sample --params {{params.spec:q}} --seed {{params.seed}}"
+        f"{CLI} sample --params {{params.spec:q}}"
         f" --threads {{params.threads}} --input {{params.inputs}}"
         f" --output samples={{output:q}} > {{log:q}} 2>&1"
 

@@ -1,30 +1,28 @@
-# Tables, figures and the summary of the data experiments (comparison, sweep, spectrum).
+# Tables, figures and the summary of the experiments with table rows (comparison, sweep,
+# spectrum), and one rule per experiment kind that writes its outputs in one step of its own
+# (stochastic_attention.experiments: sequence, temperature_spectrum, convergence,
+# phase_diagram, critical_law, and plug-in kinds).
 
 
 rule experiment_table:
     input:
         unpack(get_table_inputs),
     output:
-        csv=report(
-            f"{R}/tables/{{experiment}}.csv",
-            caption="../report/experiment_table.rst",
-            category="{experiment}",
-            subcategory=TABLE_SUBCATEGORY,
-            labels=CSV_LABELS,
+        csv=report_entry(
+            f"{R}/tables/{{experiment}}.csv", "experiment_table.rst", TABLE_SUBCATEGORY, TABLE_CSV
         ),
         md=f"{R}/tables/{{experiment}}.md",
         tex=f"{R}/tables/{{experiment}}.tex",
-        html=report(
+        html=report_entry(
             f"{R}/tables/{{experiment}}.html",
-            caption="../report/experiment_table.rst",
-            category="{experiment}",
-            subcategory=TABLE_SUBCATEGORY,
-            labels=HTML_LABELS,
+            "experiment_table.rst",
+            TABLE_SUBCATEGORY,
+            TABLE_HTML,
         ),
     log:
         f"{R}/logs/tables/{{experiment}}.log",
     wildcard_constraints:
-        experiment=data_experiments(),
+        experiment=row_experiments(),
     conda:
         "../../envs/core.yaml"
     threads: 1
@@ -44,17 +42,16 @@ rule figure:
     input:
         unpack(get_figure_inputs),
     output:
-        report(
+        report_entry(
             f"{R}/figures/{{experiment}}/{{dataset}}/{{figure}}.png",
-            caption="../report/figure.rst",
-            category="{experiment}",
-            subcategory="{dataset}",
-            labels=figure_labels,
+            "figure.rst",
+            "{dataset}",
+            figure_label,
         ),
     log:
         f"{R}/logs/figures/{{experiment}}/{{dataset}}/{{figure}}.log",
     wildcard_constraints:
-        experiment=data_experiments(),
+        experiment=row_experiments(),
     conda:
         "../../envs/core.yaml"
     threads: 1
@@ -108,50 +105,35 @@ rule export:
         f" --output export={{output:q}} > {{log:q}} 2>&1"
 
 
-rule sequence:
-    input:
-        unpack(get_sequence_inputs),
-    output:
-        csv=report(
-            f"{R}/tables/{{experiment}}.csv",
-            caption="../report/sequence.rst",
-            category="{experiment}",
-            subcategory=sequence_dataset,
-            labels=CSV_LABELS,
-        ),
-        md=f"{R}/tables/{{experiment}}.md",
-        tex=f"{R}/tables/{{experiment}}.tex",
-        html=report(
-            f"{R}/tables/{{experiment}}.html",
-            caption="../report/sequence.rst",
-            category="{experiment}",
-            subcategory=sequence_dataset,
-            labels=HTML_LABELS,
-        ),
-        figure=report(
-            f"{R}/figures/{{experiment}}.png",
-            caption="../report/sequence.rst",
-            category="{experiment}",
-            subcategory=sequence_dataset,
-            labels={"result": "figure: autocorrelations"},
-        ),
-    log:
-        f"{R}/logs/sequence/{{experiment}}.log",
-    benchmark:
-        f"{R}/benchmarks/sequence/{{experiment}}.tsv"
-    wildcard_constraints:
-        experiment=names_of("sequence"),
-    conda:
-        "../../envs/core.yaml"
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=30,
-    params:
-        spec=get_sequence_params,
-        seed=lambda w: get_seed(w.experiment),
-        inputs=lambda w, input: named(dict(input.items())),
-    shell:
-        f"{CLI} sequence --params {{params.spec:q}} --seed {{params.seed}}"
-        f" --input {{params.inputs}} --output csv={{output.csv:q}} md={{output.md:q}}"
-        f" tex={{output.tex:q}} html={{output.html:q}} figure={{output.figure:q}} > {{log:q}} 2>&1"
+for _kind in step_kinds():
+
+    rule:
+        name:
+            _kind.KIND
+        input:
+            unpack(lambda w, kind=_kind: step_inputs(kind, PLAN, w.experiment)),
+        output:
+            **step_outputs(_kind),
+        log:
+            f"{R}/logs/experiments/{{experiment}}.log",
+        benchmark:
+            f"{R}/benchmarks/experiments/{{experiment}}.tsv"
+        wildcard_constraints:
+            experiment=names_of(_kind.KIND),
+        conda:
+            "../../envs/core.yaml"
+        threads: 1
+        resources:
+            **_kind.RESOURCES,
+        params:
+            # the step as a value: the shell line below is formatted when a job runs, after
+            # the loop has moved on, so it must not read the loop variable
+            step=_kind.STEP,
+            spec=lambda w: get_experiment_block(w.experiment),
+            seed=lambda w: get_seed(w.experiment),
+            inputs=lambda w, input: named(dict(input.items())),
+            outputs=lambda w, output: named(dict(output.items())),
+        shell:
+            f"{CLI} {{params.step}} --params {{params.spec:q}} --seed {{params.seed}}"
+            f" --threads {{threads}} --input {{params.inputs}} --output {{params.outputs}}"
+            f" > {{log:q}} 2>&1"

@@ -24,6 +24,14 @@ module) with:
 ``SEEDED_FIT: bool``, optional, learned kinds
     ``False`` when the fit draws nothing at random (GARCH's maximum likelihood): refits per
     replicate would be identical, so the kind is fitted once and drawn R times.
+``resolve_betas(spec, resolve) -> dict``, optional
+    The kind's inverse temperatures as numbers (``resolve(rule, alpha)`` turns a β rule of
+    config into one). Without it the category decides: a sampler resolves ``beta`` and
+    reports energies at it (:func:`sampler_betas`); a baseline resolves ``energy_beta``
+    (:func:`baseline_betas`).
+
+The sample step calls :func:`betas_of` and :func:`run_replicates`: it holds no branch on a
+kind's name or category.
 
 Built-in kinds are imported lazily (:data:`BUILTIN`); plug-ins call :func:`register_method`.
 """
@@ -31,7 +39,8 @@ Built-in kinds are imported lazily (:data:`BUILTIN`); plug-ins call :func:`regis
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from importlib import import_module
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -48,9 +57,13 @@ __all__ = [
     "RunContext",
     "SampleResult",
     "StartDraw",
+    "baseline_betas",
+    "betas_of",
     "get_method",
     "method_kinds",
     "register_method",
+    "run_replicates",
+    "sampler_betas",
 ]
 
 Category = Literal["sampler", "simple", "learned"]
@@ -147,6 +160,7 @@ class _Kind:
         self.run = getattr(module, f"run_{kind}")
         self.check_train = getattr(module, f"check_train_{kind}", None)
         self.run_replicates = getattr(module, f"run_replicates_{kind}", None)
+        self.resolve_betas = getattr(module, f"resolve_betas_{kind}", None)
 
 
 def register_method(kind: Any) -> Any:
@@ -179,3 +193,131 @@ def get_method(kind: str) -> Any:
             _Kind(module, kind) if hasattr(module, "CATEGORIES") else module
         )
     return _REGISTERED[kind]
+
+
+# ------------------------------------------------------------ β and replicates per kind
+
+BetaResolver = Callable[[Any, "float | None"], float]
+"""``resolve(rule, alpha)``: a β rule of config (a number, ``{critical: c}``, ``{snr: s}``)
+as a number for this job's memory."""
+
+
+def sampler_betas(spec: dict, resolve: BetaResolver) -> dict[str, float]:
+    """A sampler runs at its ``beta`` and its energies are reported there."""
+    beta = resolve(spec["beta"], spec["alpha"])
+    return {"beta": beta, "energy_beta": beta}
+
+
+def baseline_betas(spec: dict, resolve: BetaResolver) -> dict[str, float]:
+    """A baseline's energies are reported at ``energy_beta`` (its own or the experiment's)."""
+    if "energy_beta" not in spec:
+        raise MethodError(
+            f"method {spec.get('method', spec['kind'])}: a baseline needs energy_beta (the β its "
+            "energies are reported at), on the method or on the experiment"
+        )
+    return {"energy_beta": resolve(spec["energy_beta"], spec.get("alpha"))}
+
+
+def betas_of(kind: Any) -> Callable[[dict, BetaResolver], dict[str, float]]:
+    """The kind's ``resolve_betas``, else its category's rule."""
+    own = getattr(kind, "resolve_betas", None)
+    if own is not None:
+        return own
+    return sampler_betas if kind.CATEGORY == "sampler" else baseline_betas
+
+
+def concatenate(results: list[SampleResult]) -> tuple[SampleResult, np.ndarray]:
+    """Stack per-replicate results: groups renumbered, replicate ids per sample."""
+    groups, replicate, offset = [], [], 0
+    for r, result in enumerate(results):
+        groups.append(np.asarray(result.groups) + offset)
+        offset = int(groups[-1].max()) + 1
+        replicate.append(np.full(result.samples.shape[1], r))
+    arrays: dict[str, np.ndarray] = {}
+    for key in results[0].arrays:
+        values = [np.asarray(result.arrays[key]) for result in results]
+        if key.startswith("loss_"):  # one training history per replicate: (R, epochs)
+            arrays[key] = np.full((len(values), max(v.size for v in values)), np.nan)
+            for r, value in enumerate(values):
+                arrays[key][r, : value.size] = value.ravel()
+        else:
+            arrays[key] = np.concatenate(values, axis=-1) if values[0].ndim else np.stack(values)
+    scalars = dict(results[0].scalars)
+    for key, value in results[0].scalars.items():
+        column = [result.scalars.get(key) for result in results]
+        if key.endswith("seconds"):
+            scalars[key] = float(sum(value or 0.0 for value in column))
+        elif key.startswith("final_") and isinstance(value, int | float) and len(column) > 1:
+            scalars[key] = float(np.mean(column))  # one final loss per refit: mean, SD, each
+            scalars[f"{key}_sd_rep"] = float(np.std(column, ddof=1))
+            scalars[f"{key}_replicates"] = [float(v) for v in column]
+    merged = SampleResult(
+        np.concatenate([result.samples for result in results], axis=1),
+        np.concatenate(groups),
+        arrays,
+        scalars,
+    )
+    return merged, np.concatenate(replicate)
+
+
+def _run_each(kind: Any, memory: Memory, spec: dict, contexts: list[RunContext]):
+    """One ``run`` per replicate, concatenated (simple baselines)."""
+    return concatenate([kind.run(memory, spec, context) for context in contexts])
+
+
+def _run_chains(kind: Any, memory: Memory, spec: dict, contexts: list[RunContext]):
+    """Every replicate's chains in one run over the common start draw (samplers).
+
+    ``spec["seeds"]["start"][r]`` seeds replicate r's starts (from dataset, protocol and
+    replicate only, so every sampler of a dataset starts alike).
+    """
+    from .chains import start_draw
+
+    options = spec["protocol_params"]
+    protocol = options.get("kind", spec["protocol"])
+    start = start_draw(memory.memory, protocol, options, spec["seeds"]["start"])
+    result = kind.run(memory, spec, replace(contexts[0], start=start))
+    per_replicate = start.start_patterns.size // len(contexts)
+    return result, np.asarray(result.arrays["chains"]) // per_replicate
+
+
+def _refits(kind: Any, spec: dict) -> bool:
+    """Whether a learned kind fits once per replicate: ``refit_replicates`` (default true),
+    unless the kind's fit draws nothing at random (``SEEDED_FIT = False``: refits would be
+    identical, so one fit is drawn R times)."""
+    return bool(spec.get("refit_replicates", True)) and bool(getattr(kind, "SEEDED_FIT", True))
+
+
+def _run_learned(kind: Any, memory: Memory, spec: dict, contexts: list[RunContext]):
+    """A fit per replicate (:func:`_refits`), else one fit drawn R times."""
+    replicates = len(contexts)
+    if _refits(kind, spec):
+        result, replicate_ids = _run_each(kind, memory, spec, contexts)
+        result.scalars.setdefault("fits", replicates)
+        return result, replicate_ids
+    scaled = spec | {"n_samples": spec["n_samples"] * replicates}
+    if "select_top_of" in spec:
+        scaled["select_top_of"] = spec["select_top_of"] * replicates
+    result = kind.run(memory, scaled, contexts[0])
+    result.scalars.setdefault("fits", 1)
+    return result, np.arange(result.samples.shape[1]) // int(spec["n_samples"])
+
+
+_REPLICATE_POLICY = {"sampler": _run_chains, "simple": _run_each, "learned": _run_learned}
+
+
+def run_replicates(
+    kind: Any, memory: Memory, spec: dict, contexts: list[RunContext]
+) -> tuple[SampleResult, np.ndarray]:
+    """All R replicates of one job (``contexts[r]`` is replicate r's): the kind's own
+    ``run_replicates``, else its category's policy (samplers: one run of all chains;
+    simple: a run per replicate; learned: a fit per replicate unless refits would repeat
+    themselves). Returns the samples and each sample's replicate id."""
+    own = getattr(kind, "run_replicates", None)
+    if own is not None:
+        result, replicate_ids = own(memory, spec, contexts)
+    else:
+        result, replicate_ids = _REPLICATE_POLICY[kind.CATEGORY](kind, memory, spec, contexts)
+    if kind.CATEGORY == "learned":
+        result.scalars["seeded_fit"] = bool(getattr(kind, "SEEDED_FIT", True))
+    return result, replicate_ids

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..baselines import simple
 from ..domains.base import Memory
 from ..metrics import consecutive_groups
-from .base import MethodError, RunContext, SampleResult
+from .base import BetaResolver, MethodError, RunContext, SampleResult, baseline_betas
 
 __all__ = ["CATEGORIES", "PARAMS_SCHEMAS"]
 
@@ -39,6 +39,13 @@ def _result(samples) -> SampleResult:
 def run_bootstrap(memory: Memory, spec: dict, context: RunContext) -> SampleResult:
     """Stored patterns drawn uniformly."""
     return _result(simple.bootstrap(memory.memory, spec["n_samples"], context.rng))
+
+
+def resolve_betas_gaussian(spec: dict, resolve: BetaResolver) -> dict[str, float]:
+    """``energy_beta`` as every baseline; the noise temperature ``beta``: its own, else
+    ``energy_beta``'s rule."""
+    betas = baseline_betas(spec, resolve)
+    return betas | {"beta": resolve(spec.get("beta", spec["energy_beta"]), spec.get("alpha"))}
 
 
 def run_gaussian(memory: Memory, spec: dict, context: RunContext) -> SampleResult:

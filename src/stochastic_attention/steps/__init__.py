@@ -16,12 +16,12 @@ STEP_MODULES = {
     "figure": "core",
     "summary": "core",
     "claims": "core",
-    "sequence": "core",
+    "sequence": "sequence",
     "export": "core",
-    "e1": "synthetic",
-    "e2": "synthetic",
-    "e3-cell": "synthetic",
-    "e3-aggregate": "synthetic",
+    "temperature-spectrum": "synthetic",
+    "convergence": "synthetic",
+    "phase-diagram-cell": "synthetic",
+    "phase-diagram": "synthetic",
     "critical-law": "synthetic",
 }
 

@@ -33,10 +33,9 @@ from ..domains.base import (
     load_memory_file,
     save_memory_file,
 )
-from ..methods.base import RunContext, SampleResult, StartDraw, get_method
-from ..seeds import derive_seed
+from ..methods.base import RunContext, betas_of, get_method, run_replicates
 
-__all__ = ["load_samples", "resolve_beta", "start_draw"]
+__all__ = ["load_samples", "resolve_beta"]
 
 log = logging.getLogger("stochastic_attention")
 
@@ -86,16 +85,13 @@ def _pca_transform(memory: Memory, rank: int) -> Memory:
 def build_memory(params, inputs, outputs, seed, threads):
     """Raw data → the memory matrix of one dataset.
 
-    params: ``dataset`` (name), ``spec`` (the dataset's config block, with ``domain``),
-    ``seed`` (the config's, only with ``selection: random``).
+    params: ``dataset`` (name), ``spec`` (the dataset's config block, with ``domain``, and
+    with ``selection: random`` the plan's ``selection_seed``).
     inputs: ``raw`` and ``provenance`` (domains with a source), the domain's own files.
     outputs: ``memory``.
     """
     spec = dict(params["spec"])
     domain = get_domain(spec["domain"])
-    if spec.get("selection") == "random":  # which K files: from the config's seed and name
-        base = int(params.get("seed", seed))
-        spec["selection_seed"] = derive_seed(base, "selection", params["dataset"])
     built = domain.build_memory(spec, inputs.get("raw"))
     # every domain, also a plug-in: a NaN or zero column fails here, naming the column
     check_columns(built.memory, f"dataset {params['dataset']} ({spec['domain']} memory)")
@@ -150,84 +146,6 @@ def resolve_beta(rule: Any, memory: Memory, alpha: float | None, cache: dict) ->
     raise StepError(f"cannot read the inverse temperature {rule!r}")
 
 
-def start_draw(memory: np.ndarray, protocol: str, options: dict, seeds: list[int]) -> StartDraw:
-    """The common start draw of one dataset and protocol for every replicate.
-
-    Replicate r draws from ``seeds[r]`` (derived from dataset, protocol and replicate, never
-    from the method): multi-chain starts at ``n_chains`` distinct stored patterns (with
-    replacement only when C > K), single-chain at ``start_pattern``; both add
-    ``N(0, init_noise² I)``. Chains of all replicates are concatenated: (d, R·C).
-    """
-    from ..samplers import draw_starts
-
-    n_patterns = memory.shape[1]
-    patterns, states = [], []
-    for seed in seeds:
-        rng = np.random.default_rng(seed)
-        noise = float(options.get("init_noise", 0.01))
-        if protocol == "multi_chain":
-            starts, initial = draw_starts(memory, int(options["n_chains"]), noise, rng)
-        else:
-            start = int(options.get("start_pattern", 0))
-            if not 0 <= start < n_patterns:
-                raise StepError(
-                    f"protocols: start_pattern {start} is not a column of this memory "
-                    f"(K = {n_patterns})"
-                )
-            starts = np.array([start])
-            initial = memory[:, starts] + noise * rng.standard_normal((memory.shape[0], 1))
-        patterns.append(starts)
-        states.append(initial)
-    return StartDraw(np.concatenate(patterns), np.concatenate(states, axis=1))
-
-
-def _replicate_seed(base: int, *keys: str, replicate: int) -> int:
-    """Replicate 0 keeps the plain job seed, so one replicate equals the earlier runs."""
-    extra = () if replicate == 0 else (f"replicate{replicate}",)
-    return derive_seed(base, *keys, *extra)
-
-
-def _concatenate(results: list[SampleResult]) -> tuple[SampleResult, np.ndarray]:
-    """Stack per-replicate results: groups renumbered, replicate ids per sample."""
-    groups, replicate, offset = [], [], 0
-    for r, result in enumerate(results):
-        groups.append(np.asarray(result.groups) + offset)
-        offset = int(groups[-1].max()) + 1
-        replicate.append(np.full(result.samples.shape[1], r))
-    arrays: dict[str, np.ndarray] = {}
-    for key in results[0].arrays:
-        values = [np.asarray(result.arrays[key]) for result in results]
-        if key.startswith("loss_"):  # one training history per replicate: (R, epochs)
-            arrays[key] = np.full((len(values), max(v.size for v in values)), np.nan)
-            for r, value in enumerate(values):
-                arrays[key][r, : value.size] = value.ravel()
-        else:
-            arrays[key] = np.concatenate(values, axis=-1) if values[0].ndim else np.stack(values)
-    scalars = dict(results[0].scalars)
-    for key, value in results[0].scalars.items():
-        column = [result.scalars.get(key) for result in results]
-        if key.endswith("seconds"):
-            scalars[key] = float(sum(value or 0.0 for value in column))
-        elif key.startswith("final_") and isinstance(value, int | float) and len(column) > 1:
-            scalars[key] = float(np.mean(column))  # one final loss per refit: mean, SD, each
-            scalars[f"{key}_sd_rep"] = float(np.std(column, ddof=1))
-            scalars[f"{key}_replicates"] = [float(v) for v in column]
-    merged = SampleResult(
-        np.concatenate([result.samples for result in results], axis=1),
-        np.concatenate(groups),
-        arrays,
-        scalars,
-    )
-    return merged, np.concatenate(replicate)
-
-
-def _refits(kind: Any, spec: dict) -> bool:
-    """Whether a learned kind fits once per replicate: ``refit_replicates`` (default true),
-    unless the kind's fit draws nothing at random (``SEEDED_FIT = False``: refits would be
-    identical, so one fit is drawn R times)."""
-    return bool(spec.get("refit_replicates", True)) and bool(getattr(kind, "SEEDED_FIT", True))
-
-
 def _progress(label: str):
     """A progress callback that logs at most every ~10 s (epoch/iteration k and loss)."""
     state = {"last": time.perf_counter()}
@@ -245,37 +163,29 @@ def _progress(label: str):
 def sample(params, inputs, outputs, seed, threads):
     """S samples of one method from one memory, for every replicate.
 
-    params: the method's resolved spec (``kind``, ``category``, ``replicates``, ``seed`` =
-    the config's base seed, ``dataset``, ``method``, protocol and kind parameters).
-    inputs: ``memory``; ``reference`` (controls); ``train_memory`` (learned, other data).
-    outputs: ``samples``.
+    params: the method's resolved spec (``kind``, ``category``, ``replicates``, ``dataset``,
+    ``method``, ``seeds`` = the plan's per-replicate ``method`` seeds and, for samplers, the
+    ``start`` seeds of the common start draw; protocol and kind parameters). The kind
+    resolves its β rules (:func:`~..methods.base.betas_of`) and runs its replicates
+    (:func:`~..methods.base.run_replicates`). inputs: ``memory``; ``reference`` (controls);
+    ``train_memory`` (learned, other data). outputs: ``samples``.
     """
     memory = load_memory_file(inputs["memory"])
     spec = dict(params)
+    seeds = spec.pop("seeds")
     kind = get_method(spec["kind"])
-    replicates = int(spec.get("replicates", 1))
-    base = int(spec.get("seed", 0))
+    replicates = int(spec["replicates"])
     dataset, method = spec["dataset"], spec["method"]
     cache: dict = {}
-    if kind.CATEGORY == "sampler":
-        spec["beta"] = resolve_beta(spec["beta"], memory, spec["alpha"], cache)
-        spec["energy_beta"] = spec["beta"]
-    else:
-        if "energy_beta" not in spec:
-            raise StepError(
-                f"method {method}: a baseline needs energy_beta (the β its energies are "
-                "reported at), on the method or on the experiment"
-            )
-        spec["energy_beta"] = resolve_beta(spec["energy_beta"], memory, spec.get("alpha"), cache)
-        if spec["kind"] == "gaussian":  # its noise temperature: its own β, else energy_beta
-            spec["beta"] = resolve_beta(spec.get("beta", spec["energy_beta"]), memory,
-                                        spec.get("alpha"), cache)
-    seeds = {"method": [_replicate_seed(base, dataset, method, replicate=r)
-                        for r in range(replicates)]}
+    spec |= betas_of(kind)(spec, lambda rule, alpha: resolve_beta(rule, memory, alpha, cache))
     train = load_memory_file(inputs["train_memory"]) if "train_memory" in inputs else None
     reference = load_samples(inputs["reference"]) if "reference" in inputs else None
 
-    def context(r: int, **extra: Any) -> RunContext:
+    def context(r: int) -> RunContext:
+        extra = {}
+        if reference is not None:  # a control matches replicate r of its sampler
+            mask = reference.get("replicate", np.zeros(reference["samples"].shape[1])) == r
+            extra["reference"] = reference["samples"][:, mask]
         return RunContext(
             rng=np.random.default_rng(seeds["method"][r]),
             seed=seeds["method"][r],
@@ -286,40 +196,8 @@ def sample(params, inputs, outputs, seed, threads):
             **extra,
         )
 
-    if kind.CATEGORY == "sampler":
-        protocol = spec["protocol"]
-        seeds["start"] = [
-            derive_seed(base, "start", dataset, protocol, f"replicate{r}")
-            for r in range(replicates)
-        ]
-        options = spec["protocol_params"]
-        start = start_draw(memory.memory, options.get("kind", protocol), options, seeds["start"])
-        result = kind.run(memory, spec, context(0, start=start))
-        per_replicate = start.start_patterns.size // replicates
-        replicate_ids = np.asarray(result.arrays["chains"]) // per_replicate
-    elif getattr(kind, "run_replicates", None) is not None:  # learned: fits per replicate
-        contexts = [context(r) for r in range(replicates)]
-        result, replicate_ids = kind.run_replicates(memory, spec, contexts)
-    elif kind.CATEGORY == "learned" and not _refits(kind, spec):
-        scaled = spec | {"n_samples": spec["n_samples"] * replicates}
-        if "select_top_of" in spec:
-            scaled["select_top_of"] = spec["select_top_of"] * replicates
-        result = kind.run(memory, scaled, context(0))
-        result.scalars.setdefault("fits", 1)
-        replicate_ids = np.arange(result.samples.shape[1]) // int(spec["n_samples"])
-    else:
-        runs = []
-        for r in range(replicates):
-            extra = {}
-            if reference is not None:
-                mask = reference.get("replicate", np.zeros(reference["samples"].shape[1])) == r
-                extra["reference"] = reference["samples"][:, mask]
-            runs.append(kind.run(memory, spec, context(r, **extra)))
-        result, replicate_ids = _concatenate(runs)
-        if kind.CATEGORY == "learned":
-            result.scalars.setdefault("fits", replicates)
-    if kind.CATEGORY == "learned":
-        result.scalars["seeded_fit"] = bool(getattr(kind, "SEEDED_FIT", True))
+    contexts = [context(r) for r in range(replicates)]
+    result, replicate_ids = run_replicates(kind, memory, spec | {"seeds": seeds}, contexts)
     if not np.all(np.isfinite(result.samples)):
         raise StepError(f"method {method} produced non-finite samples on {dataset}")
     metadata = {
@@ -555,71 +433,6 @@ def claims_table(params, inputs, outputs, seed, threads):
     )
     claims.write(summary, details, outputs, params.get("title") or claims.TITLE)
     return {"verdicts": dict(zip(summary["claim"], summary["verdict"], strict=True))}
-
-
-# ---------------------------------------------------------------------------- sequence
-
-
-@step("sequence")
-def sequence(params, inputs, outputs, seed, threads):
-    """Warm-start MALA sequence (SPEC §2) against the real series and baselines' paths (E9).
-
-    params: ``beta``, ``alpha``, ``inner_steps``, ``n_days`` (default K), ``lags``,
-    ``methods`` (names of the inputs whose samples hold a ``path``; ``bootstrap`` draws
-    days). inputs: ``memory``, one samples file per method. outputs: ``csv``, ``md``,
-    ``tex``, ``html``, ``figure``.
-    """
-    import pandas as pd
-
-    from ..baselines.finance_simple import bootstrap_path
-    from ..domains import finance
-    from ..domains.finance_metrics import SAMPLER_SERIES, sequence_acf
-    from ..report import finance_figures, tables
-
-    memory = load_memory_file(inputs["memory"])
-    rng = np.random.default_rng(seed)
-    n_days = int(params.get("n_days") or memory.n_patterns)
-    lags = int(params.get("lags", 10))
-    returns, _, acceptance = finance.sequence_run(
-        memory, alpha=float(params["alpha"]), rng=rng, beta=float(params["beta"]),
-        inner_steps=int(params["inner_steps"]), n_days=n_days,
-    )  # fmt: skip
-    series = {"real": memory.arrays["returns"][:, -n_days:], SAMPLER_SERIES: returns}
-    for name in params.get("methods", []):
-        loaded = load_samples(inputs[name])
-        if "path" in loaded:
-            series[name] = loaded["path"][:, :n_days]
-        else:
-            series[name] = bootstrap_path(memory, n_days, np.random.default_rng([seed, 1]))
-    rows = []
-    for name, values in series.items():
-        summary = sequence_acf(values, lags=lags).summary
-        rows.append({"series": name, "days": values.shape[1]} | summary)
-    table = pd.DataFrame(rows)
-    table["acceptance"] = [np.nan, acceptance] + [np.nan] * (len(rows) - 2)
-    title = params.get("title") or "warm-start sequence"
-    tables.write_table(table, outputs["csv"], None, title=title)
-    tables.write_document(
-        title,
-        [
-            (
-                "",
-                f"β {params['beta']:g}, α {params['alpha']:g}, {params['inner_steps']} MALA "
-                f"steps per day, {n_days} days; ACF at lags 1–{lags} averaged over tickers; "
-                "'outside' = share of ticker × lag values beyond the 99 % white-noise band "
-                "(± the binomial SE a white-noise series' share would have).",
-            ),
-            ("", table),
-        ],
-        markdown_path=outputs["md"],
-        latex_path=outputs["tex"],
-        html_path=outputs["html"],
-    )
-    finance_figures.acf_panels(
-        series, outputs["figure"], lags=20,
-        title=f"{title}: autocorrelation of returns g and squared returns g²",
-    )  # fmt: skip
-    return {"acceptance": acceptance}
 
 
 @step("export")

@@ -1,5 +1,5 @@
-"""Pipeline steps of the synthetic experiments: ``e1``, ``e2``, ``e3-cell``,
-``e3-aggregate`` and ``critical-law``.
+"""Pipeline steps of the synthetic experiment kinds: ``temperature-spectrum``,
+``convergence``, ``phase-diagram-cell``, ``phase-diagram`` and ``critical-law``.
 
 Parameters are the keyword arguments of the library functions in
 :mod:`stochastic_attention.synthetic` (their defaults are the SPEC values) plus ``title``;
@@ -91,8 +91,10 @@ def _write_csv(table: pd.DataFrame, path: Path) -> None:
 # --------------------------------------------------------------------------------- E1
 
 
-@step("e1")
-def e1(params: dict, inputs: dict[str, Path], outputs: dict[str, Path], seed: int, threads: int):
+@step("temperature-spectrum")
+def temperature_spectrum(
+    params: dict, inputs: dict[str, Path], outputs: dict[str, Path], seed: int, threads: int
+):
     """E1 temperature spectrum → table, figure (and markdown, latex, html).
 
     params: the keyword arguments of ``synthetic.temperature_spectrum`` (d, n_patterns,
@@ -100,8 +102,10 @@ def e1(params: dict, inputs: dict[str, Path], outputs: dict[str, Path], seed: in
     and ``title``. inputs: none. outputs: ``table``, ``figure``; optional ``markdown``,
     ``latex``, ``html``.
     """
-    _check_params("e1", params, _allowed(sy.temperature_spectrum, {"title"}))
-    _check_outputs("e1", outputs, {"table", "figure"}, {"markdown", "latex", "html"})
+    _check_params("temperature-spectrum", params, _allowed(sy.temperature_spectrum, {"title"}))
+    _check_outputs(
+        "temperature-spectrum", outputs, {"table", "figure"}, {"markdown", "latex", "html"}
+    )
     result = sy.temperature_spectrum(
         **_pick(params, sy.temperature_spectrum), seed=np.random.default_rng(seed)
     )
@@ -150,8 +154,10 @@ def e1(params: dict, inputs: dict[str, Path], outputs: dict[str, Path], seed: in
 # --------------------------------------------------------------------------------- E2
 
 
-@step("e2")
-def e2(params: dict, inputs: dict[str, Path], outputs: dict[str, Path], seed: int, threads: int):
+@step("convergence")
+def convergence(
+    params: dict, inputs: dict[str, Path], outputs: dict[str, Path], seed: int, threads: int
+):
     """E2 convergence → table, figure (and markdown, latex, html, trace).
 
     params: the keyword arguments of ``synthetic.convergence`` (d, n_patterns, beta,
@@ -159,8 +165,10 @@ def e2(params: dict, inputs: dict[str, Path], outputs: dict[str, Path], seed: in
     exact_grid_points) and ``title``. inputs: none. outputs: ``table``, ``figure``; optional
     ``markdown``, ``latex``, ``html``, ``trace``.
     """
-    _check_params("e2", params, _allowed(sy.convergence, {"title"}))
-    _check_outputs("e2", outputs, {"table", "figure"}, {"markdown", "latex", "html", "trace"})
+    _check_params("convergence", params, _allowed(sy.convergence, {"title"}))
+    _check_outputs(
+        "convergence", outputs, {"table", "figure"}, {"markdown", "latex", "html", "trace"}
+    )
     result = sy.convergence(**_pick(params, sy.convergence), seed=np.random.default_rng(seed))
     _write_csv(result.table, outputs["table"])
     if "trace" in outputs:
@@ -196,8 +204,8 @@ def e2(params: dict, inputs: dict[str, Path], outputs: dict[str, Path], seed: in
 # --------------------------------------------------------------------------------- E3
 
 
-@step("e3-cell")
-def e3_cell(
+@step("phase-diagram-cell")
+def phase_diagram_cell(
     params: dict, inputs: dict[str, Path], outputs: dict[str, Path], seed: int, threads: int
 ):
     """E3, one load ratio → ``cell`` (CSV, one row per dataset × β).
@@ -207,10 +215,10 @@ def e3_cell(
     batching). inputs: none. outputs: ``cell``.
     """
     allowed = _allowed(sy.load_ratio_cell, {"load_ratio"})
-    _check_params("e3-cell", params, allowed)
-    _check_outputs("e3-cell", outputs, {"cell"}, set())
+    _check_params("phase-diagram-cell", params, allowed)
+    _check_outputs("phase-diagram-cell", outputs, {"cell"}, set())
     if "load_ratio" not in params:
-        raise ValueError("step e3-cell: parameter 'load_ratio' is required")
+        raise ValueError("step phase-diagram-cell: parameter 'load_ratio' is required")
     cell = sy.load_ratio_cell(
         float(params["load_ratio"]), **_pick(params, sy.load_ratio_cell), seed=int(seed)
     )
@@ -218,20 +226,22 @@ def e3_cell(
     return {"n_patterns": int(cell["n_patterns"].iloc[0]), "rows": len(cell)}
 
 
-@step("e3-aggregate")
-def e3_aggregate(
+@step("phase-diagram")
+def phase_diagram(
     params: dict, inputs: dict[str, Path], outputs: dict[str, Path], seed: int, threads: int
 ):
     """E3 cells (inputs ``cell0``, ``cell1``, …) → table, figure (+ markdown, latex, html, contour).
     """
     allowed = _allowed(sy.load_ratio_cell, {"load_ratios", "contour_level", "title"})
-    _check_params("e3-aggregate", params, allowed)
+    _check_params("phase-diagram", params, allowed)
     _check_outputs(
-        "e3-aggregate", outputs, {"table", "figure"}, {"markdown", "latex", "html", "contour"}
+        "phase-diagram", outputs, {"table", "figure"}, {"markdown", "latex", "html", "contour"}
     )
     expected_names = [f"cell{i}" for i in range(len(inputs))]
     if not inputs or sorted(inputs) != sorted(expected_names):
-        raise ValueError(f"step e3-aggregate: inputs must be cell0, cell1, …; got {sorted(inputs)}")
+        raise ValueError(
+            f"step phase-diagram: inputs must be cell0, cell1, …; got {sorted(inputs)}"
+        )
     names = expected_names
     cells = pd.concat([pd.read_csv(inputs[k]) for k in names], ignore_index=True)
     if "load_ratios" in params:
@@ -239,7 +249,7 @@ def e3_aggregate(
         found = sorted(cells["load_ratio"].unique())
         if len(expected) != len(found) or not np.allclose(expected, found):
             raise ValueError(
-                f"step e3-aggregate: the cells hold load ratios {found}, the config lists "
+                f"step phase-diagram: the cells hold load ratios {found}, the config lists "
                 f"{expected}"
             )
     level = float(params.get("contour_level", 0.5))
@@ -247,8 +257,7 @@ def e3_aggregate(
     _write_csv(table, outputs["table"])
     if "contour" in outputs:
         _write_csv(contour, outputs["contour"])
-    default_alpha = inspect.signature(sy.load_ratio_cell).parameters["alpha"].default
-    alpha = float(params.get("alpha", default_alpha))
+    alpha = float(params["alpha"])  # the cells' α (the block's, its default from the schema)
     _figures().phase_diagram_figure(
         table, contour, outputs["figure"], alpha=alpha, level=level, title=params.get("title")
     )
