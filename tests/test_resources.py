@@ -46,6 +46,9 @@ PAPER = "benchmarks/paper_scale.py, 2026-12-03 (niced under the timed run: wall 
 DEFAULT = "make run at fe95a36, results/benchmarks (timed run, 2026-12-03)"
 E15_VAE = {"latent": 8, "hidden": [512, 256], "batch_size": 256, "epochs": 2000}
 MEASURED: list[tuple] = [
+    ("SA K 3500 d 784", "sample", _sampler(), (784, 3500), None, 95.9, 1156.7, 172.9, PAPER),
+    ("MALA K 3500 d 784", "sample", _sampler("mala"), (784, 3500), None, 77.4, 1112.3, 221.0,
+     PAPER),
     ("MALA d 4096 K 1000", "sample", _sampler("mala", beta={"snr": 0.113}), (4096, 1000), None,
      40.4, 388.0, 274.9, PAPER),
     ("SA d 4096 K 1000 float32", "sample", _sampler(beta={"snr": 0.113}, dtype="float32"),
@@ -86,7 +89,7 @@ def test_predictions_are_within_2x_of_the_measured_time_and_memory(
 
 def test_the_measurements_cover_every_heavy_class():
     names = " ".join(m[0] for m in MEASURED)
-    for heavy in ("MALA d 4096", "SA d 4096", "DDPM K 3500", "E15 VAE", "memory K 60000",
+    for heavy in ("SA K 3500", "MALA K 3500", "MALA d 4096", "SA d 4096", "DDPM K 3500", "E15 VAE", "memory K 60000",
                   "metrics d 4096"):  # fmt: skip
         assert heavy in names, heavy
 
