@@ -128,6 +128,14 @@ def _squeue(slurm: SlurmInfo, fields: str) -> list[list[str]]:
     return [line.split("|") for line in out.splitlines() if line]
 
 
+def _minutes(limit: str) -> int:
+    """squeue's time limit (``5:00``, ``1:00:00``, ``1-00:00:00``) in minutes."""
+    days, _, clock = limit.rpartition("-")
+    parts = [int(p) for p in clock.split(":")]
+    seconds = sum(v * 60**i for i, v in enumerate(reversed(parts)))
+    return int(days or 0) * 1440 + seconds // 60
+
+
 def _jobs_by_comment(slurm: SlurmInfo) -> list[tuple[str, ...]]:
     """(comment, state, memory) of every job slurmctld still remembers."""
     return [tuple(row) for row in _squeue(slurm, "%k|%T|%m")]
@@ -170,6 +178,58 @@ rule flaky:
         " test {resources.tries} -ge 2 || {{ echo failing on purpose > {log}; exit 3; }};"
         " echo {resources.tries} > {output}"
 """
+
+
+SIZED = f"""
+import sys
+sys.path.insert(0, {str(REPO / "src")!r})
+from stochastic_attention.resources import Estimate, request
+
+SMALL = Estimate(seconds=60, mem_mb=300)     # below the floors: 5 min, 1000 MB
+LARGE = Estimate(seconds=1200, mem_mb=1500)  # 3 × 20 min = 60 min, 2 × 1500 = 3000 MB
+
+def sized(estimate, name):
+    return lambda wildcards, attempt: getattr(request(estimate, attempt), name)
+
+rule all:
+    input: "small.txt", "large.txt", "retried.txt"
+
+rule small:
+    output: "small.txt"
+    resources: runtime=sized(SMALL, "runtime"), mem_mb=sized(SMALL, "mem_mb")
+    shell: "touch {{output}}"
+
+rule large:
+    output: "large.txt"
+    resources: runtime=sized(LARGE, "runtime"), mem_mb=sized(LARGE, "mem_mb")
+    shell: "touch {{output}}"
+
+rule retried:
+    output: "retried.txt"
+    log: "logs/retried.log"
+    resources:
+        runtime=sized(SMALL, "runtime"),
+        mem_mb=sized(SMALL, "mem_mb"),
+        tries=lambda wildcards, attempt: attempt,
+    shell: "test {{resources.tries}} -ge 2 || {{{{ echo failing on purpose > {{log}}; exit 3; }}}};"
+           " touch {{output}}"
+"""
+
+
+def test_sized_resources_reach_sbatch_and_a_retry_asks_for_more(slurm, tmp_path):
+    """resources.request's runtime and mem_mb become each SLURM job's time limit and memory;
+    the retry of a failed job gets twice the time and 1.5 × the memory."""
+    from stochastic_attention.resources import Estimate, request
+
+    (tmp_path / "Snakefile").write_text(SIZED)
+    _slurm_snakemake(tmp_path, slurm, [])
+    jobs = [(c, st, m, _minutes(lim)) for c, st, m, lim in _squeue(slurm, "%k|%T|%m|%l")]
+    small, large = request(Estimate(60, 300)), request(Estimate(1200, 1500))
+    assert (small.runtime, small.mem_mb, large.runtime, large.mem_mb) == (5, 1000, 60, 3000)
+    assert ("rule_small", "COMPLETED", "1000M", 5) in jobs, jobs
+    assert ("rule_large", "COMPLETED", "3000M", 60) in jobs, jobs
+    retried = [(st, m, lim) for c, st, m, lim in jobs if c == "rule_retried"]
+    assert ("FAILED", "1000M", 5) in retried and ("COMPLETED", "1500M", 10) in retried, retried
 
 
 def test_toy_workflow_runs_on_slurm(slurm, tmp_path):
@@ -300,6 +360,23 @@ def test_smoke_pipeline_on_slurm_matches_local_run(slurm, tmp_path):
     )
 
     assert any((remote / ".snakemake/slurm_logs").rglob("*.log")), "no job went through SLURM"
+    # every sample job asked SLURM for what resources.job_request predicts for it
+    import yaml
+
+    from stochastic_attention.config import prepare
+    from stochastic_attention.plan import build_plan
+    from stochastic_attention.resources import job_request
+
+    plan = build_plan(prepare(yaml.safe_load((REPO / "config/smoke.yaml").read_text())))
+    wanted = {
+        (f"{r.mem_mb}M", r.runtime)
+        for experiment in plan.experiments.values()
+        for dataset, method in {(row.dataset, row.method) for row in experiment.rows}
+        for r in [job_request(plan, "sample", {"dataset": dataset, "method": method})]
+    }
+    asked = {(m, _minutes(lim)) for c, _, m, lim in _squeue(slurm, "%k|%T|%m|%l")
+             if c.startswith("rule_sample")}  # fmt: skip
+    assert asked and asked <= wanted, (asked, wanted)
     a, b = local / table, remote / table
     assert a.is_file() and b.is_file()
     if a.read_bytes() != b.read_bytes():

@@ -4,7 +4,7 @@ Config keys on a sampler method (``sa``, ``mala``), with their defaults::
 
     backend: numpy     # numpy | torch
     device: auto       # auto | cpu | cuda   (torch only; auto = cuda when available)
-    dtype: float64     # float64 | float32  (both backends)
+    dtype: float64     # float64 | float32 | auto  (both backends)
 
 There is one engine, :func:`stochastic_attention.samplers.run_chains`, written against the
 array API standard: it runs on the arrays it is given. :func:`run_chains` takes the
@@ -16,6 +16,13 @@ fixed seed, device and dtype, and the same law as NumPy — statistically, not b
 random numbers differ). Passing torch tensors and the NumPy generator itself to
 ``samplers.run_chains`` draws every number as the NumPy run does instead, which reproduces
 it to rounding (``tests/test_backends.py``): a checking mode.
+
+``dtype: auto`` is resolved in one place, :func:`resolve_dtype`, from the memory's shape:
+float32 when a step's dense products are large (``min(d, K) · K`` at least
+:data:`AUTO_FLOAT32_MIN_SIZE`), float64 below. There float32 roughly halves a step and moves
+no table cell beyond its SE (docs/paper-config.md, "float32 at the paper's sizes"); small
+memories keep float64, where a step costs little either way. The samples file records the
+dtype the run used (metadata ``dtype``).
 
 Using a GPU
 -----------
@@ -45,9 +52,11 @@ __all__ = [
     "BACKENDS",
     "DEVICES",
     "DTYPES",
+    "DTYPE_CHOICES",
     "BackendChoice",
     "check_backend",
     "resolve_device",
+    "resolve_dtype",
     "run_chains",
     "torch_generator",
 ]
@@ -55,6 +64,18 @@ __all__ = [
 BACKENDS: tuple[str, ...] = ("numpy", "torch")
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
 DTYPES: tuple[str, ...] = ("float64", "float32")
+DTYPE_CHOICES: tuple[str, ...] = (*DTYPES, "auto")  # what config may say
+AUTO_FLOAT32_MIN_SIZE = 1_000_000  # min(d, K) · K from which dtype auto runs float32
+
+
+def resolve_dtype(dtype: str, shape: Sequence[int]) -> str:
+    """The dtype a run uses: ``dtype`` itself, or for ``auto`` float32 when the memory
+    ``shape`` (…, d, K) makes a step's products large (``min(d, K) · K`` ≥
+    :data:`AUTO_FLOAT32_MIN_SIZE`: the span-reduced or full step's matrix size), else float64."""
+    if dtype != "auto":
+        return dtype
+    d, k = int(shape[-2]), int(shape[-1])
+    return "float32" if min(d, k) * k >= AUTO_FLOAT32_MIN_SIZE else "float64"
 
 
 @dataclass(frozen=True)

@@ -66,6 +66,15 @@ def _named_paths(pairs: list[str], what: str) -> dict[str, Path]:
     return named
 
 
+def _cpu_seconds() -> float:
+    """User + system CPU time of this process and its finished children (exact, unlike a
+    sampled benchmark file): the machine-independent part of a job's cost."""
+    own, children = (
+        resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+    )
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def _provenance_path(path: Path) -> Path:
     return path.with_name(path.name + ".provenance.json")
 
@@ -126,6 +135,7 @@ def run_step(
         "library_version": __version__,
         "wall_seconds": round(time.perf_counter() - start, 3),
         "peak_memory_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "cpu_seconds": round(_cpu_seconds(), 3),
         **extra,
     }
     if outputs:

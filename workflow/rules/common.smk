@@ -137,6 +137,16 @@ def get_method_threads(wildcards):
     return PLAN.threads(wildcards.method)
 
 
+def get_resource(rule, name):
+    """A resource (runtime, mem_mb) of a rule's jobs from their size and the retry attempt."""
+    from stochastic_attention.resources import job_request
+
+    def value(wildcards, attempt):
+        return getattr(job_request(PLAN, rule, dict(wildcards.items()), attempt), name)
+
+    return value
+
+
 # -------------------------------------------------------------- experiments
 def get_table_inputs(wildcards):
     experiment = PLAN.experiments[wildcards.experiment]

@@ -40,8 +40,8 @@ rule memory:
         "../../envs/core.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=get_resource("memory", "mem_mb"),
+        runtime=get_resource("memory", "runtime"),
     params:
         spec=get_memory_spec,
         digest=get_memory_digest,
@@ -64,8 +64,8 @@ rule sample:
         "../../envs/learn.yaml"
     threads: get_method_threads
     resources:
-        mem_mb=4000,
-        runtime=60,
+        mem_mb=get_resource("sample", "mem_mb"),
+        runtime=get_resource("sample", "runtime"),
         gpu=get_method_gpus,  # the SLURM plugin turns gpu=1 into --gpus=1
     params:
         spec=get_sample_spec,
@@ -93,8 +93,8 @@ rule metrics:
         "../../envs/core.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=get_resource("metrics", "mem_mb"),
+        runtime=get_resource("metrics", "runtime"),
     params:
         spec=lambda w: json.dumps({"dataset": w.dataset, "method": w.method}),
     shell:

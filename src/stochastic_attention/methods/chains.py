@@ -28,7 +28,9 @@ _BACKEND = {
                 "description": "array library of the sampler (torch: CPU or CUDA)"},
     "device": {"enum": ["auto", "cpu", "cuda"], "default": "auto",
                "description": "torch device (auto: CUDA when available)"},
-    "dtype": {"enum": ["float64", "float32"], "default": "float64"},
+    "dtype": {"enum": ["float64", "float32", "auto"], "default": "float64",
+              "description": "auto: float32 for large memories, float64 below "
+              "(backends.resolve_dtype); the samples file records the one used"},
 }  # fmt: skip
 PARAMS_SCHEMAS: dict[str, dict] = {
     "sa": _BACKEND,
@@ -94,12 +96,13 @@ def _run(kernel: str, memory: Memory, spec: dict, context: RunContext) -> Sample
             kernel=spec.get("head_kernel", "sa"), rank=spec.get("rank"), **common,
         )  # fmt: skip
     else:
-        from ..backends import run_chains
+        from ..backends import resolve_dtype, run_chains
 
+        dtype = resolve_dtype(spec.get("dtype", "float64"), memory.memory.shape)
         run = run_chains(
             memory.memory, context.start.initial_states, kernel=kernel,
             backend=spec.get("backend", "numpy"), device=spec.get("device", "auto"),
-            dtype=spec.get("dtype", "float64"), **common,
+            dtype=dtype, **common,
         )  # fmt: skip
     n_records, d, n_chains = run.records.shape
     if protocol == "multi_chain":
@@ -130,7 +133,10 @@ def _run(kernel: str, memory: Memory, spec: dict, context: RunContext) -> Sample
     }
     if run.acceptance is not None:
         arrays["acceptance"] = run.acceptance
-    return SampleResult(samples, groups, arrays, {"sampling_seconds": run.wall_seconds})
+    scalars: dict = {"sampling_seconds": run.wall_seconds}
+    if kernel != "multihead_sa":
+        scalars["dtype"] = dtype
+    return SampleResult(samples, groups, arrays, scalars)
 
 
 def run_sa(memory: Memory, spec: dict, context: RunContext) -> SampleResult:
