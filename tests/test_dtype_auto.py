@@ -9,7 +9,7 @@ from stochastic_attention import backends
 from stochastic_attention.domains.base import Memory
 from stochastic_attention.domains.synthetic import random_memory
 from stochastic_attention.methods.base import RunContext, get_method
-from stochastic_attention.steps.core import start_draw
+from stochastic_attention.methods.chains import start_draw
 
 PROTOCOL = {"kind": "multi_chain", "n_chains": 4, "n_steps": 200, "burn_in": 100, "thin": 20,
             "keep": 5, "init_noise": 0.01}  # fmt: skip

@@ -359,5 +359,8 @@ def build_plan(config: dict[str, Any]) -> Plan:
     )
     for name, experiment in config["experiments"].items():
         kind = get_experiment(experiment["kind"])
-        plan.experiments[name] = experiments.expand(kind, plan, name, experiment)
+        own = getattr(kind, "expand", None)  # else no rows or sample jobs (the step does all)
+        plan.experiments[name] = (
+            own(plan, name, experiment) if own else ExperimentPlan(name, kind.KIND, experiment)
+        )
     return plan

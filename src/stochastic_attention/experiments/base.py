@@ -62,7 +62,6 @@ __all__ = [
     "TABLE_HTML",
     "ExperimentError",
     "document_outputs",
-    "expand",
     "experiment_kinds",
     "get_experiment",
     "register_experiment",
@@ -142,16 +141,6 @@ def get_experiment(kind: str) -> Any:
             raise ExperimentError(f"unknown experiment kind {kind!r}; known kinds: {known}")
         _REGISTERED[kind] = import_module(BUILTIN[kind])
     return _REGISTERED[kind]
-
-
-def expand(kind: Any, plan: Any, name: str, block: dict) -> Any:
-    """The kind's ``expand``, else an experiment without rows or sample jobs."""
-    own = getattr(kind, "expand", None)
-    if own is not None:
-        return own(plan, name, block)
-    from ..plan import ExperimentPlan
-
-    return ExperimentPlan(name, kind.KIND, block)
 
 
 def targets(kind: Any, plan: Any, name: str) -> list[str]:

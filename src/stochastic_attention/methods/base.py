@@ -64,6 +64,7 @@ __all__ = [
     "register_method",
     "run_replicates",
     "sampler_betas",
+    "start_draw",
 ]
 
 Category = Literal["sampler", "simple", "learned"]
@@ -265,14 +266,43 @@ def _run_each(kind: Any, memory: Memory, spec: dict, contexts: list[RunContext])
     return concatenate([kind.run(memory, spec, context) for context in contexts])
 
 
+def start_draw(memory: np.ndarray, protocol: str, options: dict, seeds: list[int]) -> StartDraw:
+    """The common start draw of one dataset and protocol for every replicate.
+
+    Replicate r draws from ``seeds[r]`` (derived from dataset, protocol and replicate, never
+    from the method): multi-chain starts at ``n_chains`` distinct stored patterns (with
+    replacement only when C > K), single-chain at ``start_pattern``; both add
+    ``N(0, init_noise² I)``. Chains of all replicates are concatenated: (d, R·C).
+    """
+    from .. import samplers
+
+    n_patterns = memory.shape[1]
+    patterns, states = [], []
+    for seed in seeds:
+        rng = np.random.default_rng(seed)
+        noise = float(options.get("init_noise", 0.01))
+        if protocol == "multi_chain":
+            starts, initial = samplers.draw_starts(memory, int(options["n_chains"]), noise, rng)
+        else:
+            start = int(options.get("start_pattern", 0))
+            if not 0 <= start < n_patterns:
+                raise MethodError(
+                    f"protocols: start_pattern {start} is not a column of this memory "
+                    f"(K = {n_patterns})"
+                )
+            starts = np.array([start])
+            initial = memory[:, starts] + noise * rng.standard_normal((memory.shape[0], 1))
+        patterns.append(starts)
+        states.append(initial)
+    return StartDraw(np.concatenate(patterns), np.concatenate(states, axis=1))
+
+
 def _run_chains(kind: Any, memory: Memory, spec: dict, contexts: list[RunContext]):
     """Every replicate's chains in one run over the common start draw (samplers).
 
     ``spec["seeds"]["start"][r]`` seeds replicate r's starts (from dataset, protocol and
     replicate only, so every sampler of a dataset starts alike).
     """
-    from .chains import start_draw
-
     options = spec["protocol_params"]
     protocol = options.get("kind", spec["protocol"])
     start = start_draw(memory.memory, protocol, options, spec["seeds"]["start"])

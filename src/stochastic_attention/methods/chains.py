@@ -16,7 +16,7 @@ from .. import samplers
 from ..domains.base import Memory
 from ..energy import energy
 from ..metrics import consecutive_groups
-from .base import MethodError, RunContext, SampleResult, StartDraw
+from .base import MethodError, RunContext, SampleResult, start_draw
 
 __all__ = [
     "CATEGORIES", "PARAMS_SCHEMAS", "run_mala", "run_multihead_sa", "run_sa", "start_draw"
@@ -45,35 +45,6 @@ PARAMS_SCHEMAS: dict[str, dict] = {
     },
 }
 GROUP_SIZE = 5  # SPEC §3: a single chain's snapshots form consecutive groups of 5
-
-
-def start_draw(memory: np.ndarray, protocol: str, options: dict, seeds: list[int]) -> StartDraw:
-    """The common start draw of one dataset and protocol for every replicate.
-
-    Replicate r draws from ``seeds[r]`` (derived from dataset, protocol and replicate, never
-    from the method): multi-chain starts at ``n_chains`` distinct stored patterns (with
-    replacement only when C > K), single-chain at ``start_pattern``; both add
-    ``N(0, init_noise² I)``. Chains of all replicates are concatenated: (d, R·C).
-    """
-    n_patterns = memory.shape[1]
-    patterns, states = [], []
-    for seed in seeds:
-        rng = np.random.default_rng(seed)
-        noise = float(options.get("init_noise", 0.01))
-        if protocol == "multi_chain":
-            starts, initial = samplers.draw_starts(memory, int(options["n_chains"]), noise, rng)
-        else:
-            start = int(options.get("start_pattern", 0))
-            if not 0 <= start < n_patterns:
-                raise MethodError(
-                    f"protocols: start_pattern {start} is not a column of this memory "
-                    f"(K = {n_patterns})"
-                )
-            starts = np.array([start])
-            initial = memory[:, starts] + noise * rng.standard_normal((memory.shape[0], 1))
-        patterns.append(starts)
-        states.append(initial)
-    return StartDraw(np.concatenate(patterns), np.concatenate(states, axis=1))
 
 
 def _run(kernel: str, memory: Memory, spec: dict, context: RunContext) -> SampleResult:
