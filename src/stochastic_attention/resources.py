@@ -191,7 +191,7 @@ def _layer_macs(widths: Sequence[int]) -> int:
 
 
 def _ddpm_epochs(train: Mapping[str, Any], n: int) -> int:
-    from .baselines.ddpm import DdpmParams, training_epochs  # imports torch: only when asked
+    from .baselines.params import DdpmParams, training_epochs
 
     return training_epochs(DdpmParams.from_config(dict(train)), n)
 

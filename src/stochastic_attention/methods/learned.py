@@ -48,7 +48,10 @@ def _module(kind: str) -> Any:
 
 
 def _params(kind: str, train: dict | None) -> Any:
-    return getattr(_module(kind), _PARAMS[kind]).from_config(train or {})
+    """The kind's parameter class from ``train`` (torch-free: config checks call it)."""
+    from ..baselines import params
+
+    return getattr(params, _PARAMS[kind]).from_config(train or {})
 
 
 def _run(kind: str, memory: Memory, spec: dict, context: RunContext) -> SampleResult:
