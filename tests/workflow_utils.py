@@ -249,3 +249,12 @@ def assert_jobs_follow_the_plan(jobs: dict[str, int], plan) -> None:
 def job_log(workdir: Path, results: str, step: str, *parts: str) -> str:
     """The log of one job: ``<results>/logs/<step>/<parts…>.log``."""
     return (workdir / results / "logs" / step / Path(*parts)).with_suffix(".log").read_text()
+
+
+def method_defaults(kind: str) -> dict:
+    """The defaults config validation fills into a method block of ``kind`` (its own keys'
+    schema defaults): what a test passes when it runs a method kind without the plan."""
+    from stochastic_attention.methods.base import get_method
+
+    schema = get_method(kind).PARAMS_SCHEMA
+    return {key: value["default"] for key, value in schema.items() if "default" in value}
