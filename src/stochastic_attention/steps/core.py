@@ -33,7 +33,7 @@ from ..domains.base import (
     load_memory_file,
     save_memory_file,
 )
-from ..methods.base import RunContext, betas_of, get_method, run_replicates
+from ..methods.base import RunContext, betas_of, get_method, run_replicates, samples_at_beta
 
 __all__ = ["load_samples", "resolve_beta"]
 
@@ -277,7 +277,7 @@ def compute_metrics(params, inputs, outputs, seed, threads):
         row.pop("beta", None)
         row["frechet_diagonal"] = metrics.frechet_diagonal(samples, memory.memory)
         if hasattr(domain, "domain_metrics"):
-            sampler_beta = meta.get("beta") if meta["category"] == "sampler" else None
+            sampler_beta = meta["beta"] if samples_at_beta(get_method(meta["kind"])) else None
             extra = {"beta": sampler_beta, "decoded": None}
             if "decoded" in loaded:
                 extra["decoded"] = loaded["decoded"][..., mask]
