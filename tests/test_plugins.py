@@ -299,7 +299,7 @@ def test_a_plugin_kind_declares_what_generic_code_asks_of_it(toy_workdir, monkey
         prepare(bad, schema_path=schema)
     bad = toy_config()
     bad["methods"]["walk"]["protocol"] = "missing"
-    with pytest.raises(ConfigError, match="methods.walk.protocol: no protocol 'missing'"):
+    with pytest.raises(ConfigError, match=r"methods\.walk\.protocol: no protocol 'missing'"):
         prepare(bad, schema_path=schema)
 
 

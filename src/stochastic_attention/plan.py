@@ -159,6 +159,9 @@ class Plan:
         spec = copy.deepcopy(self.methods[method])
         for key in ("threads", "reference", "train_dataset", "label", "base"):
             spec.pop(key, None)
+        for key in ("beta", "energy_beta"):
+            if key in spec:
+                spec[key] = self.beta_rule(spec[key])
         kind = get_method(spec["kind"])
         spec["category"] = kind.CATEGORY
         spec["replicates"] = spec.get("replicates", self.config["replicates"])
@@ -168,6 +171,13 @@ class Plan:
         spec["method"] = method
         spec["seeds"] = self.sample_seeds(dataset, method, spec)
         return spec
+
+    def beta_rule(self, rule: Any) -> Any:
+        """A β rule as a job resolves it: ``{critical: c}`` without a criterion takes the
+        config's ``beta_criterion`` (a schema default; the rule keeps its own if it has one)."""
+        if isinstance(rule, dict) and "critical" in rule and "criterion" not in rule:
+            return rule | {"criterion": self.config["beta_criterion"]}
+        return rule
 
     def sample_seeds(self, dataset: str, method: str, spec: dict) -> dict[str, list[int]]:
         """Every seed of a sample job, per replicate: the method's own draws (``method``,
