@@ -258,3 +258,19 @@ def method_defaults(kind: str) -> dict:
 
     schema = get_method(kind).PARAMS_SCHEMA
     return {key: value["default"] for key, value in schema.items() if "default" in value}
+
+
+def experiment_defaults(kind: str, function) -> dict:
+    """The schema's defaults of an experiment kind (``$defs/<kind>_experiment``) that are
+    keyword arguments of ``function``: what the pipeline passes a synthetic function (its
+    signature holds no defaults of its own) unless a test overrides them."""
+    import inspect
+
+    schema = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
+    properties = schema["$defs"][f"{kind}_experiment"]["properties"]
+    accepted = inspect.signature(function).parameters
+    return {
+        key: value["default"]
+        for key, value in properties.items()
+        if "default" in value and key in accepted
+    }
