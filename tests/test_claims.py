@@ -14,6 +14,7 @@ import yaml
 from stochastic_attention import claims as cl
 from stochastic_attention.config import ConfigError, prepare
 from stochastic_attention.plan import build_plan
+from workflow_utils import experiment_defaults
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -310,8 +311,10 @@ def test_critical_law_estimators_are_the_experiments_own_names():
 
     block = {"probe_sets": ["patterns", "random"], "sweep": True}
     result = critical_law(
-        dims=[8, 16], load_ratio=0.5, n_probes=4, n_grid=11, n_betas=3, n_steps=60, burn_in=20,
-        thin=10, seed=np.random.default_rng(0),
+        **experiment_defaults("critical_law", critical_law)
+        | dict(dims=[8, 16], load_ratio=0.5, n_probes=4, n_grid=11, n_betas=3, n_steps=60,
+               burn_in=20, thin=10),
+        seed=np.random.default_rng(0),
     )  # fmt: skip
     assert cl._critical_law_estimators(block) == result.fits["estimator"].tolist()
     assert cl._critical_law_estimators({"probe_sets": ["random"], "sweep": False}) == [

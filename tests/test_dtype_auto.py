@@ -10,6 +10,7 @@ from stochastic_attention.domains.base import Memory
 from stochastic_attention.domains.synthetic import random_memory
 from stochastic_attention.methods.base import RunContext, get_method
 from stochastic_attention.methods.chains import start_draw
+from workflow_utils import method_defaults
 
 PROTOCOL = {"kind": "multi_chain", "n_chains": 4, "n_steps": 200, "burn_in": 100, "thin": 20,
             "keep": 5, "init_noise": 0.01}  # fmt: skip
@@ -49,7 +50,7 @@ def test_the_threshold_is_the_boundary():
 def _run(kind, memory, dtype):
     start = start_draw(memory.memory, "multi_chain", PROTOCOL, [1])
     spec = {"kind": kind, "alpha": 0.05, "beta": 20.0, "protocol": "multi_chain",
-            "protocol_params": PROTOCOL, "dtype": dtype}  # fmt: skip
+            "protocol_params": PROTOCOL, **method_defaults(kind), "dtype": dtype}  # fmt: skip
     return get_method(kind).run(memory, spec, RunContext(rng=np.random.default_rng(0), seed=0,
                                                          start=start))  # fmt: skip
 

@@ -142,7 +142,7 @@ def test_critical_beta_is_the_steepest_entropy_loss():
 
 def test_critical_beta_by_criterion():
     result = en.critical_beta(random_memory(64, 16, seed=7))
-    assert en.DEFAULT_CRITERION == "inflection" and en.CRITERIA == ("inflection", "knee")
+    assert en.CRITERIA == ("inflection", "knee")
     assert result.by_criterion() == result.beta_star
     assert result.by_criterion("knee") == result.beta_knee
     # the knee of H against log β comes before the steepest loss in β (H bends first)

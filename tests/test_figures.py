@@ -84,7 +84,11 @@ def test_training_curves_of_each_learned_baseline(tmp_path):
         "ddpm": {"loss": 1.0 - 0.01 * (1 - np.exp(-epochs / 10.0))},
     }
     path = figures.training_curves(
-        histories, tmp_path / "curves.png", datasets={"vae": "digit 3"}, title="E4"
+        histories,
+        tmp_path / "curves.png",
+        datasets={"vae": "digit 3"},
+        title="E4",
+        styles={"gmm_pca": "gmm", "vae": "vae", "ddpm": "ddpm"},
     )
     assert path.read_bytes()[:4] == PNG
     assert figures.training_curves({}, tmp_path / "empty.png").exists()
@@ -104,7 +108,9 @@ def test_training_curves_draw_every_replicate_fit(tmp_path):
     }
     path = tmp_path / "fits.png"
     with mock.patch.object(figures, "save", wraps=figures.save) as save:
-        figures.training_curves(histories, path, kinds={"gmm_pca": "gmm_pca"})
+        figures.training_curves(
+            histories, path, styles={"gmm_pca": "gmm", "vae": "vae", "ddpm": "ddpm"}
+        )
     axes = save.call_args.args[0].axes
     assert [len(axis.get_lines()) for axis in axes] == [3, 5, 2 + 1]  # + DDPM's ε = 0 line
     assert [line.get_xdata().size for line in axes[0].get_lines()] == [11, 6, 8]  # from 2

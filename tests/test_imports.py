@@ -161,3 +161,26 @@ def test_config_checks_of_the_smoke_config_import_no_matplotlib():
     assert run["result"], "the smoke config names figures, so the figure check ran"
     assert "matplotlib" not in _tops(run["modules"])
     assert f"{PACKAGE}.report.experiment_figures" in run["modules"]  # names came from there
+
+
+def test_config_checks_and_the_plan_import_no_torch_and_no_matplotlib():
+    """Checking a config and expanding its plan (what the Snakefile does before any job)
+    loads neither torch nor matplotlib: the learned baselines' parameter classes, which the
+    checks use on ``train`` blocks, live in the torch-free ``baselines.params``."""
+    run = _fresh(
+        f"""
+        import yaml
+        import {PACKAGE}.config, {PACKAGE}.plan
+        bare = sorted(sys.modules)
+        from {PACKAGE}.config import prepare
+        from {PACKAGE}.plan import build_plan
+        config = yaml.safe_load(open("config/smoke.yaml"))
+        prepare(config, ["config/smoke.yaml"], "workflow/schemas/config.schema.yaml")
+        plan = build_plan(config)
+        plan.targets()
+        result = {{"bare": bare, "kinds": sorted({{m["kind"] for m in plan.methods.values()}})}}
+        """
+    )
+    assert {"vae", "ddpm", "gmm_pca"} <= set(run["result"]["kinds"]), "train blocks were checked"
+    assert not _tops(run["result"]["bare"]) & {"torch", "matplotlib"}
+    assert not _tops(run["modules"]) & {"torch", "matplotlib"}

@@ -502,6 +502,8 @@ def _sample_step(tmp_path, **spec):
         "replicates": 3,
         "n_samples": 10,
         "energy_beta": 10.0,
+        "train": {},
+        "refit_replicates": True,
     } | spec
     params["seeds"] = {"method": replicate_seeds(11, "toy", spec["kind"], replicates=3)}
     out = tmp_path / f"{spec['kind']}-{spec.get('refit_replicates', 'default')}.npz"

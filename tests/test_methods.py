@@ -9,6 +9,7 @@ from stochastic_attention.domains.base import Memory
 from stochastic_attention.domains.synthetic import random_memory
 from stochastic_attention.methods.base import RunContext, get_method, method_kinds
 from stochastic_attention.methods.chains import start_draw
+from workflow_utils import method_defaults
 
 PROTOCOL = {"kind": "multi_chain", "n_chains": 6, "n_steps": 300, "burn_in": 100, "thin": 20,
             "keep": 5, "init_noise": 0.01}  # fmt: skip
@@ -21,7 +22,7 @@ def memory() -> Memory:
 
 def _spec(kind: str, **extra) -> dict:
     return {"kind": kind, "alpha": 0.05, "beta": 20.0, "protocol": "multi_chain",
-            "protocol_params": PROTOCOL, **extra}  # fmt: skip
+            "protocol_params": PROTOCOL, **method_defaults(kind), **extra}  # fmt: skip
 
 
 @pytest.mark.parametrize("backend", ["numpy", "torch"])

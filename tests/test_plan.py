@@ -38,6 +38,38 @@ def test_tokens_are_file_name_safe():
     assert token({"critical": 5}) == "critical5"
 
 
+def test_a_critical_rule_without_criterion_takes_the_configs_beta_criterion():
+    """The default β* criterion lives in the schema (top-level ``beta_criterion``); the plan
+    writes it into each {critical: c} of a sample job, after names are made (so derived
+    names and table labels stay ``critical5``); a rule's own criterion wins."""
+    experiments = {
+        "spectrum": {"kind": "spectrum", "dataset": "digits", "method": "sa",
+                     "betas": [{"critical": 5}, {"critical": 2, "criterion": "knee"}]},
+        "comparison": {"kind": "comparison", "datasets": ["digits"], "methods": ["bootstrap"],
+                       "energy_beta": {"critical": 1}},
+    }  # fmt: skip
+    plan = build_plan(_config(**experiments))
+    assert plan.config["beta_criterion"] == "inflection"  # the schema's default
+    rows = {row.method: row for row in plan.experiments["spectrum"].rows}
+    assert set(rows) == {"sa__beta_critical5", "sa__beta_criterionkneecritical2"}
+    assert plan.methods["sa__beta_critical5"]["beta"] == {"critical": 5}  # config untouched
+    spec = plan.sample_spec("digits", "sa__beta_critical5")
+    assert spec["beta"] == {"critical": 5, "criterion": "inflection"}
+    own = plan.sample_spec("digits", "sa__beta_criterionkneecritical2")["beta"]
+    assert own == {"critical": 2, "criterion": "knee"}
+    baseline = plan.experiments["comparison"].rows[0].method
+    assert plan.sample_spec("digits", baseline)["energy_beta"]["criterion"] == "inflection"
+    base = {
+        "seed": 1,
+        "beta_criterion": "knee",
+        "datasets": {"digits": {"domain": "synthetic", "d": 8, "n_patterns": 6}},
+        "methods": {"sa": {"kind": "sa", "alpha": 0.01, "beta": {"critical": 5}}},
+        "experiments": {},
+    }
+    knee = build_plan(prepare(base, schema_path=SCHEMA))
+    assert knee.sample_spec("digits", "sa")["beta"] == {"critical": 5, "criterion": "knee"}
+
+
 def test_a_sweep_makes_one_job_per_grid_point_and_method():
     config = _config(
         sweep={

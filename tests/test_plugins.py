@@ -76,6 +76,30 @@ PLUGIN = textwrap.dedent(
             return SampleResult(samples, consecutive_groups(n))
 
 
+    class ToyWalk:
+        """Random-walk chains from the common start draw, ``keep`` noisy steps per chain.
+
+        Not a "sampler" (no β of its own: a baseline reported at energy_beta), yet it runs
+        under a protocol: it says so with USES_PROTOCOL instead of its category.
+        """
+
+        KIND = "toy_walk"
+        CATEGORY = "simple"  # the simple category's generic keys: n_samples, energy_beta
+        USES_PROTOCOL = True
+        SAMPLES_AT_BETA = False
+        PARAMS_SCHEMA = {"step": {"type": "number", "exclusiveMinimum": 0, "default": 0.01}}
+        DOMAINS = None
+
+        def run(self, memory, spec, context):
+            start = context.start.initial_states  # (d, C): every replicate's chains
+            keep = spec["protocol_params"]["keep"]
+            noise = spec["step"] * context.rng.standard_normal((*start.shape, keep))
+            walks = start[:, :, None] + np.cumsum(noise, axis=2)  # (d, C, keep)
+            chains = np.repeat(np.arange(start.shape[1]), keep)
+            arrays = {"chains": chains, "start_patterns": context.start.start_patterns}
+            return SampleResult(walks.reshape(memory.d, -1), chains, arrays)
+
+
     @register_figure("toy_profile", caption="Each method's mean sample, one line per method.")
     def toy_profile(inputs, path):
         import matplotlib
@@ -93,6 +117,7 @@ PLUGIN = textwrap.dedent(
 
     register_domain(ToyDomain())
     register_method(ToyNoise())
+    register_method(ToyWalk())
     '''
 )
 
@@ -111,13 +136,14 @@ def toy_config(results: str = "results") -> dict:
             "noisy": {"kind": "toy_noise", "sigma": 0.05, "energy_beta": 50, "n_samples": 20},
             "sa": {"kind": "sa", "alpha": 0.01, "beta": 50, "label": "SA"},
             "bootstrap": {"kind": "bootstrap", "energy_beta": 50, "n_samples": 20},
+            "walk": {"kind": "toy_walk", "energy_beta": 50, "n_samples": 20},
         },
         "experiments": {
             "toy_comparison": {
                 "kind": "comparison",
                 "title": "toy plug-in",
                 "datasets": ["waves"],
-                "methods": ["noisy", "sa", "bootstrap"],
+                "methods": ["noisy", "sa", "bootstrap", "walk"],
                 "figures": ["sample_grids", "toy_profile"],
             }
         },
@@ -145,7 +171,7 @@ def test_toy_domain_and_method_from_a_plugin_run_through_the_workflow(toy_workdi
     clean_snakemake(workdir, ["--cores", "2", "--configfile", configfile], pythonpath=[plugins])
 
     table = pd.read_csv(workdir / "results/tables/toy_comparison.csv")
-    assert list(table["method"]) == ["noisy", "SA", "bootstrap"]
+    assert list(table["method"]) == ["noisy", "SA", "bootstrap", "walk"]
     assert (table["dataset"] == "waves").all()
     rows = table.set_index("method")
     assert rows.loc["bootstrap", "novelty"] == pytest.approx(0.0, abs=1e-12)
@@ -169,6 +195,11 @@ def test_toy_domain_and_method_from_a_plugin_run_through_the_workflow(toy_workdi
         (workdir / "results/samples/toy/waves/noisy.npz.provenance.json").read_text()
     )
     assert provenance["params"]["kind"] == "toy_noise" and provenance["params"]["sigma"] == 0.05
+    # the toy walk (category simple, USES_PROTOCOL) started from SA's common start draw
+    walk = np.load(workdir / "results/samples/toy/waves/walk.npz")
+    sa = np.load(workdir / "results/samples/toy/waves/sa.npz")
+    assert walk["samples"].shape == (16, 4 * 5)
+    np.testing.assert_array_equal(walk["start_patterns"], sa["start_patterns"])
 
 
 @pytest.mark.parametrize(
@@ -234,6 +265,42 @@ def test_the_plugin_registers_into_the_library_registries(toy_workdir, monkeypat
     schema = compose_schema(REPO / "workflow/schemas/config.schema.yaml")
     datasets = schema["properties"]["datasets"]["additionalProperties"]
     assert "toy" in datasets["properties"]["domain"]["enum"]
+
+
+def test_a_plugin_kind_declares_what_generic_code_asks_of_it(toy_workdir, monkeypatch):
+    """The planner, the config checks and the sample step read the kind's declared
+    attributes, not its category: a "simple" kind with USES_PROTOCOL gets a protocol key,
+    the protocol's options and the common start seeds; with SAMPLES_AT_BETA false it is a
+    baseline (the experiment's energy_beta applies, it cannot be a control's reference)."""
+    from stochastic_attention.config import ConfigError, prepare
+    from stochastic_attention.methods import base as methods
+    from stochastic_attention.plan import build_plan
+
+    _, plugins = toy_workdir
+    monkeypatch.syspath_prepend(str(plugins))
+    monkeypatch.setattr(methods, "_REGISTERED", dict(methods._REGISTERED))
+    monkeypatch.delitem(sys.modules, "toy_plugin", raising=False)
+    config = toy_config()
+    config["experiments"]["toy_comparison"]["energy_beta"] = 70
+    schema = REPO / "workflow/schemas/config.schema.yaml"
+    plan = build_plan(prepare(config, schema_path=schema))
+    assert plan.methods["walk"]["protocol"] == "multi_chain"  # the schema's default
+    rows = {row.base_method: row.method for row in plan.experiments["toy_comparison"].rows}
+    walk, sa = plan.sample_spec("waves", rows["walk"]), plan.sample_spec("waves", rows["sa"])
+    assert walk["category"] == "simple" and walk["energy_beta"] == 70  # a baseline's override
+    assert sa.get("energy_beta") is None  # SA samples at its own beta
+    assert walk["protocol_params"] == sa["protocol_params"]
+    assert walk["seeds"]["start"] == sa["seeds"]["start"]  # the common start draw
+    assert methods.betas_of(methods.get_method("toy_walk")) is methods.baseline_betas
+    bad = toy_config()
+    bad["methods"]["control"] = {"kind": "matched_gaussian", "reference": "walk", "n_samples": 20,
+                                 "energy_beta": 50}  # fmt: skip
+    with pytest.raises(ConfigError, match="reference: 'walk' must be a sampler method"):
+        prepare(bad, schema_path=schema)
+    bad = toy_config()
+    bad["methods"]["walk"]["protocol"] = "missing"
+    with pytest.raises(ConfigError, match=r"methods\.walk\.protocol: no protocol 'missing'"):
+        prepare(bad, schema_path=schema)
 
 
 def test_an_unknown_figure_name_is_refused_before_any_job_runs():

@@ -300,7 +300,7 @@ def test_knee_criterion_gives_a_smaller_beta_star_on_the_rrm_memory(memory):
     from stochastic_attention.steps.core import resolve_beta
 
     cache: dict = {}
-    inflection = resolve_beta({"critical": 1}, memory, 0.01, cache)
+    inflection = resolve_beta({"critical": 1, "criterion": "inflection"}, memory, 0.01, cache)
     assert cache["beta_criterion"] == "inflection"
     knee = resolve_beta({"critical": 1, "criterion": "knee"}, memory, 0.01, cache)
     assert cache["beta_criterion"] == "knee" and cache["beta_star"] == knee

@@ -16,6 +16,7 @@ from stochastic_attention import cli
 from stochastic_attention import energy as en
 from stochastic_attention import synthetic as sy
 from stochastic_attention.domains.synthetic import random_memory
+from workflow_utils import experiment_defaults
 
 
 @pytest.fixture
@@ -69,7 +70,9 @@ def test_exact_energy_law_is_skipped_when_the_span_is_too_large():
 def test_e1_spectrum_runs_all_betas_in_one_batch_and_follows_the_retrieval_law():
     """d 32, K 8, 9 β in [1e-2, 1e3], T 2000, burn-in 500."""
     result = sy.temperature_spectrum(
-        d=32, n_patterns=8, n_betas=9, n_steps=2000, burn_in=500, seed=1
+        **experiment_defaults("temperature_spectrum", sy.temperature_spectrum)
+        | {"d": 32, "n_patterns": 8, "n_betas": 9, "n_steps": 2000, "burn_in": 500},
+        seed=1,
     )
     table = result.table
     assert len(table) == 9 and (table["n_snapshots"] == 15).all()
@@ -86,6 +89,7 @@ def test_e1_spectrum_runs_all_betas_in_one_batch_and_follows_the_retrieval_law()
 # ---------------------------------------------------------------------------------- E2
 
 E2_REDUCED = {
+    **experiment_defaults("convergence", sy.convergence),
     "n_steps": 6000,
     "burn_in": 1000,
     "reference_chains": 4,
@@ -138,6 +142,7 @@ def test_batched_datasets_kernel_samples_the_target(load_ratio):
 
 
 E3_REDUCED = {
+    **experiment_defaults("phase_diagram", sy.load_ratio_cell),
     "d": 16,
     "beta_min": 1e-3,
     "beta_max": 100.0,
@@ -169,14 +174,14 @@ def test_e3_batching_modes_agree_and_seeds_reproduce():
     mean C per β agree within 0.1 (same memories and starts, different noise; measured
     largest gaps 0.027–0.052 over seeds 0–3, at the transition). Same seed, same table."""
     kwargs = E3_REDUCED | {"n_datasets": 4}
-    batched = sy.load_ratio_cell(0.5, batching="datasets", seed=8, **kwargs)
-    looped = sy.load_ratio_cell(0.5, batching="loop", seed=8, **kwargs)
+    batched = sy.load_ratio_cell(0.5, seed=8, **kwargs | {"batching": "datasets"})
+    looped = sy.load_ratio_cell(0.5, seed=8, **kwargs | {"batching": "loop"})
     a = batched.groupby("beta")["concentration_mean"].mean()
     b = looped.groupby("beta")["concentration_mean"].mean()
     assert np.max(np.abs(a - b)) < 0.1
-    pd.testing.assert_frame_equal(batched, sy.load_ratio_cell(0.5, seed=8, **kwargs))
+    pd.testing.assert_frame_equal(batched, sy.load_ratio_cell(0.5, seed=8, **kwargs))  # default
     with pytest.raises(ValueError, match="batching"):
-        sy.load_ratio_cell(0.5, batching="stack", **kwargs)
+        sy.load_ratio_cell(0.5, **kwargs | {"batching": "stack"})
 
 
 def test_phase_diagram_averages_datasets_and_finds_the_contour():
@@ -192,7 +197,7 @@ def test_phase_diagram_averages_datasets_and_finds_the_contour():
             "max_cos_mean": 0.5,
         }
     )
-    table, contour = sy.phase_diagram(cells)
+    table, contour = sy.phase_diagram(cells, level=0.5)
     np.testing.assert_allclose(table["concentration"], [0.1, 0.5, 0.9])
     assert contour["beta_at_level"].iloc[0] == pytest.approx(10.0)
 
@@ -220,17 +225,10 @@ def test_critical_beta_grows_with_d():
     Measured (seed 2): every estimator increases with d; β*(patterns) ≈ log K + 0.5 and
     β*(random probes)/√d grows like √(log K).
     """
-    result = sy.critical_law(
-        dims=(16, 64, 256),
-        n_probes=64,
-        n_grid=81,
-        beta_min=0.1,
-        beta_max=100.0,
-        n_betas=15,
-        n_steps=1500,
-        burn_in=500,
-        seed=2,
-    )
+    reduced = dict(dims=(16, 64, 256), n_probes=64, n_grid=81, beta_min=0.1, beta_max=100.0,
+                   n_betas=15, n_steps=1500, burn_in=500)  # fmt: skip
+    result = sy.critical_law(**experiment_defaults("critical_law", sy.critical_law) | reduced,
+                             seed=2)  # fmt: skip
     wide = result.table.pivot(index="d", columns="estimator", values="beta")
     for name in ("steepest (patterns)", "knee (patterns)", "steepest (random)", "knee (random)"):
         assert np.all(np.diff(wide[name].to_numpy()) > 0), (name, wide[name])
@@ -250,7 +248,8 @@ def test_e1_step_writes_exactly_its_outputs_and_rejects_unknown_params(run_step,
         name: tmp_path / f"E1.{ext}"
         for name, ext in (("table", "csv"), ("markdown", "md"), ("latex", "tex"), ("figure", "png"))
     }
-    params = {"d": 16, "n_patterns": 4, "n_betas": 5, "n_steps": 400, "burn_in": 100}
+    params = experiment_defaults("temperature_spectrum", sy.temperature_spectrum)
+    params |= {"d": 16, "n_patterns": 4, "n_betas": 5, "n_steps": 400, "burn_in": 100}
     record = run_step("temperature-spectrum", params, {}, outputs, seed=1)
     assert pd.read_csv(outputs["table"]).shape[0] == 5
     assert outputs["markdown"].read_text().startswith("# E1")
@@ -265,14 +264,15 @@ def test_e1_step_writes_exactly_its_outputs_and_rejects_unknown_params(run_step,
 
 
 def test_e3_steps_roundtrip(run_step, tmp_path):
-    params = {"d": 8, "n_betas": 4, "n_datasets": 2, "n_steps": 300, "burn_in": 100, "thin": 50}
+    params = experiment_defaults("phase_diagram", sy.load_ratio_cell)
+    params |= {"d": 8, "n_betas": 4, "n_datasets": 2, "n_steps": 300, "burn_in": 100, "thin": 50}
     inputs = {}
     for i, ratio in enumerate((0.5, 1.0)):
         inputs[f"cell{i}"] = tmp_path / f"cell_{ratio}.csv"
         cell = {"cell": inputs[f"cell{i}"]}
         run_step("phase-diagram-cell", params | {"load_ratio": ratio}, {}, cell, 4)
     outputs = {"table": tmp_path / "E3.csv", "figure": tmp_path / "E3.png"}
-    aggregate = params | {"load_ratios": [0.5, 1.0], "alpha": 0.01}
+    aggregate = params | {"load_ratios": [0.5, 1.0], "contour_level": 0.5}
     run_step("phase-diagram", aggregate, inputs, outputs, seed=4)
     table = pd.read_csv(outputs["table"])
     assert sorted(table["load_ratio"].unique()) == [0.5, 1.0] and len(table) == 8

@@ -22,6 +22,7 @@ from stochastic_attention.multihead import (
     split_states,
 )
 from stochastic_attention.transforms import centred_pca_projection, full_rank, pca_projection
+from workflow_utils import method_defaults
 
 
 def unit_memory(d=40, k=12, seed=0):
@@ -42,7 +43,7 @@ def run_method(kind: str, memory: np.ndarray, start: StartDraw, seed: int, **spe
     """One method plug-in of ``methods.chains`` on ``memory``, as the sample step runs it."""
     protocol = PROTOCOL | spec.pop("protocol", {})
     spec = {"kind": kind, "alpha": 0.02, "beta": 50.0, "protocol": "multi_chain",
-            "protocol_params": protocol} | spec  # fmt: skip
+            "protocol_params": protocol, **method_defaults(kind)} | spec  # fmt: skip
     context = RunContext(rng=np.random.default_rng(seed), seed=seed, start=start)
     return get_method(kind).run(Memory(memory, {"domain": "synthetic"}), spec, context)
 

@@ -249,3 +249,28 @@ def assert_jobs_follow_the_plan(jobs: dict[str, int], plan) -> None:
 def job_log(workdir: Path, results: str, step: str, *parts: str) -> str:
     """The log of one job: ``<results>/logs/<step>/<parts…>.log``."""
     return (workdir / results / "logs" / step / Path(*parts)).with_suffix(".log").read_text()
+
+
+def method_defaults(kind: str) -> dict:
+    """The defaults config validation fills into a method block of ``kind`` (its own keys'
+    schema defaults): what a test passes when it runs a method kind without the plan."""
+    from stochastic_attention.methods.base import get_method
+
+    schema = get_method(kind).PARAMS_SCHEMA
+    return {key: value["default"] for key, value in schema.items() if "default" in value}
+
+
+def experiment_defaults(kind: str, function) -> dict:
+    """The schema's defaults of an experiment kind (``$defs/<kind>_experiment``) that are
+    keyword arguments of ``function``: what the pipeline passes a synthetic function (its
+    signature holds no defaults of its own) unless a test overrides them."""
+    import inspect
+
+    schema = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
+    properties = schema["$defs"][f"{kind}_experiment"]["properties"]
+    accepted = inspect.signature(function).parameters
+    return {
+        key: value["default"]
+        for key, value in properties.items()
+        if "default" in value and key in accepted
+    }

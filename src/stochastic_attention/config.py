@@ -35,7 +35,7 @@ import yaml
 from .domains.base import GENERIC_DATASET_KEYS, domain_names, get_domain
 from .errors import ConfigError
 from .experiments.base import experiment_kinds, get_experiment
-from .methods.base import get_method, method_kinds
+from .methods.base import get_method, method_kinds, samples_at_beta, uses_protocol
 
 __all__ = [
     "MAX_NAME_LENGTH",
@@ -189,6 +189,8 @@ def compose_schema(base: Path | str = SCHEMA_PATH) -> dict:
         method = get_method(kind)
         generic = definitions[f"{method.CATEGORY}_method"]
         properties = {"kind": {"const": kind}} | generic["properties"]
+        if uses_protocol(method):  # a plug-in may run chains without being a "sampler"
+            properties.setdefault("protocol", definitions["protocol_key"])
         properties |= copy.deepcopy(method.PARAMS_SCHEMA)
         method_cases[kind] = _object(properties, ["kind", *generic.get("required", [])])
     methods = schema["properties"]["methods"]["additionalProperties"]
@@ -354,7 +356,7 @@ def _check_protocol(name: str, protocol: dict) -> None:
 def _check_method(name: str, method: dict, config: dict) -> None:
     where = f"methods.{name}"
     kind = get_method(method["kind"])
-    if kind.CATEGORY == "sampler" and method.get("protocol") not in config["protocols"]:
+    if uses_protocol(kind) and method.get("protocol") not in config["protocols"]:
         raise ConfigError(
             f"{where}.protocol: no protocol {method.get('protocol')!r} under 'protocols' "
             f"(known: {', '.join(config['protocols'])})"
@@ -368,8 +370,11 @@ def _check_method(name: str, method: dict, config: dict) -> None:
     if reference is not None:
         if reference not in config["methods"]:
             raise ConfigError(f"{where}.reference: {reference!r} is not a method name")
-        if get_method(config["methods"][reference]["kind"]).CATEGORY != "sampler":
-            raise ConfigError(f"{where}.reference: {reference!r} must be a sampler method")
+        if not samples_at_beta(get_method(config["methods"][reference]["kind"])):
+            raise ConfigError(
+                f"{where}.reference: {reference!r} must be a sampler method (one that samples "
+                "at its own beta)"
+            )
     if "train" in method and getattr(kind, "check_train", None) is not None:
         try:
             kind.check_train(method["train"])
@@ -397,7 +402,7 @@ def check_rows_experiment(name: str, experiment: dict, config: dict) -> None:
     if "energy_beta" not in experiment:
         for method in [*experiment.get("methods", []), experiment.get("method")]:
             spec = config["methods"].get(method) if method else None
-            baseline = spec and get_method(spec["kind"]).CATEGORY != "sampler"
+            baseline = spec and not samples_at_beta(get_method(spec["kind"]))
             if baseline and "energy_beta" not in spec:
                 raise ConfigError(
                     f"{where}: baseline {method!r} has no energy_beta (the β its Ē is reported "

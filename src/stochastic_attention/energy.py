@@ -21,7 +21,6 @@ Array = Any  # an array of any library of the array API standard (NumPy, torch)
 
 __all__ = [
     "CRITERIA",
-    "DEFAULT_CRITERION",
     "CriticalTemperature",
     "attention",
     "attention_entropy",
@@ -276,8 +275,8 @@ class CriticalTemperature:
 
 CRITERIA = ("inflection", "knee")
 """β* criteria: the steepest entropy loss (d²H/dβ² = 0, the paper's stated condition) and the
-knee of mean H against log β (the reference code's)."""
-DEFAULT_CRITERION = "inflection"
+knee of mean H against log β (the reference code's); the config's ``beta_criterion`` picks
+one (default inflection, in the schema)."""
 
 
 def _mean_slope_magnitude(similarities: np.ndarray, beta: float) -> float:

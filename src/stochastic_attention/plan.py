@@ -26,7 +26,7 @@ from typing import Any
 
 from .experiments import base as experiments
 from .experiments.base import get_experiment
-from .methods.base import get_method
+from .methods.base import get_method, logs_loss, samples_at_beta, uses_protocol
 from .seeds import derive_seed, replicate_seeds
 
 __all__ = [
@@ -41,7 +41,8 @@ __all__ = [
 ]
 
 BASELINE_KEYS = ("energy_beta", "n_samples")
-"""Experiment keys that override every baseline of the experiment (not the samplers)."""
+"""Experiment keys that override every baseline of the experiment (a method kind that does
+not sample at its own β, :func:`~.methods.base.samples_at_beta`)."""
 
 
 def token(value: Any) -> str:
@@ -106,7 +107,7 @@ class Plan:
     # ---------------------------------------------------------------- paths
     @property
     def results(self) -> str:
-        return self.config.get("results_dir", "results")
+        return self.config["results_dir"]
 
     def domain(self, dataset: str) -> str:
         return self.datasets[dataset]["domain"]
@@ -158,17 +159,25 @@ class Plan:
         spec = copy.deepcopy(self.methods[method])
         for key in ("threads", "reference", "train_dataset", "label", "base"):
             spec.pop(key, None)
+        for key in ("beta", "energy_beta"):
+            if key in spec:
+                spec[key] = self.beta_rule(spec[key])
         kind = get_method(spec["kind"])
         spec["category"] = kind.CATEGORY
-        spec["replicates"] = spec.get("replicates", self.config.get("replicates", 1))
-        if kind.CATEGORY == "sampler":
-            protocol = spec.get("protocol", "multi_chain")
-            spec["protocol"] = protocol
-            spec["protocol_params"] = self.config["protocols"][protocol]
+        spec["replicates"] = spec.get("replicates", self.config["replicates"])
+        if uses_protocol(kind):
+            spec["protocol_params"] = self.config["protocols"][spec["protocol"]]
         spec["dataset"] = dataset
         spec["method"] = method
         spec["seeds"] = self.sample_seeds(dataset, method, spec)
         return spec
+
+    def beta_rule(self, rule: Any) -> Any:
+        """A β rule as a job resolves it: ``{critical: c}`` without a criterion takes the
+        config's ``beta_criterion`` (a schema default; the rule keeps its own if it has one)."""
+        if isinstance(rule, dict) and "critical" in rule and "criterion" not in rule:
+            return rule | {"criterion": self.config["beta_criterion"]}
+        return rule
 
     def sample_seeds(self, dataset: str, method: str, spec: dict) -> dict[str, list[int]]:
         """Every seed of a sample job, per replicate: the method's own draws (``method``,
@@ -197,7 +206,7 @@ class Plan:
         return {"dataset": dataset, "spec": spec}
 
     def threads(self, method: str) -> int:
-        return int(self.methods[method].get("threads", 1))
+        return int(self.methods[method]["threads"])
 
     # --------------------------------------------------------------- targets
     def targets(self) -> list[str]:
@@ -312,7 +321,7 @@ def expand_rows(
             method_overrides = [
                 (k.split(".", 1)[1], v) for k, v in point if k.startswith("method.")
             ]
-            if get_method(plan.methods[method]["kind"]).CATEGORY != "sampler":
+            if not samples_at_beta(get_method(plan.methods[method]["kind"])):
                 method_overrides += [
                     (key, experiment[key]) for key in BASELINE_KEYS if key in experiment
                 ]
@@ -330,16 +339,10 @@ def expand_rows(
             if (dataset, first) in rows and (dataset, second) in rows:
                 result.paired.append((rows[(dataset, first)], rows[(dataset, second)]))
     figures = list(experiment.get("figures", []))
-    if any(_logs_loss(plan.methods[m]["kind"]) for m in methods):
+    if any(logs_loss(get_method(plan.methods[m]["kind"])) for m in methods):
         figures.append("training")
     result.figures = [(figure, dataset) for dataset in datasets for figure in figures]
     return result
-
-
-def _logs_loss(kind: str) -> bool:
-    """Whether a method kind logs a training loss per epoch (a training-curve figure)."""
-    method = get_method(kind)
-    return bool(getattr(method, "LOGS_LOSS", method.CATEGORY == "learned"))
 
 
 def add_dependencies(plan: Plan, dataset: str, method: str) -> None:

@@ -190,12 +190,6 @@ def _layer_macs(widths: Sequence[int]) -> int:
     return sum(a * b for a, b in itertools.pairwise(widths))
 
 
-def _ddpm_epochs(train: Mapping[str, Any], n: int) -> int:
-    from .baselines.ddpm import DdpmParams, training_epochs  # imports torch: only when asked
-
-    return training_epochs(DdpmParams.from_config(dict(train)), n)
-
-
 def learned_estimate(
     spec: Mapping[str, Any], shape: tuple[int, int], train_shape: tuple[int, int] | None = None
 ) -> Estimate:
@@ -210,18 +204,21 @@ def learned_estimate(
     draws = int(spec.get("select_top_of", spec.get("n_samples", 150))) * int(
         spec.get("replicates", 1)
     )
-    if spec["kind"] == "ddpm":
-        hidden = list(train.get("hidden", (512, 256, 512)))
-        macs = _layer_macs([d + int(train.get("embedding", 64)), *hidden, d])
-        epochs = _ddpm_epochs(train, n)
-        draw_passes = int(train.get("steps", 200))
+    from .baselines.params import DdpmParams, VaeParams, training_epochs  # torch-free
+
+    if spec["kind"] == "ddpm":  # the parameter classes hold the defaults of `train`
+        params = DdpmParams.from_config(train)
+        hidden = list(params.hidden)
+        macs = _layer_macs([d + params.embedding, *hidden, d])
+        epochs = training_epochs(params, n)
+        draw_passes = params.steps
     else:
-        hidden = list(train.get("hidden", (256, 128)))
-        latent = int(train.get("latent", 8))
+        params = VaeParams.from_config(train)
+        hidden, latent = list(params.hidden), params.latent
         macs = _layer_macs([d, *hidden, 2 * latent]) + _layer_macs([latent, *hidden[::-1], d])
-        epochs = int(train.get("epochs", 4000))
+        epochs = params.epochs
         draw_passes = 1
-    batch = train.get("batch_size")
+    batch = params.batch_size
     batches = 1 if batch is None else math.ceil(n / int(batch))
     threads = max(1, int(spec.get("threads", 1)))
     compute = fits * epochs * n * macs * TRAIN_SECONDS_PER_MAC

@@ -49,6 +49,7 @@ import torch
 from torch import nn
 
 from stochastic_attention.baselines import _common
+from stochastic_attention.baselines.params import DdpmParams, training_epochs
 
 __all__ = [
     "DdpmNet",
@@ -60,80 +61,6 @@ __all__ = [
     "time_embedding",
     "training_epochs",
 ]
-
-EPOCH_SCALINGS = ("steps", "examples", "none")
-
-
-@dataclasses.dataclass(frozen=True)
-class DdpmParams(_common.ConfigParams):
-    """DDPM parameters; defaults are SPEC §4.
-
-    hidden: MLP widths after the ``d + embedding`` input.
-    embedding: width of the sinusoidal time embedding (even).
-    steps: diffusion steps T; beta_start / beta_end: ends of the linear β schedule.
-    epochs: epochs at ``reference_patterns`` patterns; see the module docstring for scaling.
-    batch_size: ``None`` = full batch.
-    device: ``auto`` (CUDA when available), ``cpu`` or ``cuda``; where the training runs.
-    """
-
-    hidden: tuple[int, ...] = (512, 256, 512)
-    embedding: int = 64
-    steps: int = 200
-    beta_start: float = 1e-4
-    beta_end: float = 0.02
-    lr: float = 1e-3
-    epochs: int = 5000
-    batch_size: int | None = None
-    reference_patterns: int = 100
-    epoch_scaling: str = "steps"
-    device: str = "auto"
-
-    def __post_init__(self) -> None:
-        if self.device not in _common.DEVICES:
-            raise ValueError(
-                f"DdpmParams.device must be one of {_common.DEVICES}, got {self.device!r}"
-            )
-        ints = {
-            "embedding": self.embedding,
-            "steps": self.steps,
-            "epochs": self.epochs,
-            "reference_patterns": self.reference_patterns,
-        }
-        if self.batch_size is not None:
-            ints["batch_size"] = self.batch_size
-        for name, value in ints.items():
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"DdpmParams.{name} must be an int ≥ 1, got {value!r}")
-        if self.embedding % 2:
-            raise ValueError(f"DdpmParams.embedding must be even, got {self.embedding}")
-        if not self.hidden or any(not isinstance(h, int) or h < 1 for h in self.hidden):
-            raise ValueError(f"DdpmParams.hidden must be positive ints, got {self.hidden!r}")
-        if not 0.0 < self.beta_start <= self.beta_end < 1.0:
-            raise ValueError(
-                f"DdpmParams needs 0 < beta_start ≤ beta_end < 1, got "
-                f"{self.beta_start}, {self.beta_end}"
-            )
-        if not (math.isfinite(self.lr) and self.lr > 0.0):
-            raise ValueError(f"DdpmParams.lr must be finite and > 0, got {self.lr}")
-        if self.epoch_scaling not in EPOCH_SCALINGS:
-            raise ValueError(
-                f"DdpmParams.epoch_scaling must be one of {EPOCH_SCALINGS}, "
-                f"got {self.epoch_scaling!r}"
-            )
-
-
-def training_epochs(params: DdpmParams, k: int) -> int:
-    """Epochs actually trained on K patterns under ``params.epoch_scaling`` (≥ 1)."""
-    if params.epoch_scaling == "none":
-        return params.epochs
-    if params.epoch_scaling == "examples":
-        return max(1, round(params.epochs * params.reference_patterns / k))
-    batch = params.batch_size
-
-    def per_epoch(n: int) -> int:
-        return 1 if batch is None else math.ceil(n / batch)
-
-    return max(1, round(params.epochs * per_epoch(params.reference_patterns) / per_epoch(k)))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -70,7 +70,7 @@ def run(memory: Memory, spec: dict, context: RunContext) -> SampleResult:
     from ..metrics import consecutive_groups
 
     returns = _returns(memory)
-    n = int(spec.get("n_samples", PARAMS_SCHEMA["n_samples"]["default"]))
+    n = int(spec["n_samples"])
     start = time.perf_counter()
     pool = mvn_draws(returns, n, context.rng)
     path = mvn_draws(returns, returns.shape[1], context.rng)

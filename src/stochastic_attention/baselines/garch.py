@@ -163,8 +163,7 @@ def run(memory: Memory, spec: dict, context: RunContext) -> SampleResult:
     if "returns" not in memory.arrays:
         raise MethodError("garch works on finance memories only (they carry the raw returns)")
     returns = memory.arrays["returns"]
-    n = int(spec.get("n_samples", PARAMS_SCHEMA["n_samples"]["default"]))
-    burn_in = int(spec.get("burn_in", PARAMS_SCHEMA["burn_in"]["default"]))
+    n, burn_in = int(spec["n_samples"]), int(spec["burn_in"])
     model = fit_ccc_garch(returns)
     start = time.perf_counter()
     pool = sample_pool(model, n, context.rng, burn_in=burn_in)

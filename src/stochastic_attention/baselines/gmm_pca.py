@@ -30,42 +30,9 @@ from sklearn.mixture import GaussianMixture
 from threadpoolctl import threadpool_limits
 
 from stochastic_attention.baselines import _common
+from stochastic_attention.baselines.params import INITS, GmmPcaParams
 
 __all__ = ["INITS", "FittedGmmPca", "GmmPcaParams", "MixtureStart", "fit", "reference_start"]
-
-INITS = ("reference", "k-means++")
-
-
-@dataclasses.dataclass(frozen=True)
-class GmmPcaParams(_common.ConfigParams):
-    """GMM-PCA parameters; defaults are SPEC §4.
-
-    rank: requested principal directions (capped at ``min(d, K) − 1``).
-    components: mixture components (capped at K).
-    tol: EM convergence tolerance on the lower-bound change.
-    max_iter: EM iteration cap (scikit-learn's default of 100 is often hit at tol 1e-8).
-    reg_covar: scikit-learn's variance floor added to the diagonal covariances.
-    init: EM start, ``reference`` (SPEC) or ``k-means++`` (scikit-learn's own).
-    """
-
-    rank: int = 50
-    components: int = 10
-    tol: float = 1e-8
-    max_iter: int = 1000
-    reg_covar: float = 1e-6
-    init: str = "reference"
-
-    def __post_init__(self) -> None:
-        if self.init not in INITS:
-            raise ValueError(f"GmmPcaParams.init must be one of {INITS}, got {self.init!r}")
-        for name in ("rank", "components", "max_iter"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"GmmPcaParams.{name} must be an int ≥ 1, got {value!r}")
-        for name in ("tol", "reg_covar"):
-            value = getattr(self, name)
-            if not (isinstance(value, float | int) and np.isfinite(value) and value > 0):
-                raise ValueError(f"GmmPcaParams.{name} must be a finite float > 0, got {value!r}")
 
 
 @dataclasses.dataclass(frozen=True)

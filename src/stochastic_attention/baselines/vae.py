@@ -39,6 +39,7 @@ import torch
 from torch import nn
 
 from stochastic_attention.baselines import _common
+from stochastic_attention.baselines.params import VaeParams
 
 __all__ = [
     "OUTPUT_EPS",
@@ -52,48 +53,6 @@ __all__ = [
 
 OUTPUT_EPS = 1e-8
 """The ε of the decoder's output scaling ``x̂ = o / (‖o‖ + ε)`` (SPEC §4)."""
-
-
-@dataclasses.dataclass(frozen=True)
-class VaeParams(_common.ConfigParams):
-    """VAE parameters; defaults are SPEC §4 (E15 uses ``hidden=(512, 256)``, ``batch_size=256``).
-
-    hidden: encoder widths from the input side; the decoder mirrors them.
-    kl_off_fraction: fraction of the epochs trained with β_KL = 0 before the linear ramp.
-    batch_size: ``None`` = full batch (one gradient step per epoch).
-    device: ``auto`` (CUDA when available), ``cpu`` or ``cuda``; where the training runs.
-    """
-
-    latent: int = 8
-    hidden: tuple[int, ...] = (256, 128)
-    epochs: int = 4000
-    kl_off_fraction: float = 0.5
-    beta_kl: float = 1e-4
-    lr: float = 1e-3
-    batch_size: int | None = None
-    device: str = "auto"
-
-    def __post_init__(self) -> None:
-        if self.device not in _common.DEVICES:
-            raise ValueError(
-                f"VaeParams.device must be one of {_common.DEVICES}, got {self.device!r}"
-            )
-        ints = {"latent": self.latent, "epochs": self.epochs}
-        if self.batch_size is not None:
-            ints["batch_size"] = self.batch_size
-        for name, value in ints.items():
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"VaeParams.{name} must be an int ≥ 1, got {value!r}")
-        if not self.hidden or any(not isinstance(h, int) or h < 1 for h in self.hidden):
-            raise ValueError(f"VaeParams.hidden must be positive ints, got {self.hidden!r}")
-        if not 0.0 <= self.kl_off_fraction <= 1.0:
-            raise ValueError(
-                f"VaeParams.kl_off_fraction must be in [0, 1], got {self.kl_off_fraction}"
-            )
-        if not (math.isfinite(self.beta_kl) and self.beta_kl >= 0.0):
-            raise ValueError(f"VaeParams.beta_kl must be finite and ≥ 0, got {self.beta_kl}")
-        if not (math.isfinite(self.lr) and self.lr > 0.0):
-            raise ValueError(f"VaeParams.lr must be finite and > 0, got {self.lr}")
 
 
 def kl_weights(params: VaeParams) -> np.ndarray:

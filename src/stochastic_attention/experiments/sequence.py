@@ -25,7 +25,7 @@ RESOURCES = {"mem_mb": 2000, "runtime": 30}
 def expand(plan: Plan, name: str, block: dict) -> ExperimentPlan:
     """A row per baseline whose samples give a path (sample jobs on the sequence's dataset)."""
     result = ExperimentPlan(name, KIND, block)
-    for method in block.get("methods", []):
+    for method in block["methods"]:
         add_dependencies(plan, block["dataset"], method)
         result.rows.append(Row(block["dataset"], method))
     return result

@@ -26,12 +26,32 @@ module) with:
     replicate would be identical, so the kind is fitted once and drawn R times.
 ``resolve_betas(spec, resolve) -> dict``, optional
     The kind's inverse temperatures as numbers (``resolve(rule, alpha)`` turns a β rule of
-    config into one). Without it the category decides: a sampler resolves ``beta`` and
-    reports energies at it (:func:`sampler_betas`); a baseline resolves ``energy_beta``
-    (:func:`baseline_betas`).
+    config into one). Without it :data:`SAMPLES_AT_BETA` decides: such a kind resolves
+    ``beta`` and reports energies at it (:func:`sampler_betas`); any other resolves
+    ``energy_beta`` (:func:`baseline_betas`).
 
-The sample step calls :func:`betas_of` and :func:`run_replicates`: it holds no branch on a
-kind's name or category.
+What generic code asks of a kind is declared by the kind; each attribute is optional and its
+default follows from ``CATEGORY`` here, in one place (read them through the functions of
+the same name, :func:`uses_protocol` …), so a plug-in can say it without being a "sampler":
+
+``USES_PROTOCOL: bool`` (default: samplers)
+    The kind runs chains under a named protocol (a ``protocol`` key, its options as
+    ``spec["protocol_params"]``) from the common start draw (``spec["seeds"]["start"]``,
+    ``context.start``); all replicates' chains run as one call (:func:`run_replicates`).
+``SAMPLES_AT_BETA: bool`` (default: samplers)
+    The kind draws at its own ``beta`` (and ``alpha``): its energies are reported there, it
+    may be a control's ``reference``, and a domain's metrics receive that β. Otherwise it
+    is a baseline: its energies are reported at ``energy_beta``, which (like ``n_samples``)
+    an experiment may set for all its baselines.
+``LOGS_LOSS: bool`` (default: learned kinds)
+    The samples hold ``loss_<term>`` histories: an experiment adds a ``training`` figure.
+``LOSS_STYLE: str`` (default ``model``)
+    How the ``training`` figure draws the losses: ``gmm`` (EM iterations from the second
+    on), ``vae`` (total loss dashed over its terms), ``ddpm`` (linear axis around the bulk,
+    the ε-MSE of predicting 0) or ``model`` (a plain curve, log axis when it spans 20×).
+
+The sample step calls :func:`betas_of` and :func:`run_replicates`, the planner and config
+checks the functions above: none holds a branch on a kind's name or category.
 
 Built-in kinds are imported lazily (:data:`BUILTIN`); plug-ins call :func:`register_method`.
 """
@@ -59,11 +79,15 @@ __all__ = [
     "baseline_betas",
     "betas_of",
     "get_method",
+    "logs_loss",
+    "loss_style",
     "method_kinds",
     "register_method",
     "run_replicates",
     "sampler_betas",
+    "samples_at_beta",
     "start_draw",
+    "uses_protocol",
 ]
 
 Category = Literal["sampler", "simple", "learned"]
@@ -159,6 +183,8 @@ class _Kind:
         self.check_train = getattr(module, f"check_train_{kind}", None)
         self.run_replicates = getattr(module, f"run_replicates_{kind}", None)
         self.resolve_betas = getattr(module, f"resolve_betas_{kind}", None)
+        if kind in getattr(module, "LOSS_STYLES", {}):
+            self.LOSS_STYLE = module.LOSS_STYLES[kind]
 
 
 def register_method(kind: Any) -> Any:
@@ -188,6 +214,31 @@ def _load_kind(module: Any, kind: str) -> Any:
 REGISTRY = Registry("method kind", "KIND", BUILTIN, MethodError, load=_load_kind)
 
 
+# ------------------------------------------------------- what generic code asks a kind
+
+
+def uses_protocol(kind: Any) -> bool:
+    """Whether the kind runs chains under a protocol from the common start draw
+    (``USES_PROTOCOL``; default: the samplers)."""
+    return bool(getattr(kind, "USES_PROTOCOL", kind.CATEGORY == "sampler"))
+
+
+def samples_at_beta(kind: Any) -> bool:
+    """Whether the kind draws at its own ``beta`` (``SAMPLES_AT_BETA``; default: the
+    samplers); else it is a baseline, its energies reported at ``energy_beta``."""
+    return bool(getattr(kind, "SAMPLES_AT_BETA", kind.CATEGORY == "sampler"))
+
+
+def logs_loss(kind: Any) -> bool:
+    """Whether the kind logs a training loss per epoch (``LOGS_LOSS``; default: learned)."""
+    return bool(getattr(kind, "LOGS_LOSS", kind.CATEGORY == "learned"))
+
+
+def loss_style(kind: Any) -> str:
+    """How the training figure draws the kind's losses (``LOSS_STYLE``; default ``model``)."""
+    return str(getattr(kind, "LOSS_STYLE", "model"))
+
+
 # ------------------------------------------------------------ β and replicates per kind
 
 BetaResolver = Callable[[Any, "float | None"], float]
@@ -212,11 +263,11 @@ def baseline_betas(spec: dict, resolve: BetaResolver) -> dict[str, float]:
 
 
 def betas_of(kind: Any) -> Callable[[dict, BetaResolver], dict[str, float]]:
-    """The kind's ``resolve_betas``, else its category's rule."""
+    """The kind's ``resolve_betas``, else the rule of :func:`samples_at_beta`."""
     own = getattr(kind, "resolve_betas", None)
     if own is not None:
         return own
-    return sampler_betas if kind.CATEGORY == "sampler" else baseline_betas
+    return sampler_betas if samples_at_beta(kind) else baseline_betas
 
 
 def concatenate(results: list[SampleResult]) -> tuple[SampleResult, np.ndarray]:
@@ -272,11 +323,11 @@ def start_draw(memory: np.ndarray, protocol: str, options: dict, seeds: list[int
     patterns, states = [], []
     for seed in seeds:
         rng = np.random.default_rng(seed)
-        noise = float(options.get("init_noise", 0.01))
+        noise = float(options["init_noise"])
         if protocol == "multi_chain":
             starts, initial = samplers.draw_starts(memory, int(options["n_chains"]), noise, rng)
         else:
-            start = int(options.get("start_pattern", 0))
+            start = int(options["start_pattern"])
             if not 0 <= start < n_patterns:
                 raise MethodError(
                     f"protocols: start_pattern {start} is not a column of this memory "
@@ -296,7 +347,7 @@ def _run_chains(kind: Any, memory: Memory, spec: dict, contexts: list[RunContext
     replicate only, so every sampler of a dataset starts alike).
     """
     options = spec["protocol_params"]
-    protocol = options.get("kind", spec["protocol"])
+    protocol = options["kind"]
     start = start_draw(memory.memory, protocol, options, spec["seeds"]["start"])
     result = kind.run(memory, spec, replace(contexts[0], start=start))
     per_replicate = start.start_patterns.size // len(contexts)
@@ -307,7 +358,7 @@ def _refits(kind: Any, spec: dict) -> bool:
     """Whether a learned kind fits once per replicate: ``refit_replicates`` (default true),
     unless the kind's fit draws nothing at random (``SEEDED_FIT = False``: refits would be
     identical, so one fit is drawn R times)."""
-    return bool(spec.get("refit_replicates", True)) and bool(getattr(kind, "SEEDED_FIT", True))
+    return bool(spec["refit_replicates"]) and bool(getattr(kind, "SEEDED_FIT", True))
 
 
 def _run_learned(kind: Any, memory: Memory, spec: dict, contexts: list[RunContext]):
@@ -325,21 +376,22 @@ def _run_learned(kind: Any, memory: Memory, spec: dict, contexts: list[RunContex
     return result, np.arange(result.samples.shape[1]) // int(spec["n_samples"])
 
 
-_REPLICATE_POLICY = {"sampler": _run_chains, "simple": _run_each, "learned": _run_learned}
-
-
 def run_replicates(
     kind: Any, memory: Memory, spec: dict, contexts: list[RunContext]
 ) -> tuple[SampleResult, np.ndarray]:
     """All R replicates of one job (``contexts[r]`` is replicate r's): the kind's own
-    ``run_replicates``, else its category's policy (samplers: one run of all chains;
-    simple: a run per replicate; learned: a fit per replicate unless refits would repeat
-    themselves). Returns the samples and each sample's replicate id."""
+    ``run_replicates``, else a policy (a kind that :func:`uses_protocol`: one run of all
+    chains; a learned kind: a fit per replicate unless refits would repeat themselves; any
+    other: a run per replicate). Returns the samples and each sample's replicate id."""
     own = getattr(kind, "run_replicates", None)
     if own is not None:
         result, replicate_ids = own(memory, spec, contexts)
     else:
-        result, replicate_ids = _REPLICATE_POLICY[kind.CATEGORY](kind, memory, spec, contexts)
+        if uses_protocol(kind):
+            policy = _run_chains
+        else:
+            policy = _run_learned if kind.CATEGORY == "learned" else _run_each
+        result, replicate_ids = policy(kind, memory, spec, contexts)
     if kind.CATEGORY == "learned":
         result.scalars["seeded_fit"] = bool(getattr(kind, "SEEDED_FIT", True))
     return result, replicate_ids

@@ -51,7 +51,7 @@ def _run(kernel: str, memory: Memory, spec: dict, context: RunContext) -> Sample
     if context.start is None:
         raise MethodError(f"{kernel}: a sampler needs the common start draw (context.start)")
     options = spec["protocol_params"]
-    protocol = options.get("kind", spec["protocol"])
+    protocol = options["kind"]
     record_steps = samplers.snapshot_steps(options["n_steps"], options["burn_in"], options["thin"])
     common = {
         "beta": spec["beta"],
@@ -63,16 +63,16 @@ def _run(kernel: str, memory: Memory, spec: dict, context: RunContext) -> Sample
         from ..multihead import multihead_run
 
         run = multihead_run(
-            memory.memory, context.start.initial_states, n_heads=spec.get("n_heads", 1),
-            kernel=spec.get("head_kernel", "sa"), rank=spec.get("rank"), **common,
+            memory.memory, context.start.initial_states, n_heads=spec["n_heads"],
+            kernel=spec["head_kernel"], rank=spec["rank"], **common,
         )  # fmt: skip
     else:
         from ..backends import resolve_dtype, run_chains
 
-        dtype = resolve_dtype(spec.get("dtype", "float64"), memory.memory.shape)
+        dtype = resolve_dtype(spec["dtype"], memory.memory.shape)
         run = run_chains(
             memory.memory, context.start.initial_states, kernel=kernel,
-            backend=spec.get("backend", "numpy"), device=spec.get("device", "auto"),
+            backend=spec["backend"], device=spec["device"],
             dtype=dtype, **common,
         )  # fmt: skip
     n_records, d, n_chains = run.records.shape

@@ -32,6 +32,7 @@ from .base import RunContext, SampleResult
 
 __all__ = [
     "CATEGORIES",
+    "LOSS_STYLES",
     "PARAMS_SCHEMAS",
     "run_replicates_ddpm",
     "run_replicates_gmm_pca",
@@ -40,6 +41,7 @@ __all__ = [
 
 CATEGORIES = {"gmm_pca": "learned", "vae": "learned", "ddpm": "learned"}
 PARAMS_SCHEMAS: dict[str, dict] = {"gmm_pca": {}, "vae": {}, "ddpm": {}}
+LOSS_STYLES = {"gmm_pca": "gmm", "vae": "vae", "ddpm": "ddpm"}  # methods.base.loss_style
 _PARAMS = {"gmm_pca": "GmmPcaParams", "vae": "VaeParams", "ddpm": "DdpmParams"}
 
 
@@ -48,7 +50,10 @@ def _module(kind: str) -> Any:
 
 
 def _params(kind: str, train: dict | None) -> Any:
-    return getattr(_module(kind), _PARAMS[kind]).from_config(train or {})
+    """The kind's parameter class from ``train`` (torch-free: config checks call it)."""
+    from ..baselines import params
+
+    return getattr(params, _PARAMS[kind]).from_config(train or {})
 
 
 def _run(kind: str, memory: Memory, spec: dict, context: RunContext) -> SampleResult:
@@ -95,7 +100,7 @@ def _run_replicates(
     kind: str, memory: Memory, spec: dict, contexts: list[RunContext], *, refit: bool
 ) -> tuple[SampleResult, np.ndarray]:
     """Every replicate's samples ``(d, R·n)`` and the replicate id of each sample."""
-    params = _params(kind, spec.get("train"))
+    params = _params(kind, spec["train"])
     first = contexts[0]
     training = memory if first.train_memory is None else first.train_memory
     n, replicates = int(spec["n_samples"]), len(contexts)
@@ -142,9 +147,7 @@ def _replicates(kind: str):
     ) -> tuple[SampleResult, np.ndarray]:
         """All replicates of one job: a fit per replicate unless ``refit_replicates`` is false
         (see the module docstring); returns the samples and each sample's replicate id."""
-        return _run_replicates(
-            kind, memory, spec, contexts, refit=bool(spec.get("refit_replicates", True))
-        )
+        return _run_replicates(kind, memory, spec, contexts, refit=bool(spec["refit_replicates"]))
 
     run_replicates.__name__ = f"run_replicates_{kind}"
     return run_replicates

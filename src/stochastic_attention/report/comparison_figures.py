@@ -166,13 +166,6 @@ def sample_grids(
 # ----------------------------------------------------------------------- training curves
 
 
-def _model_kind(name: str, kinds: Mapping[str, str] | None) -> str:
-    """``gmm``, ``vae``, ``ddpm`` or ``model``: from the method kind (``gmm_pca`` → ``gmm``),
-    else guessed from the name."""
-    text = kinds[name] if kinds and name in kinds else name
-    return next((kind for kind in ("gmm", "vae", "ddpm") if kind in text), "model")
-
-
 def _ddpm_limits(values: np.ndarray) -> tuple[float, float]:
     """Linear limits around the bulk of DDPM loss curves ``(fits, epochs)`` (skipping the
     first 2 % epochs)."""
@@ -198,7 +191,7 @@ def training_curves(
     title: str = "",
     datasets: Mapping[str, str] | str = "",
     labels: Mapping[str, str] | None = None,
-    kinds: Mapping[str, str] | None = None,
+    styles: Mapping[str, str] | None = None,
 ) -> Path:
     """Per-epoch losses of the learned baselines, one panel per model; returns ``path``.
 
@@ -206,9 +199,10 @@ def training_curves(
     fit or ``(fits, epochs)`` for one fit per replicate (NaN-padded)}: every fit is drawn, one
     colour per curve, and the legend gives the final value (its range over the fits);
     ``datasets``: the dataset each model trained on (one name for all, or per model), shown
-    in its title; ``labels``: display names; ``kinds``: ``gmm``/``vae``/``ddpm`` per model
-    (else guessed from the name). GMM: EM iterations from the second on (the first bound is
-    far off and would flatten the rest; its value is noted). VAE: ``loss`` dashed on top of
+    in its title; ``labels``: display names; ``styles``: each model's loss style
+    (``methods.base.loss_style`` of its kind: ``gmm``, ``vae``, ``ddpm``; default
+    ``model``). GMM: EM iterations from the second on (the first bound is far off and would
+    flatten the rest; its value is noted). VAE: ``loss`` dashed on top of
     ``reconstruction``. DDPM: linear axis around the bulk, with the ε-MSE of predicting 0.
     Others: log axis when positive and spanning more than 20×. Integer epoch ticks.
     """
@@ -218,18 +212,18 @@ def training_curves(
             1, len(names), figsize=(5.4 * len(names), 4.2), squeeze=False, layout="constrained"
         )
         for axis, name in zip(axes[0], names, strict=True):
-            kind = _model_kind(name, kinds)
+            style = (styles or {}).get(name, "model")
             curves = {
                 k: np.atleast_2d(np.asarray(v, dtype=float))
                 for k, v in histories.get(name, {}).items()
             }  # each (fits, epochs)
             longest = max((c.shape[1] for c in curves.values()), default=0)
             fits = max((c.shape[0] for c in curves.values()), default=1)
-            start = 2 if kind == "gmm" and longest > 2 else 1
+            start = 2 if style == "gmm" and longest > 2 else 1
             notes, every = [], []
             for index, (key, rows) in enumerate(curves.items()):
                 line_style = {"color": _style.colour(index), "lw": 1.8 if fits == 1 else 1.0}
-                if kind == "vae" and key == "loss":
+                if style == "vae" and key == "loss":
                     line_style |= {"ls": "--", "lw": 1.4 if fits == 1 else 0.9, "zorder": 5,
                                    "color": "black"}  # fmt: skip
                 finals, firsts = [], []
@@ -249,20 +243,20 @@ def training_curves(
                 if start > 1 and firsts:
                     notes.append(f"{key} {_span(np.array(firsts))}")
             every = np.concatenate(every) if every else np.array([])
-            if kind == "ddpm" and every.size:
+            if style == "ddpm" and every.size:
                 axis.set_ylim(*_ddpm_limits(curves.get("loss", every)))
                 axis.axhline(1.0, color="0.4", lw=1, ls=":", label="predicting ε = 0")
             elif every.size and np.all(every > 0) and every.max() > 20 * every.min():
                 axis.set_yscale("log")
                 _style.plain_log_ticks(axis, "y")
             axis.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
-            x_label = "EM iteration" if kind == "gmm" else "epoch"
+            x_label = "EM iteration" if style == "gmm" else "epoch"
             if notes:
                 x_label += f" (iteration 1 not shown: {', '.join(notes)})"
             axis.set_xlabel(x_label)
             axis.set_ylabel(
                 {"gmm": "negative lower bound (per sample)", "ddpm": "ε-prediction MSE"}.get(
-                    kind, "training loss"
+                    style, "training loss"
                 )
             )
             dataset = datasets if isinstance(datasets, str) else datasets.get(name, "")

@@ -155,9 +155,10 @@ def sample_grids(inputs: FigureInputs, path: Path) -> None:
 )
 def training(inputs: FigureInputs, path: Path) -> None:
     """Per-epoch training losses of the learned baselines."""
+    from ..methods.base import get_method, loss_style
     from . import comparison_figures as figures
 
-    histories, trained_on, kinds = {}, {}, {}
+    histories, trained_on, styles = {}, {}, {}
     for row in inputs.rows:
         losses = {
             k.removeprefix("loss_"): v for k, v in row["samples"].items() if k.startswith("loss_")
@@ -165,10 +166,9 @@ def training(inputs: FigureInputs, path: Path) -> None:
         if losses:
             histories[row["label"]] = losses
             trained_on[row["label"]] = row["metrics"].get("train_dataset") or inputs.dataset
-            kinds[row["label"]] = row["metrics"]["kind"]
-    figures.training_curves(
-        histories, path, title=inputs.title, datasets=trained_on, kinds=kinds
-    )
+            styles[row["label"]] = loss_style(get_method(row["metrics"]["kind"]))
+    figures.training_curves(histories, path, title=inputs.title, datasets=trained_on,
+                            styles=styles)  # fmt: skip
 
 
 @register_figure(
@@ -382,8 +382,8 @@ def basin_visits(inputs: FigureInputs, path: Path) -> None:
     from ..basins import basin_visits as visits
     from . import mnist_figures
 
-    rows = [r for r in inputs.rows if r["samples"]["metadata"]["params"]["protocol_params"].get(
-        "kind", r["samples"]["metadata"]["params"]["protocol"]) == "single_chain"]
+    rows = [r for r in inputs.rows
+            if r["samples"]["metadata"]["params"]["protocol_params"]["kind"] == "single_chain"]
     if not rows:
         raise ValueError("basin_visits: no single-chain row in this experiment")
     steps, nearest, cosine, betas = [], [], [], []

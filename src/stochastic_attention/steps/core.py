@@ -33,7 +33,7 @@ from ..domains.base import (
     load_memory_file,
     save_memory_file,
 )
-from ..methods.base import RunContext, betas_of, get_method, run_replicates
+from ..methods.base import RunContext, betas_of, get_method, run_replicates, samples_at_beta
 
 __all__ = ["load_samples", "resolve_beta"]
 
@@ -117,7 +117,8 @@ def build_memory(params, inputs, outputs, seed, threads):
 
 def resolve_beta(rule: Any, memory: Memory, alpha: float | None, cache: dict) -> float:
     """A β from config: a number, ``{critical: c, criterion: …}`` (c·β* of the memory by the
-    criterion, default inflection) or ``{snr: s}``.
+    criterion; :meth:`~..plan.Plan.beta_rule` writes the config's ``beta_criterion`` into a
+    rule without one) or ``{snr: s}``.
 
     ``cache`` keeps the memory's :class:`~energy.CriticalTemperature` (both criteria, computed
     once) under ``critical`` and records the β* used (``beta_star``), its ``beta_criterion``
@@ -129,7 +130,7 @@ def resolve_beta(rule: Any, memory: Memory, alpha: float | None, cache: dict) ->
         if "critical" not in cache:
             cache["critical"] = energy.critical_beta(memory.memory)
         critical = cache["critical"]
-        criterion = rule.get("criterion", energy.DEFAULT_CRITERION)
+        criterion = rule["criterion"]  # the plan fills in the config's beta_criterion
         cache["beta_star"] = critical.by_criterion(criterion)
         cache["beta_criterion"] = criterion
         cache["beta_star_inflection"] = critical.beta_star
@@ -277,7 +278,7 @@ def compute_metrics(params, inputs, outputs, seed, threads):
         row.pop("beta", None)
         row["frechet_diagonal"] = metrics.frechet_diagonal(samples, memory.memory)
         if hasattr(domain, "domain_metrics"):
-            sampler_beta = meta.get("beta") if meta["category"] == "sampler" else None
+            sampler_beta = meta["beta"] if samples_at_beta(get_method(meta["kind"])) else None
             extra = {"beta": sampler_beta, "decoded": None}
             if "decoded" in loaded:
                 extra["decoded"] = loaded["decoded"][..., mask]

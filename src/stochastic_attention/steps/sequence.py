@@ -41,7 +41,7 @@ def sequence(params, inputs, outputs, seed, threads):
         inner_steps=int(params["inner_steps"]), n_days=n_days,
     )  # fmt: skip
     series = {"real": memory.arrays["returns"][:, -n_days:], SAMPLER_SERIES: returns}
-    for name in params.get("methods", []):
+    for name in params["methods"]:
         loaded = load_samples(inputs[name])
         if "path" in loaded:
             series[name] = loaded["path"][:, :n_days]

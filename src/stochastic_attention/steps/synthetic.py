@@ -2,8 +2,9 @@
 ``convergence``, ``phase-diagram-cell``, ``phase-diagram`` and ``critical-law``.
 
 Parameters are the keyword arguments of the library functions in
-:mod:`stochastic_attention.synthetic` (their defaults are the SPEC values) plus ``title``;
-an unknown key is a ``ValueError`` naming it. Outputs are named: ``table`` (CSV) and
+:mod:`stochastic_attention.synthetic`, every one given (the experiment's block, its defaults
+from the schema: the functions hold none), plus ``title``; an unknown key is a
+``ValueError`` naming it. Outputs are named: ``table`` (CSV) and
 ``figure`` (PNG) are required; ``markdown``, ``latex`` and ``html`` (text and tables as one
 document, :func:`stochastic_attention.report.tables.write_document`) and the extra tables
 listed per step are written when named.
@@ -252,7 +253,7 @@ def phase_diagram(
                 f"step phase-diagram: the cells hold load ratios {found}, the config lists "
                 f"{expected}"
             )
-    level = float(params.get("contour_level", 0.5))
+    level = float(params["contour_level"])  # the block's, its default from the schema
     table, contour = sy.phase_diagram(cells, level=level)
     _write_csv(table, outputs["table"])
     if "contour" in outputs:
