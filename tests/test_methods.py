@@ -27,7 +27,7 @@ def _spec(kind: str, **extra) -> dict:
 @pytest.mark.parametrize("backend", ["numpy", "torch"])
 @pytest.mark.parametrize("kind", ["sa", "mala"])
 def test_samplers_keep_five_snapshots_per_chain_from_the_shared_start(memory, kind, backend):
-    start = start_draw(memory.memory, "multi_chain", PROTOCOL, [1, 2])
+    start = start_draw(memory.patterns, "multi_chain", PROTOCOL, [1, 2])
     result = get_method(kind).run(
         memory,
         _spec(kind, backend=backend, device="cpu"),

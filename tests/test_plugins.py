@@ -72,7 +72,7 @@ PLUGIN = textwrap.dedent(
             n = spec["n_samples"]
             picks = context.rng.integers(memory.n_patterns, size=n)
             noise = spec.get("sigma", 0.05) * context.rng.standard_normal((memory.d, n))
-            samples = memory.memory[:, picks] + noise
+            samples = memory.patterns[:, picks] + noise
             return SampleResult(samples, consecutive_groups(n))
 
 
@@ -297,7 +297,7 @@ EXPERIMENT_PLUGIN = textwrap.dedent(
     @step("pattern-norms")
     def pattern_norms(params, inputs, outputs, seed, threads):
         memory = load_memory_file(inputs["memory"])
-        norms = params["scale"] * (memory.memory**2).sum(axis=0) ** 0.5
+        norms = params["scale"] * (memory.patterns**2).sum(axis=0) ** 0.5
         table = pd.DataFrame({"pattern": range(norms.size), "norm": norms})
         table.to_csv(outputs["csv"], index=False)
         outputs["md"].write_text(f"# {params.get('title', 'norms')}\\n\\n{len(table)} rows\\n")

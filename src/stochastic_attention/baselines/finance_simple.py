@@ -56,7 +56,7 @@ def bootstrap_days(
 ) -> tuple[np.ndarray, np.ndarray]:
     """``n`` days drawn uniformly with replacement → (states (d, n), returns (d, n))."""
     days = rng.integers(memory.n_patterns, size=n)
-    return memory.memory[:, days], _returns(memory)[:, days]
+    return memory.patterns[:, days], _returns(memory)[:, days]
 
 
 def bootstrap_path(memory: Memory, n_days: int, rng: np.random.Generator) -> np.ndarray:

@@ -305,7 +305,7 @@ def _run_chains(kind: Any, memory: Memory, spec: dict, contexts: list[RunContext
     """
     options = spec["protocol_params"]
     protocol = options.get("kind", spec["protocol"])
-    start = start_draw(memory.memory, protocol, options, spec["seeds"]["start"])
+    start = start_draw(memory.patterns, protocol, options, spec["seeds"]["start"])
     result = kind.run(memory, spec, replace(contexts[0], start=start))
     per_replicate = start.start_patterns.size // len(contexts)
     return result, np.asarray(result.arrays["chains"]) // per_replicate

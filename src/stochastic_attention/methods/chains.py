@@ -63,15 +63,15 @@ def _run(kernel: str, memory: Memory, spec: dict, context: RunContext) -> Sample
         from ..multihead import multihead_run
 
         run = multihead_run(
-            memory.memory, context.start.initial_states, n_heads=spec.get("n_heads", 1),
+            memory.patterns, context.start.initial_states, n_heads=spec.get("n_heads", 1),
             kernel=spec.get("head_kernel", "sa"), rank=spec.get("rank"), **common,
         )  # fmt: skip
     else:
         from ..backends import resolve_dtype, run_chains
 
-        dtype = resolve_dtype(spec.get("dtype", "float64"), memory.memory.shape)
+        dtype = resolve_dtype(spec.get("dtype", "float64"), memory.patterns.shape)
         run = run_chains(
-            memory.memory, context.start.initial_states, kernel=kernel,
+            memory.patterns, context.start.initial_states, kernel=kernel,
             backend=spec.get("backend", "numpy"), device=spec.get("device", "auto"),
             dtype=dtype, **common,
         )  # fmt: skip
@@ -93,7 +93,7 @@ def _run(kernel: str, memory: Memory, spec: dict, context: RunContext) -> Sample
     samples = samplers.chain_major(np.asarray(run.records[positions], dtype=np.float64))
     run_records = np.asarray(run.records, dtype=np.float64)
     flat = run_records.transpose(1, 0, 2).reshape(d, n_records * n_chains)
-    traces = energy(memory.memory, flat, spec["beta"]).reshape(n_records, n_chains)
+    traces = energy(memory.patterns, flat, spec["beta"]).reshape(n_records, n_chains)
     arrays = {
         "chains": np.repeat(np.arange(n_chains), positions.size),
         "steps": np.tile(record_steps[positions], n_chains),

@@ -71,7 +71,7 @@ def _draw(fitted: Any, spec: dict, n: int, rng: np.random.Generator, memory: Mem
 
     drawn = int(spec.get("select_top_of", spec["n_samples"])) * n // int(spec["n_samples"])
     samples = fitted.sample(drawn, rng)
-    return top_by_max_cos(samples, memory.memory, n) if samples.shape[1] > n else samples
+    return top_by_max_cos(samples, memory.patterns, n) if samples.shape[1] > n else samples
 
 
 def _histories(fits: list[Any]) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
@@ -101,7 +101,7 @@ def _run_replicates(
     n, replicates = int(spec["n_samples"]), len(contexts)
     seeds = [context.seed for context in contexts] if refit else [first.seed]
     start = time.perf_counter()
-    fits = _fit_all(kind, training.memory, params, seeds, first)
+    fits = _fit_all(kind, training.patterns, params, seeds, first)
     seconds = time.perf_counter() - start
     if refit:
         parts = [_draw(f, spec, n, c.rng, memory) for f, c in zip(fits, contexts, strict=True)]
@@ -112,7 +112,7 @@ def _run_replicates(
     scalars = {
         "train_seconds": seconds,
         "fits": len(fits),
-        "train_size": int(training.memory.shape[1]),
+        "train_size": int(training.patterns.shape[1]),
         "train_dataset": training.metadata.get("dataset"),
         **final,
     }

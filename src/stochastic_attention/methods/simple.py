@@ -38,7 +38,7 @@ def _result(samples) -> SampleResult:
 
 def run_bootstrap(memory: Memory, spec: dict, context: RunContext) -> SampleResult:
     """Stored patterns drawn uniformly."""
-    return _result(simple.bootstrap(memory.memory, spec["n_samples"], context.rng))
+    return _result(simple.bootstrap(memory.patterns, spec["n_samples"], context.rng))
 
 
 def resolve_betas_gaussian(spec: dict, resolve: BetaResolver) -> dict[str, float]:
@@ -53,14 +53,14 @@ def run_gaussian(memory: Memory, spec: dict, context: RunContext) -> SampleResul
     if "alpha" not in spec or "beta" not in spec:
         raise MethodError("gaussian: needs 'alpha' and 'beta' (σ = sqrt(2α/β))")
     draws = simple.gaussian_perturbation(
-        memory.memory, spec["n_samples"], context.rng, alpha=spec["alpha"], beta=spec["beta"]
+        memory.patterns, spec["n_samples"], context.rng, alpha=spec["alpha"], beta=spec["beta"]
     )
     return _result(draws)
 
 
 def run_convex(memory: Memory, spec: dict, context: RunContext) -> SampleResult:
     """Random convex combinations of the stored patterns."""
-    return _result(simple.convex_combination(memory.memory, spec["n_samples"], context.rng))
+    return _result(simple.convex_combination(memory.patterns, spec["n_samples"], context.rng))
 
 
 def _reference(context: RunContext, kind: str):
