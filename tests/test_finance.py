@@ -384,11 +384,11 @@ def test_garch_innovations_carry_the_residual_correlation(fitted_garch):
 
 def test_garch_and_mvn_run_as_methods(offline_memory):
     context = RunContext(rng=np.random.default_rng(8), seed=8)
-    result = garch.run(offline_memory, {"n_samples": 20, "burn_in": 50}, context)
+    result = get_method("garch").run(offline_memory, {"n_samples": 20, "burn_in": 50}, context)
     assert result.samples.shape == (20, 20) and result.arrays["path"].shape == (20, 2262)
     np.testing.assert_allclose(result.samples, finance.normalise_returns(result.arrays["decoded"]))
     assert result.scalars["train_seconds"] > 0 and result.groups.tolist()[:6] == [0] * 5 + [1]
-    mvn = finance_simple.run(
+    mvn = get_method("mvn_gaussian").run(
         offline_memory, {"n_samples": 5000}, RunContext(rng=np.random.default_rng(9), seed=9)
     )
     returns = offline_memory.arrays["returns"]

@@ -12,11 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from stochastic_attention.baselines import hmm_emission, shuffled
 from stochastic_attention.domains import protein as P
 from stochastic_attention.domains.base import DomainError, get_domain
 from stochastic_attention.domains.protein_hmm import emit_aligned, hmm_from_array, search
 from stochastic_attention.download import DataSourceError
+from stochastic_attention.methods import hmm_emission, shuffled
 from stochastic_attention.methods.base import RunContext
 
 pytestmark = pytest.mark.skipif(

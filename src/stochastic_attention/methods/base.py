@@ -47,7 +47,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 import numpy as np
 
 from ..domains.base import Memory
-from ..errors import UserError
+from ..errors import MethodError
 
 __all__ = [
     "BUILTIN",
@@ -81,16 +81,12 @@ BUILTIN: dict[str, str] = {
     "gmm_pca": "stochastic_attention.methods.learned",
     "vae": "stochastic_attention.methods.learned",
     "ddpm": "stochastic_attention.methods.learned",
-    "hmm_emission": "stochastic_attention.baselines.hmm_emission",
-    "shuffled": "stochastic_attention.baselines.shuffled",
-    "garch": "stochastic_attention.baselines.garch",
-    "mvn_gaussian": "stochastic_attention.baselines.finance_simple",
+    "hmm_emission": "stochastic_attention.methods.hmm_emission",
+    "shuffled": "stochastic_attention.methods.shuffled",
+    "garch": "stochastic_attention.methods.garch",
+    "mvn_gaussian": "stochastic_attention.methods.mvn_gaussian",
 }
 _REGISTERED: dict[str, Any] = {}
-
-
-class MethodError(UserError, ValueError):
-    """A method cannot run with these parameters or inputs; the message says why."""
 
 
 @dataclass(frozen=True)

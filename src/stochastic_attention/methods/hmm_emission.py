@@ -16,8 +16,8 @@ import time
 import numpy as np
 
 from ..domains.base import Memory
-from ..methods.base import MethodError, RunContext, SampleResult
 from ..metrics import consecutive_groups
+from .base import MethodError, RunContext, SampleResult
 
 __all__ = ["CATEGORY", "DOMAINS", "KIND", "PARAMS_SCHEMA", "run"]
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..domains.base import Memory
-from ..methods.base import MethodError, RunContext, SampleResult
 from ..metrics import consecutive_groups
+from .base import MethodError, RunContext, SampleResult
 
 __all__ = ["CATEGORY", "DOMAINS", "KIND", "PARAMS_SCHEMA", "run", "shuffle_sequences"]
 
