@@ -109,7 +109,7 @@ def _in_package(module: str, package: str) -> bool:
 def test_baselines_do_not_import_methods():
     """Imports flow one way: ``methods`` (the plug-in API and every method kind) uses
     ``baselines`` (the models: VAE, DDPM, GMM-PCA, GARCH …), never the reverse, not even
-    through another module: a model knows nothing of the registry or of ``SampleResult``."""
+    through another module: a model knows nothing of the registry or of ``MethodSamples``."""
     graph = import_graph()
     back = {
         module: sorted(m for m in _reachable(graph, module) if _in_package(m, "methods"))

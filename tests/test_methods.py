@@ -77,7 +77,7 @@ def test_beta_rules_belong_to_the_method_kind():
 
 def test_replicates_follow_the_kind_then_its_category(memory):
     """Simple kinds run once per replicate (their own seeds); a kind's run_replicates wins."""
-    from stochastic_attention.methods.base import SampleResult, run_replicates
+    from stochastic_attention.methods.base import MethodSamples, run_replicates
 
     contexts = [RunContext(rng=np.random.default_rng(s), seed=s, replicate=r)
                 for r, s in enumerate((4, 5))]  # fmt: skip
@@ -93,7 +93,7 @@ def test_replicates_follow_the_kind_then_its_category(memory):
         @staticmethod
         def run_replicates(memory, spec, contexts):
             samples = np.zeros((memory.d, len(contexts)))
-            return SampleResult(samples, np.arange(len(contexts))), np.arange(len(contexts))
+            return MethodSamples(samples, np.arange(len(contexts))), np.arange(len(contexts))
 
     result, replicate = run_replicates(Together(), memory, spec, contexts)
     assert result.samples.shape == (12, 2) and list(replicate) == [0, 1]

@@ -33,7 +33,7 @@ PLUGIN = textwrap.dedent(
     import numpy as np
 
     from stochastic_attention.domains.base import Memory, Panel, register_domain, unit_columns
-    from stochastic_attention.methods.base import SampleResult, register_method
+    from stochastic_attention.methods.base import MethodSamples, register_method
     from stochastic_attention.metrics import consecutive_groups
     from stochastic_attention.report.figure_registry import register_figure
 
@@ -73,7 +73,7 @@ PLUGIN = textwrap.dedent(
             picks = context.rng.integers(memory.n_patterns, size=n)
             noise = spec.get("sigma", 0.05) * context.rng.standard_normal((memory.d, n))
             samples = memory.patterns[:, picks] + noise
-            return SampleResult(samples, consecutive_groups(n))
+            return MethodSamples(samples, consecutive_groups(n))
 
 
     @register_figure("toy_profile", caption="Each method's mean sample, one line per method.")

@@ -16,7 +16,7 @@ from .. import samplers
 from ..domains.base import Memory
 from ..energy import energy
 from ..metrics import consecutive_groups
-from .base import MethodError, RunContext, SampleResult, start_draw
+from .base import MethodError, MethodSamples, RunContext, start_draw
 
 __all__ = [
     "CATEGORIES", "PARAMS_SCHEMAS", "run_mala", "run_multihead_sa", "run_sa", "start_draw"
@@ -47,7 +47,7 @@ PARAMS_SCHEMAS: dict[str, dict] = {
 GROUP_SIZE = 5  # SPEC §3: a single chain's snapshots form consecutive groups of 5
 
 
-def _run(kernel: str, memory: Memory, spec: dict, context: RunContext) -> SampleResult:
+def _run(kernel: str, memory: Memory, spec: dict, context: RunContext) -> MethodSamples:
     if context.start is None:
         raise MethodError(f"{kernel}: a sampler needs the common start draw (context.start)")
     options = spec["protocol_params"]
@@ -107,19 +107,19 @@ def _run(kernel: str, memory: Memory, spec: dict, context: RunContext) -> Sample
     scalars: dict = {"sampling_seconds": run.wall_seconds}
     if kernel != "multihead_sa":
         scalars["dtype"] = dtype
-    return SampleResult(samples, groups, arrays, scalars)
+    return MethodSamples(samples, groups, arrays, scalars)
 
 
-def run_sa(memory: Memory, spec: dict, context: RunContext) -> SampleResult:
+def run_sa(memory: Memory, spec: dict, context: RunContext) -> MethodSamples:
     """Unadjusted Langevin (SPEC §2) with the exact span reduction."""
     return _run("sa", memory, spec, context)
 
 
-def run_mala(memory: Memory, spec: dict, context: RunContext) -> SampleResult:
+def run_mala(memory: Memory, spec: dict, context: RunContext) -> MethodSamples:
     """Metropolis-adjusted Langevin (SPEC §2); reports per-chain acceptance."""
     return _run("mala", memory, spec, context)
 
 
-def run_multihead_sa(memory: Memory, spec: dict, context: RunContext) -> SampleResult:
+def run_multihead_sa(memory: Memory, spec: dict, context: RunContext) -> MethodSamples:
     """Multi-head SA (SPEC §6 E16): H heads on slices of the principal directions."""
     return _run("multihead_sa", memory, spec, context)

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..baselines.garch import fit_ccc_garch, sample_pool, simulate
 from ..domains.base import Memory
-from .base import MethodError, RunContext, SampleResult
+from .base import MethodError, MethodSamples, RunContext
 
 __all__ = ["CATEGORY", "DOMAINS", "KIND", "PARAMS_SCHEMA", "SEEDED_FIT", "run"]
 
@@ -34,7 +34,7 @@ PARAMS_SCHEMA: dict = {
 }
 
 
-def run(memory: Memory, spec: dict, context: RunContext) -> SampleResult:
+def run(memory: Memory, spec: dict, context: RunContext) -> MethodSamples:
     """Fit on ``memory.arrays["returns"]``, draw the pool and one path of K days."""
     from ..domains.finance import normalise_returns
     from ..metrics import consecutive_groups
@@ -48,7 +48,7 @@ def run(memory: Memory, spec: dict, context: RunContext) -> SampleResult:
     start = time.perf_counter()
     pool = sample_pool(model, n, context.rng, burn_in=burn_in)
     path = simulate(model, returns.shape[1], 1, context.rng, burn_in=burn_in)[0]
-    return SampleResult(
+    return MethodSamples(
         samples=normalise_returns(pool),
         groups=consecutive_groups(n),
         arrays={"decoded": pool, "path": path, "persistence": model.persistence, "nu": model.nu},

@@ -28,7 +28,7 @@ import numpy as np
 
 from ..domains.base import Memory
 from ..metrics import consecutive_groups
-from .base import RunContext, SampleResult
+from .base import MethodSamples, RunContext
 
 __all__ = [
     "CATEGORIES",
@@ -51,7 +51,7 @@ def _params(kind: str, train: dict | None) -> Any:
     return getattr(_module(kind), _PARAMS[kind]).from_config(train or {})
 
 
-def _run(kind: str, memory: Memory, spec: dict, context: RunContext) -> SampleResult:
+def _run(kind: str, memory: Memory, spec: dict, context: RunContext) -> MethodSamples:
     result, _ = _run_replicates(kind, memory, spec, [context], refit=True)
     return result
 
@@ -93,7 +93,7 @@ def _histories(fits: list[Any]) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
 
 def _run_replicates(
     kind: str, memory: Memory, spec: dict, contexts: list[RunContext], *, refit: bool
-) -> tuple[SampleResult, np.ndarray]:
+) -> tuple[MethodSamples, np.ndarray]:
     """Every replicate's samples ``(d, R·n)`` and the replicate id of each sample."""
     params = _params(kind, spec.get("train"))
     first = contexts[0]
@@ -118,20 +118,20 @@ def _run_replicates(
     }
     groups = consecutive_groups(n * replicates)
     replicate_ids = np.arange(n * replicates) // n
-    return SampleResult(samples, groups, arrays, scalars), replicate_ids
+    return MethodSamples(samples, groups, arrays, scalars), replicate_ids
 
 
-def run_gmm_pca(memory: Memory, spec: dict, context: RunContext) -> SampleResult:
+def run_gmm_pca(memory: Memory, spec: dict, context: RunContext) -> MethodSamples:
     """GMM-PCA: a diagonal Gaussian mixture in the top principal directions."""
     return _run("gmm_pca", memory, spec, context)
 
 
-def run_vae(memory: Memory, spec: dict, context: RunContext) -> SampleResult:
+def run_vae(memory: Memory, spec: dict, context: RunContext) -> MethodSamples:
     """A small fully connected VAE."""
     return _run("vae", memory, spec, context)
 
 
-def run_ddpm(memory: Memory, spec: dict, context: RunContext) -> SampleResult:
+def run_ddpm(memory: Memory, spec: dict, context: RunContext) -> MethodSamples:
     """An MLP DDPM with ancestral sampling."""
     return _run("ddpm", memory, spec, context)
 
@@ -139,7 +139,7 @@ def run_ddpm(memory: Memory, spec: dict, context: RunContext) -> SampleResult:
 def _replicates(kind: str):
     def run_replicates(
         memory: Memory, spec: dict, contexts: list[RunContext]
-    ) -> tuple[SampleResult, np.ndarray]:
+    ) -> tuple[MethodSamples, np.ndarray]:
         """All replicates of one job: a fit per replicate unless ``refit_replicates`` is false
         (see the module docstring); returns the samples and each sample's replicate id."""
         return _run_replicates(

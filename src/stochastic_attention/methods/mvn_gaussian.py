@@ -13,7 +13,7 @@ import time
 
 from ..baselines.finance_simple import finance_returns, mvn_draws
 from ..domains.base import Memory
-from .base import RunContext, SampleResult
+from .base import MethodSamples, RunContext
 
 __all__ = ["CATEGORY", "DOMAINS", "KIND", "PARAMS_SCHEMA", "run"]
 
@@ -23,7 +23,7 @@ DOMAINS = ("finance",)
 PARAMS_SCHEMA: dict = {"n_samples": {"type": "integer", "minimum": 2, "default": 900}}
 
 
-def run(memory: Memory, spec: dict, context: RunContext) -> SampleResult:
+def run(memory: Memory, spec: dict, context: RunContext) -> MethodSamples:
     """The ``mvn_gaussian`` pool (S draws) and a path of K i.i.d. draws."""
     from ..domains.finance import normalise_returns
     from ..metrics import consecutive_groups
@@ -33,7 +33,7 @@ def run(memory: Memory, spec: dict, context: RunContext) -> SampleResult:
     start = time.perf_counter()
     pool = mvn_draws(returns, n, context.rng)
     path = mvn_draws(returns, returns.shape[1], context.rng)
-    return SampleResult(
+    return MethodSamples(
         samples=normalise_returns(pool),
         groups=consecutive_groups(n),
         arrays={"decoded": pool, "path": path},
