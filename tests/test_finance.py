@@ -99,9 +99,12 @@ def test_memory_subset_and_recent_days(offline_raw, offline_memory, tmp_path):
 
 
 def test_registry_finds_the_domain_and_methods():
+    from stochastic_attention.methods import garch as garch_kind
+    from stochastic_attention.methods import mvn_gaussian
+
     assert get_domain("finance") is finance
-    assert get_method("garch") is garch
-    assert get_method("mvn_gaussian") is finance_simple
+    assert get_method("garch") is garch_kind
+    assert get_method("mvn_gaussian") is mvn_gaussian
 
 
 # ------------------------------------------------------------------------------- decoding
