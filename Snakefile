@@ -43,7 +43,7 @@ report: "workflow/report/workflow.rst"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/experiments.smk"
-include: "workflow/rules/synthetic.smk"
+include: "workflow/rules/thermodynamics.smk"
 include: "workflow/rules/claims.smk"
 
 

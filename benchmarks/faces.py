@@ -36,7 +36,7 @@ def main() -> None:
         raw = Path(folder) / "faces.npz"
         faces.fetch({"kind": "offline"}, raw)
         memory = faces.build_memory({"size": [64, 64], "n_patterns": 100}, raw)
-    X = memory.memory
+    X = memory.patterns
     d, n_patterns = X.shape
     beta = energy.beta_from_snr(snr_mnist, alpha, d)
     critical = energy.critical_beta(X)

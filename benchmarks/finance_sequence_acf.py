@@ -105,7 +105,7 @@ def main() -> None:
     from stochastic_attention.domains.finance_metrics import sequence_acf
 
     memory = load_memory_file(args.memory)
-    X, M = memory.memory, memory.arrays["returns"]
+    X, M = memory.patterns, memory.arrays["returns"]
     n_days = X.shape[1]
     band = 2.5758 / np.sqrt(n_days)
     print(f"memory {args.memory}: d {X.shape[0]}, K {n_days} days; 99 % band ±{band:.3f}")

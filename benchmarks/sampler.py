@@ -240,7 +240,7 @@ def mnist_digit3():
     with tempfile.TemporaryDirectory() as folder:
         raw = Path(folder) / "mnist.npz"
         mnist.fetch({"kind": "offline"}, raw)
-        return mnist.build_memory({"digit": 3, "n_patterns": 100}, raw).memory
+        return mnist.build_memory({"digit": 3, "n_patterns": 100}, raw).patterns
 
 if __name__ == "__main__":
     main()

@@ -307,7 +307,7 @@ def test_rows_that_cannot_be_paired_are_refused():
 
 
 def test_critical_law_estimators_are_the_experiments_own_names():
-    from stochastic_attention.synthetic import critical_law
+    from stochastic_attention.thermodynamics import critical_law
 
     block = {"probe_sets": ["patterns", "random"], "sweep": True}
     result = critical_law(

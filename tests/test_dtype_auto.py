@@ -48,7 +48,7 @@ def test_the_threshold_is_the_boundary():
 
 
 def _run(kind, memory, dtype):
-    start = start_draw(memory.memory, "multi_chain", PROTOCOL, [1])
+    start = start_draw(memory.patterns, "multi_chain", PROTOCOL, [1])
     spec = {"kind": kind, "alpha": 0.05, "beta": 20.0, "protocol": "multi_chain",
             "protocol_params": PROTOCOL, **method_defaults(kind), "dtype": dtype}  # fmt: skip
     return get_method(kind).run(memory, spec, RunContext(rng=np.random.default_rng(0), seed=0,

@@ -71,17 +71,19 @@ def test_memory_recipe_is_exact(offline_raw, offline_memory):
     memory = offline_memory
     returns = np.log(prices[:, 1:] / prices[:, :-1])
     np.testing.assert_allclose(memory.arrays["returns"], returns, rtol=1e-12, atol=1e-15)
-    np.testing.assert_allclose(memory.memory.mean(axis=0), 0.0, atol=1e-15)
-    np.testing.assert_allclose(np.linalg.norm(memory.memory, axis=0), 1.0, rtol=1e-12)
+    np.testing.assert_allclose(memory.patterns.mean(axis=0), 0.0, atol=1e-15)
+    np.testing.assert_allclose(np.linalg.norm(memory.patterns, axis=0), 1.0, rtol=1e-12)
     centred = returns - returns.mean(axis=0)
-    np.testing.assert_allclose(memory.memory * np.linalg.norm(centred, axis=0), centred, atol=1e-15)
+    np.testing.assert_allclose(
+        memory.patterns * np.linalg.norm(centred, axis=0), centred, atol=1e-15
+    )
     assert memory.metadata["d"] == 20 and memory.metadata["K"] == 2262
     assert memory.arrays["dates"][0] == dates[1] and memory.metadata["window"][1] == "2022-12-28"
 
 
 def test_memory_subset_and_recent_days(offline_raw, offline_memory, tmp_path):
     memory = finance.build_memory({"n_patterns": 100, "tickers": ["KO", "PEP"]}, offline_raw[0])
-    assert memory.memory.shape == (2, 100)
+    assert memory.patterns.shape == (2, 100)
     rows = [offline_memory.metadata["tickers"].index(t) for t in ("KO", "PEP")]
     np.testing.assert_array_equal(
         memory.arrays["returns"], offline_memory.arrays["returns"][rows, -100:]
@@ -97,9 +99,12 @@ def test_memory_subset_and_recent_days(offline_raw, offline_memory, tmp_path):
 
 
 def test_registry_finds_the_domain_and_methods():
+    from stochastic_attention.methods import garch as garch_kind
+    from stochastic_attention.methods import mvn_gaussian
+
     assert get_domain("finance") is finance
-    assert get_method("garch") is garch
-    assert get_method("mvn_gaussian") is finance_simple
+    assert get_method("garch") is garch_kind
+    assert get_method("mvn_gaussian") is mvn_gaussian
 
 
 # ------------------------------------------------------------------------------- decoding
@@ -111,18 +116,18 @@ def test_decode_is_m_softmax_beta_xt_xi():
     memory = _tiny_memory(returns)
     states = rng.normal(size=(3, 2))
     beta = 7.0
-    logits = beta * memory.memory.T @ states
+    logits = beta * memory.patterns.T @ states
     weights = np.exp(logits) / np.exp(logits).sum(axis=0)
     np.testing.assert_allclose(finance.decode(states, memory, beta), returns @ weights, rtol=1e-12)
     # at very large beta a stored day decodes to its own raw returns
-    np.testing.assert_allclose(finance.decode(memory.memory, memory, 1e6), returns, rtol=1e-9)
+    np.testing.assert_allclose(finance.decode(memory.patterns, memory, 1e6), returns, rtol=1e-9)
     np.testing.assert_array_equal(
-        finance.decode_nearest(memory.memory[:, [2, 0]], memory), returns[:, [2, 0]]
+        finance.decode_nearest(memory.patterns[:, [2, 0]], memory), returns[:, [2, 0]]
     )
 
 
 def test_panel_is_a_matrix(offline_memory):
-    panel = finance.panel(offline_memory.memory[:, :5], offline_memory)
+    panel = finance.panel(offline_memory.patterns[:, :5], offline_memory)
     assert panel.kind == "matrix" and panel.images.shape == (1, 20, 5)
 
 
@@ -258,7 +263,7 @@ def test_yfinance_adapter_drops_and_lists_incomplete_tickers(tmp_path, monkeypat
     _prices, names, dates = finance.load_raw(tmp_path / "raw.npz")
     assert names.tolist() == ["AAA", "BBB"] and dates[0] == "2024-01-02" and dates.size == 30
     memory = finance.build_memory({}, tmp_path / "raw.npz")
-    assert memory.memory.shape == (2, 29)
+    assert memory.patterns.shape == (2, 29)
 
 
 @pytest.mark.parametrize("result", [None, pd.DataFrame()])
@@ -382,11 +387,11 @@ def test_garch_innovations_carry_the_residual_correlation(fitted_garch):
 
 def test_garch_and_mvn_run_as_methods(offline_memory):
     context = RunContext(rng=np.random.default_rng(8), seed=8)
-    result = garch.run(offline_memory, {"n_samples": 20, "burn_in": 50}, context)
+    result = get_method("garch").run(offline_memory, {"n_samples": 20, "burn_in": 50}, context)
     assert result.samples.shape == (20, 20) and result.arrays["path"].shape == (20, 2262)
     np.testing.assert_allclose(result.samples, finance.normalise_returns(result.arrays["decoded"]))
     assert result.scalars["train_seconds"] > 0 and result.groups.tolist()[:6] == [0] * 5 + [1]
-    mvn = finance_simple.run(
+    mvn = get_method("mvn_gaussian").run(
         offline_memory, {"n_samples": 5000}, RunContext(rng=np.random.default_rng(9), seed=9)
     )
     returns = offline_memory.arrays["returns"]
@@ -396,9 +401,8 @@ def test_garch_and_mvn_run_as_methods(offline_memory):
 
 
 def test_sequence_run_is_the_decoded_warm_start_chain(offline_memory):
-    memory = Memory(
-        offline_memory.memory[:, -300:], {}, {"returns": offline_memory.arrays["returns"][:, -300:]}
-    )
+    returns = offline_memory.arrays["returns"][:, -300:]
+    memory = Memory(offline_memory.patterns[:, -300:], {}, {"returns": returns})
     path, states, acceptance = finance.sequence_run(
         memory, alpha=0.01, rng=np.random.default_rng(10), beta=12.0, inner_steps=20, n_days=40
     )

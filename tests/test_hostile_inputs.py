@@ -1278,7 +1278,7 @@ def test_a_csv_header_is_taken_only_when_every_cell_is_a_name(tmp_path):
         return array.build_memory({"path": str(path), "layout": "rows"})
 
     named = read("a,b,c\n1,2,3\n4,5,7\n")
-    assert named.memory.shape == (3, 2) and named.metadata["csv_header"] == ["a", "b", "c"]
+    assert named.patterns.shape == (3, 2) and named.metadata["csv_header"] == ["a", "b", "c"]
     assert "line 1 of" in named.metadata["notes"][0] and "header of 3 column names" in (
         named.metadata["notes"][0]
     )
@@ -1297,7 +1297,7 @@ def test_a_column_near_the_float_limit_is_normalised_correctly(tmp_path):
     matrix = np.random.default_rng(0).normal(size=(6, 4))
     matrix[:, 1] = [1e308, -1e308, 1e308, 1e308, 0, 0]
     np.save(tmp_path / "x.npy", matrix)
-    memory = array.build_memory({"path": str(tmp_path / "x.npy"), "layout": "columns"}).memory
+    memory = array.build_memory({"path": str(tmp_path / "x.npy"), "layout": "columns"}).patterns
     np.testing.assert_allclose(memory[:, 1], [0.5, -0.5, 0.5, 0.5, 0, 0], rtol=1e-15)
     others = matrix[:, [0, 2, 3]]
     assert np.array_equal(memory[:, [0, 2, 3]], others / np.linalg.norm(others, axis=0))

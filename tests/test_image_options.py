@@ -68,7 +68,7 @@ def test_no_anti_aliasing_raises_stored_pattern_diversity(photo_folder):
     smooth = images.build_memory(spec)
     sharp = images.build_memory(spec | {"anti_aliasing": False})
     assert smooth.metadata["anti_aliasing"] is True and sharp.metadata["anti_aliasing"] is False
-    d_smooth, d_sharp = metrics.diversity(smooth.memory), metrics.diversity(sharp.memory)
+    d_smooth, d_sharp = metrics.diversity(smooth.patterns), metrics.diversity(sharp.patterns)
     assert d_sharp > 1.05 * d_smooth
 
 
@@ -77,11 +77,11 @@ def test_faces_from_larger_images_follow_the_same_option(photo_folder, tmp_path)
     faces.fetch({"kind": "folder", "path": str(photo_folder)}, raw)
     smooth = faces.build_memory({"size": [32, 32], "n_patterns": 12}, raw)
     sharp = faces.build_memory({"size": [32, 32], "n_patterns": 12, "anti_aliasing": False}, raw)
-    assert metrics.diversity(sharp.memory) > 1.05 * metrics.diversity(smooth.memory)
+    assert metrics.diversity(sharp.patterns) > 1.05 * metrics.diversity(smooth.patterns)
     # the same images through the images domain give the same memories
     same = images.build_memory({"path": str(photo_folder), "size": [32, 32],
                                 "anti_aliasing": False})
-    np.testing.assert_allclose(sharp.memory, same.memory, atol=1e-6)  # faces store float32
+    np.testing.assert_allclose(sharp.patterns, same.patterns, atol=1e-6)  # faces store float32
 
 
 def test_offline_faces_are_enlarged_so_anti_aliasing_changes_nothing(tmp_path):
@@ -89,7 +89,7 @@ def test_offline_faces_are_enlarged_so_anti_aliasing_changes_nothing(tmp_path):
     faces.fetch(None, raw)
     smooth = faces.build_memory({"size": [64, 64], "n_patterns": 10}, raw)
     sharp = faces.build_memory({"size": [64, 64], "n_patterns": 10, "anti_aliasing": False}, raw)
-    np.testing.assert_array_equal(smooth.memory, sharp.memory)
+    np.testing.assert_array_equal(smooth.patterns, sharp.patterns)
 
 
 # ------------------------------------------------------------------------- grey conversion
@@ -119,15 +119,15 @@ def test_grey_option_changes_the_memory_of_colour_images_only(photo_folder, tmp_
     by_709 = images.build_memory(spec)
     by_601 = images.build_memory(spec | {"grey": "rec601"})
     assert by_709.metadata["grey"] == "rec709" and by_601.metadata["grey"] == "rec601"
-    assert 1e-4 < np.abs(by_709.memory - by_601.memory).max() < 0.05
+    assert 1e-4 < np.abs(by_709.patterns - by_601.patterns).max() < 0.05
     grey_folder = tmp_path / "grey"
     grey_folder.mkdir()
     Image.fromarray(_photo_crops(1, 32)[0][..., 0], mode="L").save(grey_folder / "a.png")
     Image.fromarray(_photo_crops(2, 32)[1][..., 1], mode="L").save(grey_folder / "b.png")
     grey_spec = {"path": str(grey_folder), "size": [16, 16]}
     np.testing.assert_array_equal(
-        images.build_memory(grey_spec).memory,
-        images.build_memory(grey_spec | {"grey": "mean"}).memory,
+        images.build_memory(grey_spec).patterns,
+        images.build_memory(grey_spec | {"grey": "mean"}).patterns,
     )
     with pytest.raises(DomainError, match="grey must be one of"):
         images.build_memory(spec | {"grey": "luma"})
@@ -170,7 +170,7 @@ def test_random_selection_picks_other_files_reproducibly(photo_folder, tmp_path)
     again = images.build_memory(spec | {"selection": "random", "selection_seed": 11})
     names = [f["name"] for f in random.metadata["files"]]
     assert names == sorted(names) and names != [f["name"] for f in first.metadata["files"]]
-    np.testing.assert_array_equal(random.memory, again.memory)
+    np.testing.assert_array_equal(random.patterns, again.patterns)
     raw = tmp_path / "faces.npz"
     faces.fetch({"kind": "folder", "path": str(photo_folder)}, raw)
     face_first = faces.build_memory({"size": [8, 8], "n_patterns": 4}, raw)

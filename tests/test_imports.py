@@ -101,6 +101,24 @@ def test_no_import_circle_in_src():
     assert not found, "modules that import each other:\n" + "\n".join(edges)
 
 
+
+def _in_package(module: str, package: str) -> bool:
+    return module == f"{PACKAGE}.{package}" or module.startswith(f"{PACKAGE}.{package}.")
+
+
+def test_baselines_do_not_import_methods():
+    """Imports flow one way: ``methods`` (the plug-in API and every method kind) uses
+    ``baselines`` (the models: VAE, DDPM, GMM-PCA, GARCH …), never the reverse, not even
+    through another module: a model knows nothing of the registry or of ``MethodSamples``."""
+    graph = import_graph()
+    back = {
+        module: sorted(m for m in _reachable(graph, module) if _in_package(m, "methods"))
+        for module in graph
+        if _in_package(module, "baselines")
+    }
+    found = [f"  {module} → {', '.join(methods)}" for module, methods in back.items() if methods]
+    assert not found, "baselines modules that reach methods:\n" + "\n".join(found)
+
 def _fresh(code: str) -> dict:
     """Run ``code`` in a fresh interpreter on this checkout; it sets ``result`` (JSON)."""
     script = textwrap.dedent(

@@ -28,7 +28,7 @@ def _spec(kind: str, **extra) -> dict:
 @pytest.mark.parametrize("backend", ["numpy", "torch"])
 @pytest.mark.parametrize("kind", ["sa", "mala"])
 def test_samplers_keep_five_snapshots_per_chain_from_the_shared_start(memory, kind, backend):
-    start = start_draw(memory.memory, "multi_chain", PROTOCOL, [1, 2])
+    start = start_draw(memory.patterns, "multi_chain", PROTOCOL, [1, 2])
     result = get_method(kind).run(
         memory,
         _spec(kind, backend=backend, device="cpu"),
@@ -78,7 +78,7 @@ def test_beta_rules_belong_to_the_method_kind():
 
 def test_replicates_follow_the_kind_then_its_category(memory):
     """Simple kinds run once per replicate (their own seeds); a kind's run_replicates wins."""
-    from stochastic_attention.methods.base import SampleResult, run_replicates
+    from stochastic_attention.methods.base import MethodSamples, run_replicates
 
     contexts = [RunContext(rng=np.random.default_rng(s), seed=s, replicate=r)
                 for r, s in enumerate((4, 5))]  # fmt: skip
@@ -94,7 +94,7 @@ def test_replicates_follow_the_kind_then_its_category(memory):
         @staticmethod
         def run_replicates(memory, spec, contexts):
             samples = np.zeros((memory.d, len(contexts)))
-            return SampleResult(samples, np.arange(len(contexts))), np.arange(len(contexts))
+            return MethodSamples(samples, np.arange(len(contexts))), np.arange(len(contexts))
 
     result, replicate = run_replicates(Together(), memory, spec, contexts)
     assert result.samples.shape == (12, 2) and list(replicate) == [0, 1]

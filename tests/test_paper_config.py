@@ -305,9 +305,9 @@ def test_idx_source_fetches_and_builds_the_k3500_memory(tmp_path, served):
     np.testing.assert_array_equal(raw_images, images)
     np.testing.assert_array_equal(raw_labels, labels)
     memory = load_memory_file(workdir / target)
-    assert memory.memory.shape == (784, 3500)
+    assert memory.patterns.shape == (784, 3500)
     expected = images[labels == 3].T.astype(np.float64)
-    np.testing.assert_allclose(memory.memory, expected / np.linalg.norm(expected, axis=0))
+    np.testing.assert_allclose(memory.patterns, expected / np.linalg.norm(expected, axis=0))
     source = memory.metadata["source"]
     assert source["kind"] == "idx"
     assert [f["sha256"] for f in source["files"]] == [

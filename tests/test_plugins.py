@@ -33,7 +33,7 @@ PLUGIN = textwrap.dedent(
     import numpy as np
 
     from stochastic_attention.domains.base import Memory, Panel, register_domain, unit_columns
-    from stochastic_attention.methods.base import SampleResult, register_method
+    from stochastic_attention.methods.base import MethodSamples, register_method
     from stochastic_attention.metrics import consecutive_groups
     from stochastic_attention.report.figure_registry import register_figure
 
@@ -72,8 +72,8 @@ PLUGIN = textwrap.dedent(
             n = spec["n_samples"]
             picks = context.rng.integers(memory.n_patterns, size=n)
             noise = spec.get("sigma", 0.05) * context.rng.standard_normal((memory.d, n))
-            samples = memory.memory[:, picks] + noise
-            return SampleResult(samples, consecutive_groups(n))
+            samples = memory.patterns[:, picks] + noise
+            return MethodSamples(samples, consecutive_groups(n))
 
 
     class ToyWalk:
@@ -97,7 +97,7 @@ PLUGIN = textwrap.dedent(
             walks = start[:, :, None] + np.cumsum(noise, axis=2)  # (d, C, keep)
             chains = np.repeat(np.arange(start.shape[1]), keep)
             arrays = {"chains": chains, "start_patterns": context.start.start_patterns}
-            return SampleResult(walks.reshape(memory.d, -1), chains, arrays)
+            return MethodSamples(walks.reshape(memory.d, -1), chains, arrays)
 
 
     @register_figure("toy_profile", caption="Each method's mean sample, one line per method.")
@@ -364,7 +364,7 @@ EXPERIMENT_PLUGIN = textwrap.dedent(
     @step("pattern-norms")
     def pattern_norms(params, inputs, outputs, seed, threads):
         memory = load_memory_file(inputs["memory"])
-        norms = params["scale"] * (memory.memory**2).sum(axis=0) ** 0.5
+        norms = params["scale"] * (memory.patterns**2).sum(axis=0) ** 0.5
         table = pd.DataFrame({"pattern": range(norms.size), "norm": norms})
         table.to_csv(outputs["csv"], index=False)
         outputs["md"].write_text(f"# {params.get('title', 'norms')}\\n\\n{len(table)} rows\\n")

@@ -12,11 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from stochastic_attention.baselines import hmm_emission, shuffled
 from stochastic_attention.domains import protein as P
 from stochastic_attention.domains.base import DomainError, get_domain
 from stochastic_attention.domains.protein_hmm import emit_aligned, hmm_from_array, search
 from stochastic_attention.download import DataSourceError
+from stochastic_attention.methods import hmm_emission, shuffled
 from stochastic_attention.methods.base import RunContext
 
 pytestmark = pytest.mark.skipif(
@@ -72,7 +72,7 @@ def test_memory_filters_pca_and_beta(memory):
     assert (meta["L"], meta["K"], meta["columns_total"]) == (72, 79, 80)
     assert meta["d"] == memory.d == memory.arrays["pca_components"].shape[0]
     assert meta["variance_kept"] >= 0.95
-    np.testing.assert_allclose(np.linalg.norm(memory.memory, axis=0), 1.0)
+    np.testing.assert_allclose(np.linalg.norm(memory.patterns, axis=0), 1.0)
     assert meta["beta_retrieval"] == pytest.approx(20 * meta["beta_star"])
     assert meta["beta_generation"] == pytest.approx(2 * meta["beta_star"])
     assert meta["sqrt_d"] == pytest.approx(np.sqrt(meta["d"]))
@@ -102,7 +102,7 @@ def _agreement(decoded, naturals, residues_only):
 
 def test_plain_argmax_round_trip(memory, naturals):
     """Through 95 % PCA every natural residue comes back (measured: 100 %); gaps never do."""
-    for states in (P.encode(naturals, memory), memory.memory):
+    for states in (P.encode(naturals, memory), memory.patterns):
         decoded = P.decode(states, memory)
         assert all("-" not in s for s in decoded)
         assert _agreement(decoded, naturals, residues_only=True) >= 0.99
@@ -111,9 +111,9 @@ def test_plain_argmax_round_trip(memory, naturals):
 def test_gap_threshold_round_trip(raw, naturals):
     """With gap_threshold 0.5 residues and gaps both come back (measured: 100 %)."""
     gapped = P.build_memory({"gap_threshold": 0.5}, raw)
-    for states in (P.encode(naturals, gapped), gapped.memory):
+    for states in (P.encode(naturals, gapped), gapped.patterns):
         assert _agreement(P.decode(states, gapped), naturals, residues_only=False) >= 0.99
-    assert P.panel(gapped.memory[:, :3], gapped).lines == tuple(naturals[:3])
+    assert P.panel(gapped.patterns[:, :3], gapped).lines == tuple(naturals[:3])
 
 
 def test_memory_round_trips_through_the_memory_file(tmp_path, memory):
@@ -121,7 +121,7 @@ def test_memory_round_trips_through_the_memory_file(tmp_path, memory):
 
     save_memory_file(tmp_path / "m.npz", memory)
     loaded = load_memory_file(tmp_path / "m.npz")
-    assert P.decode(loaded.memory[:, :5], loaded) == P.decode(memory.memory[:, :5], memory)
+    assert P.decode(loaded.patterns[:, :5], loaded) == P.decode(memory.patterns[:, :5], memory)
     assert hmm_from_array(loaded.arrays["hmm"]).M == 72
 
 
@@ -184,7 +184,7 @@ def test_search_handles_empty_sequences(hmm, naturals):
 
 def test_domain_metrics_of_samples(memory):
     rng = np.random.default_rng(1)
-    samples = memory.memory[:, rng.integers(memory.n_patterns, size=20)]
+    samples = memory.patterns[:, rng.integers(memory.n_patterns, size=20)]
     result = P.domain_metrics(samples, memory, np.arange(20) // 5)
     # stored patterns decode to their naturals with gaps filled by the argmax residue
     assert 0.95 < result["seq_identity"] < 1.0 and result["hmm_pass_rate"] == 1.0
@@ -211,20 +211,20 @@ def test_stored_patterns_decode_to_their_own_sequences_at_full_rank(raw):
     naturals = [str(s) for s in full.arrays["sequences"]]
     assert full.d == full.n_patterns - 1  # the rank of the centred one-hot codes
     assert full.metadata["variance_kept"] == pytest.approx(1.0)
-    assert P.decode(full.memory, full, "scaled") == naturals
+    assert P.decode(full.patterns, full, "scaled") == naturals
     hmm = hmm_from_array(full.arrays["hmm"])
-    exact = P.sequence_metrics(P.decode(full.memory, full, "scaled"), naturals, hmm, None)
+    exact = P.sequence_metrics(P.decode(full.patterns, full, "scaled"), naturals, hmm, None)
     assert exact["seq_identity"] == 1.0
     assert exact["composition_kl"] == 0.0 and exact["position_kl"] == 0.0
     # the reference decoding of the same exact copies: the consensus pulls them away
-    reference = P.sequence_metrics(P.decode(full.memory, full, "reference"), naturals, hmm, None)
+    reference = P.sequence_metrics(P.decode(full.patterns, full, "reference"), naturals, hmm, None)
     assert reference["seq_identity"] < 0.5 and reference["composition_kl"] > 0.1
 
 
 def test_the_default_floor_comes_from_gaps_not_from_the_pca_truncation(memory, naturals):
     """At 95 % variance and the plain argmax, stored patterns keep every natural residue;
     the identity lost (SeqID ≈ 0.97) is the naturals' gap positions decoded as residues."""
-    decoded = P.decode(memory.memory, memory, "scaled")
+    decoded = P.decode(memory.patterns, memory, "scaled")
     identity = P.identity_matrix(decoded, naturals).diagonal()
     assert _agreement(decoded, naturals, residues_only=True) == 1.0
     gaps = np.array([s.count("-") for s in naturals])
@@ -237,19 +237,19 @@ def test_reference_decoding_gives_bootstrap_a_lower_seq_identity(raw, memory):
     rng = np.random.default_rng(2)
     picks = rng.integers(memory.n_patterns, size=50)
     groups = np.arange(50) // 5
-    scaled = P.domain_metrics(memory.memory[:, picks], memory, groups)
+    scaled = P.domain_metrics(memory.patterns[:, picks], memory, groups)
     assert scaled["seq_identity_reference"] < scaled["seq_identity_scaled"] - 0.2
     assert scaled["composition_kl_reference"] > 10 * scaled["composition_kl_scaled"]
     assert scaled["seq_identity"] == scaled["seq_identity_scaled"]
     as_reference = P.build_memory({"decoding": "reference"}, raw)
     assert as_reference.metadata["decoding"] == "reference"
-    primary = P.domain_metrics(as_reference.memory[:, picks], as_reference, groups)
+    primary = P.domain_metrics(as_reference.patterns[:, picks], as_reference, groups)
     assert primary["seq_identity"] == primary["seq_identity_reference"]
     assert primary["seq_identity_reference"] == pytest.approx(scaled["seq_identity_reference"])
-    assert P.panel(as_reference.memory[:, :2], as_reference).lines == tuple(
-        P.decode(memory.memory[:, :2], memory, "reference"))
+    assert P.panel(as_reference.patterns[:, :2], as_reference).lines == tuple(
+        P.decode(memory.patterns[:, :2], memory, "reference"))
     with pytest.raises(DomainError, match="unknown decoding"):
-        P.decode(memory.memory[:, :2], memory, "unscaled")
+        P.decode(memory.patterns[:, :2], memory, "unscaled")
 
 
 def test_pseudocount_on_frequencies_exact():
@@ -278,7 +278,7 @@ def test_pseudocount_on_frequencies_exact():
 
 def test_pseudocount_on_reaches_the_metrics(raw, memory, naturals):
     rng = np.random.default_rng(3)
-    states = memory.memory[:, rng.integers(memory.n_patterns, size=20)]
+    states = memory.patterns[:, rng.integers(memory.n_patterns, size=20)]
     sequences = P.decode(states, memory)
     on_frequencies = P.build_memory({"pseudocount_on": "frequencies"}, raw)
     assert on_frequencies.metadata["pseudocount_on"] == "frequencies"

@@ -12,7 +12,7 @@ from stochastic_attention import energy as en
 from stochastic_attention import samplers
 from stochastic_attention.basins import basin_summary, basin_visits, run_lengths
 from stochastic_attention.domains.base import Memory
-from stochastic_attention.methods.base import RunContext, SampleResult, StartDraw, get_method
+from stochastic_attention.methods.base import MethodSamples, RunContext, StartDraw, get_method
 from stochastic_attention.methods.chains import start_draw
 from stochastic_attention.metrics import max_cosine
 from stochastic_attention.multihead import (
@@ -39,7 +39,7 @@ def starts(memory: np.ndarray, seed: int, **protocol) -> StartDraw:
     return start_draw(memory, "multi_chain", PROTOCOL | protocol, [seed])
 
 
-def run_method(kind: str, memory: np.ndarray, start: StartDraw, seed: int, **spec) -> SampleResult:
+def run_method(kind: str, memory: np.ndarray, start: StartDraw, seed: int, **spec) -> MethodSamples:
     """One method plug-in of ``methods.chains`` on ``memory``, as the sample step runs it."""
     protocol = PROTOCOL | spec.pop("protocol", {})
     spec = {"kind": kind, "alpha": 0.02, "beta": 50.0, "protocol": "multi_chain",
@@ -192,7 +192,7 @@ def test_head_errors():
         head_memories(memory, 0)
 
 
-def _one_head_and_centred_sa(kernel: str, seed: int) -> tuple[SampleResult, SampleResult]:
+def _one_head_and_centred_sa(kernel: str, seed: int) -> tuple[MethodSamples, MethodSamples]:
     """``multihead_sa`` with one head, and ``kernel`` on the centred projection from the
     head's own start ``Bᵀ(ξ₀ − m)``, lifted back to the pixels."""
     memory = unit_memory()
@@ -201,7 +201,7 @@ def _one_head_and_centred_sa(kernel: str, seed: int) -> tuple[SampleResult, Samp
     reduced, basis, mean = centred_pca_projection(memory)
     centred = basis.T @ (start.initial_states - mean[:, None])
     plain = run_method(kernel, reduced, StartDraw(start.start_patterns, centred), seed)
-    lifted = SampleResult(mean[:, None] + basis @ plain.samples, plain.groups, plain.arrays)
+    lifted = MethodSamples(mean[:, None] + basis @ plain.samples, plain.groups, plain.arrays)
     return heads, lifted
 
 

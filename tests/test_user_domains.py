@@ -52,8 +52,8 @@ def test_array_npy_columns_and_rows_give_the_same_memory(tmp_path, patterns):
     by_rows = array.build_memory(
         {"path": str(tmp_path / "rows.npy"), "layout": "rows", "n_patterns": 4}
     )
-    np.testing.assert_allclose(by_columns.memory, unit(patterns[:, :4]), rtol=1e-12)
-    np.testing.assert_allclose(by_rows.memory, unit(patterns[:, :4]), rtol=1e-6)
+    np.testing.assert_allclose(by_columns.patterns, unit(patterns[:, :4]), rtol=1e-12)
+    np.testing.assert_allclose(by_rows.patterns, unit(patterns[:, :4]), rtol=1e-6)
     meta = by_columns.metadata
     assert meta["sha256"] == hashlib.sha256((tmp_path / "cols.npy").read_bytes()).hexdigest()
     assert (meta["layout"], meta["d"], meta["n_patterns"], meta["n_available"]) == (
@@ -63,9 +63,9 @@ def test_array_npy_columns_and_rows_give_the_same_memory(tmp_path, patterns):
         6,
     )
     json.dumps(meta)  # JSON-able
-    panel = array.panel(by_columns.memory, by_columns)  # d 16 is a square: 4×4 images
+    panel = array.panel(by_columns.patterns, by_columns)  # d 16 is a square: 4×4 images
     assert panel.kind == "image" and panel.images.shape == (4, 4, 4)
-    np.testing.assert_allclose(panel.images[1].ravel(), by_columns.memory[:, 1])
+    np.testing.assert_allclose(panel.images[1].ravel(), by_columns.patterns[:, 1])
 
 
 def test_array_default_n_patterns_is_every_pattern(tmp_path, patterns):
@@ -82,7 +82,7 @@ def test_array_relative_path_is_relative_to_the_working_directory(tmp_path, patt
     assert array.dataset_inputs(params) == {"data": "data/x.npy"}
     memory = array.build_memory(params)
     assert memory.metadata["path"] == "data/x.npy"
-    np.testing.assert_allclose(memory.memory, unit(patterns[:, :2]))
+    np.testing.assert_allclose(memory.patterns, unit(patterns[:, :2]))
 
 
 def test_array_npz_with_and_without_key(tmp_path, patterns):
@@ -92,8 +92,8 @@ def test_array_npz_with_and_without_key(tmp_path, patterns):
     keyed = array.build_memory(
         {"path": str(tmp_path / "two.npz"), "layout": "rows", "key": "memory", "n_patterns": 6}
     )
-    np.testing.assert_allclose(only.memory, unit(patterns))
-    np.testing.assert_allclose(keyed.memory, unit(patterns))
+    np.testing.assert_allclose(only.patterns, unit(patterns))
+    np.testing.assert_allclose(keyed.patterns, unit(patterns))
     assert (only.metadata["key"], keyed.metadata["key"]) == ("patterns", "memory")
 
 
@@ -107,7 +107,7 @@ def test_array_csv_both_layouts_with_and_without_header(tmp_path, patterns, layo
         lines.insert(0, ",".join(f'"c{j}"' for j in range(matrix.shape[1])))
     path.write_text("\n".join(lines) + "\n")
     memory = array.build_memory({"path": str(path), "layout": layout, "n_patterns": 5})
-    np.testing.assert_allclose(memory.memory, unit(patterns[:, :5]), rtol=1e-12)
+    np.testing.assert_allclose(memory.patterns, unit(patterns[:, :5]), rtol=1e-12)
     expected_header = [f"c{j}" for j in range(matrix.shape[1])] if header else None
     assert memory.metadata["csv_header"] == expected_header
 
@@ -116,12 +116,12 @@ def test_array_image_shape_and_matrix_panel(tmp_path):
     values = np.random.default_rng(1).uniform(0.1, 1, size=(3, 6))  # rows: K 3, d 6
     np.save(tmp_path / "x.npy", values)
     plain = array.build_memory({"path": str(tmp_path / "x.npy"), "layout": "rows"})
-    panel = array.panel(plain.memory, plain)
+    panel = array.panel(plain.patterns, plain)
     assert panel.kind == "matrix" and panel.images.shape == (1, 6, 3)
     shaped = array.build_memory(
         {"path": str(tmp_path / "x.npy"), "layout": "rows", "image_shape": [2, 3]}
     )
-    panel = array.panel(shaped.memory[:, 0], shaped)
+    panel = array.panel(shaped.patterns[:, 0], shaped)
     assert panel.kind == "image" and panel.images.shape == (1, 2, 3)
     np.testing.assert_allclose(panel.images[0], unit(values.T)[:, 0].reshape(2, 3))
 
@@ -197,7 +197,7 @@ def test_array_bad_values_beyond_k_are_ignored(tmp_path):
     values = np.array([[1.0, 2.0, np.nan], [3.0, 4.0, 0.0]])
     path = _write(tmp_path, "x.npy", values)
     memory = array.build_memory({"path": str(path), "layout": "columns", "n_patterns": 2})
-    np.testing.assert_allclose(memory.memory, unit(values[:, :2]))
+    np.testing.assert_allclose(memory.patterns, unit(values[:, :2]))
 
 
 # ------------------------------------------------------------------------------ images
@@ -247,9 +247,9 @@ def test_images_folder_modes_order_and_metadata(folder, grey):
         np.stack([as_grey, as_grey, grey / 255.0, grey / 255.0], axis=-1).reshape(-1, 4)
     )
     # a_rgb, b_rgba (alpha dropped), c_grey, d_grey16: exact at their own size
-    np.testing.assert_allclose(memory.memory[:, :4], expected, atol=1e-12)
+    np.testing.assert_allclose(memory.patterns[:, :4], expected, atol=1e-12)
     # e_rgb.jpg is lossy: close to the PNG
-    assert memory.memory[:, 4] @ memory.memory[:, 0] > 0.999
+    assert memory.patterns[:, 4] @ memory.patterns[:, 0] > 0.999
     meta = memory.metadata
     assert [f["name"] for f in meta["files"]] == [
         "a_rgb.png",
@@ -266,16 +266,16 @@ def test_images_folder_modes_order_and_metadata(folder, grey):
     assert meta["original_sizes"] == [size] and meta["image_shape"] == size
     assert images.dataset_inputs({"path": str(folder)}) == {"folder": str(folder)}
     json.dumps(meta)
-    panel = images.panel(memory.memory[:, :3], memory)
+    panel = images.panel(memory.patterns[:, :3], memory)
     assert panel.kind == "image" and panel.images.shape == (3, *size)
 
 
 def test_images_resized_with_anti_aliasing(folder, grey):
     memory = images.build_memory({"path": str(folder), "size": [3, 4]})
-    assert memory.memory.shape == (12, 6)
+    assert memory.patterns.shape == (12, 6)
     big = np.kron(grey, np.ones((2, 2))) / 255.0
     expected = resize(big, (3, 4), anti_aliasing=True).ravel()
-    np.testing.assert_allclose(memory.memory[:, 5], expected / np.linalg.norm(expected))
+    np.testing.assert_allclose(memory.patterns[:, 5], expected / np.linalg.norm(expected))
     assert memory.metadata["original_sizes"] == [[6, 5], [12, 10]]
 
 
@@ -290,7 +290,7 @@ def test_images_palette_la_cmyk_and_bilevel_become_grey(tmp_path, grey):
     Image.fromarray(grey > 100).save(folder / "z.png")  # mode "1"
     memory = images.build_memory({"path": str(folder), "size": list(grey.shape)})
     reference = grey.ravel() / np.linalg.norm(grey.ravel())
-    cosines = reference @ memory.memory
+    cosines = reference @ memory.patterns
     assert np.all(cosines[:3] > 0.999), cosines  # c.jpg, la.png, p.png
     assert memory.metadata["files"][3]["mode"] == "1"
 
@@ -360,22 +360,22 @@ def test_faces_offline_memory(offline_raw):
     assert provenance["package"] == "scikit-image" and provenance["n_available"] == 200
     json.dumps(provenance)
     memory = faces.build_memory({"size": [64, 64], "n_patterns": 100}, raw)
-    assert memory.memory.shape == (4096, 100)
-    np.testing.assert_allclose(np.linalg.norm(memory.memory, axis=0), 1.0, atol=1e-12)
+    assert memory.patterns.shape == (4096, 100)
+    np.testing.assert_allclose(np.linalg.norm(memory.patterns, axis=0), 1.0, atol=1e-12)
     assert memory.metadata["original_sizes"] == [[25, 25]]
     assert memory.metadata["image_shape"] == [64, 64]
     first = resize(
         data.lfw_subset()[0].astype(np.float32).astype(np.float64), (64, 64), anti_aliasing=True
     ).ravel()
-    np.testing.assert_allclose(memory.memory[:, 0], first / np.linalg.norm(first), atol=1e-12)
-    panel = faces.panel(memory.memory[:, :16], memory)
+    np.testing.assert_allclose(memory.patterns[:, 0], first / np.linalg.norm(first), atol=1e-12)
+    panel = faces.panel(memory.patterns[:, :16], memory)
     assert panel.kind == "image" and panel.images.shape == (16, 64, 64)
 
 
 def test_faces_defaults_and_too_many(offline_raw):
     raw, _ = offline_raw
     memory = faces.build_memory({}, raw)
-    assert memory.memory.shape == (4096, 100)
+    assert memory.patterns.shape == (4096, 100)
     with pytest.raises(base.DomainError, match=r"holds 100 faces, fewer than n_patterns=101"):
         faces.build_memory({"n_patterns": 101}, raw)
 
@@ -390,7 +390,7 @@ def test_faces_folder_source_matches_the_images_domain(folder, tmp_path):
     from_faces = faces.build_memory(params, raw)
     from_images = images.build_memory({"path": str(folder), **params})
     # the raw file stores float32 grey values: equal to float32 precision
-    np.testing.assert_allclose(from_faces.memory, from_images.memory, atol=1e-6)
+    np.testing.assert_allclose(from_faces.patterns, from_images.patterns, atol=1e-6)
     assert from_faces.metadata["original_sizes"] == [[6, 5], [12, 10]]
 
 

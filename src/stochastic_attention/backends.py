@@ -149,7 +149,7 @@ def run_chains(
     backend: str = "numpy",
     device: str = "auto",
     dtype: str = "float64",
-) -> samplers.ChainRun:
+) -> samplers.ChainRecords:
     """``samplers.run_chains`` on the chosen library and device: records (R, d, C) on the host.
 
     memory: (d, K) or (B, d, K); initial_states: (d, C) or (B, d, C) (NumPy arrays). Records
@@ -180,4 +180,4 @@ def run_chains(
     )
     acceptance = None if run.acceptance is None else _array_api.to_numpy(run.acceptance)
     records = _array_api.to_numpy(run.records)
-    return samplers.ChainRun(records, run.record_steps, acceptance, run.wall_seconds)
+    return samplers.ChainRecords(records, run.record_steps, acceptance, run.wall_seconds)

@@ -10,7 +10,7 @@ import os
 import shlex
 from pathlib import Path
 
-__all__ = ["CONFIG_FILES_VARIABLE", "ConfigError", "UserError", "rebuild_command"]
+__all__ = ["CONFIG_FILES_VARIABLE", "ConfigError", "MethodError", "UserError", "rebuild_command"]
 
 CONFIG_FILES_VARIABLE = "STOCHASTIC_ATTENTION_CONFIGFILES"
 """Set by the workflow for every job: the config files of the run, separated by os.pathsep."""
@@ -25,6 +25,14 @@ class ConfigError(UserError, ValueError):
 
     Defined here, not in :mod:`.config`, so that modules the config checks call (claims)
     can raise it without importing the config module back.
+    """
+
+
+class MethodError(UserError, ValueError):
+    """A method cannot run with these parameters or inputs; the message says why.
+
+    Defined here, not in :mod:`.methods.base` (which re-exports it), so that the models
+    in ``baselines`` can raise it without importing the method layer above them.
     """
 
 

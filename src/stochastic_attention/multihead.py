@@ -43,7 +43,7 @@ import numpy as np
 
 from . import samplers
 from .errors import UserError
-from .samplers import ChainRun
+from .samplers import ChainRecords
 from .transforms import centred_pca_projection
 
 __all__ = [
@@ -133,7 +133,7 @@ def multihead_run(
     record_steps: Sequence[int],
     kernel: Literal["sa", "mala"],
     rank: int | None,
-) -> ChainRun:
+) -> ChainRecords:
     """Run H heads from full-space starts (d, C) and record the summed states (R, d, C).
 
     The counterpart of ``samplers.run_chains`` (same arguments plus the heads), so a method
@@ -166,4 +166,4 @@ def multihead_run(
         steps = run.record_steps
     records += split.mean[None, :, None]
     acceptance = np.mean(acceptances, axis=0) if acceptances else None
-    return ChainRun(records, steps, acceptance, seconds)
+    return ChainRecords(records, steps, acceptance, seconds)

@@ -5,7 +5,7 @@ arguments (``noise`` of shape ``(d, C)``, ``log_uniform`` of shape ``(C,)``), ``
 caches the energy and the drift of the current states so MALA evaluates the attention once
 per step, and ``StepInfo`` reports what happened. :func:`run_chains` drives the kernels
 with an explicit generator; protocols (multi-chain, single-chain, warm-start sequence) turn
-its records into a :class:`SampleSet`.
+its records (:class:`ChainRecords`) into a :class:`ChainSamples`.
 
 ``beta`` may be a scalar or one value per chain ``(C,)``, so chains at different
 temperatures advance together in one matrix.
@@ -110,9 +110,9 @@ from . import energy as en
 from .errors import UserError
 
 __all__ = [
-    "ChainRun",
+    "ChainRecords",
+    "ChainSamples",
     "MalaState",
-    "SampleSet",
     "SamplerDivergedError",
     "SpanMalaState",
     "StepInfo",
@@ -483,8 +483,15 @@ def _mala_span_update(
 
 
 @dataclass(frozen=True)
-class ChainRun:
-    """States recorded during a run of C chains (of B memories when batched).
+class ChainRecords:
+    """Every recorded state of one run of C chains (of B memories when batched): what
+    :func:`run_chains` returns.
+
+    Two consumers thin it: the library's protocols (:func:`multi_chain`,
+    :func:`single_chain`, :func:`warm_start_sequence`) into a :class:`ChainSamples`, and
+    the pipeline's sampler kinds (:mod:`stochastic_attention.methods.chains`) into a
+    :class:`~stochastic_attention.methods.base.MethodSamples` (with the energy of every
+    record as traces).
 
     ``records`` and ``acceptance`` are arrays of the input's library and device (NumPy for
     NumPy input; :func:`stochastic_attention.backends.run_chains` always returns NumPy).
@@ -547,7 +554,7 @@ def run_chains(
     record_steps: Sequence[int],
     reduce: bool = True,
     dtype: Any = None,
-) -> ChainRun:
+) -> ChainRecords:
     """Advance C chains together and record their states after the given steps.
 
     memory: (d, K), or (B, d, K) for B memories at once; initial_states: (d, C), or
@@ -593,7 +600,7 @@ def run_chains(
             records, acceptance = engine.mala_span(basis, reduced)
     records = engine.ops.released(records)
     acceptance = None if acceptance is None else engine.ops.released(acceptance)
-    return ChainRun(records, steps, acceptance, time.perf_counter() - start)
+    return ChainRecords(records, steps, acceptance, time.perf_counter() - start)
 
 
 class _Engine:
@@ -845,8 +852,15 @@ def _chi_square_dof(m: int) -> int:
 
 
 @dataclass(frozen=True)
-class SampleSet:
-    """Samples of one job with where they came from."""
+class ChainSamples:
+    """The kept samples of one protocol run with where each came from: what
+    :func:`multi_chain`, :func:`single_chain` and :func:`warm_start_sequence` return,
+    thinned from the run's :class:`ChainRecords`.
+
+    The library-level result (the finance warm-start sequence, benchmarks, a notebook); the
+    pipeline's sample step stores a method's
+    :class:`~stochastic_attention.methods.base.MethodSamples` instead.
+    """
 
     samples: np.ndarray  # (d, S)
     chain_ids: np.ndarray  # (S,) chain each sample came from
@@ -936,7 +950,7 @@ def multi_chain(
     reduce: bool = True,
     start: tuple[np.ndarray, np.ndarray] | None = None,
     dtype: DTypeLike = np.float64,
-) -> SampleSet:
+) -> ChainSamples:
     """SPEC §2 multi-chain protocol: C chains from distinct stored patterns + noise.
 
     The protocol's parameters are required: their defaults live in the config schema
@@ -964,7 +978,7 @@ def multi_chain(
         reduce=reduce,
         dtype=dtype,
     )
-    return SampleSet(
+    return ChainSamples(
         samples=chain_major(run.records[positions]),
         chain_ids=np.repeat(np.arange(n_chains), keep),
         steps=np.tile(record_steps[positions], n_chains),
@@ -989,7 +1003,7 @@ def single_chain(
     reduce: bool = True,
     start: tuple[np.ndarray, np.ndarray] | None = None,
     dtype: DTypeLike = np.float64,
-) -> SampleSet:
+) -> ChainSamples:
     """SPEC §2 single-chain protocol: one chain from stored pattern ``start_pattern``
     (parameters required, as :func:`multi_chain`'s: defaults in ``protocols.single_chain``).
 
@@ -1014,7 +1028,7 @@ def single_chain(
         reduce=reduce,
         dtype=dtype,
     )
-    return SampleSet(
+    return ChainSamples(
         samples=run.records[:, :, 0].T.copy(),
         chain_ids=np.zeros(record_steps.size, dtype=np.int64),
         steps=record_steps,
@@ -1034,7 +1048,7 @@ def warm_start_sequence(
     inner_steps: int = 200,
     initial_state: np.ndarray | None = None,
     kernel: Kernel = "mala",
-) -> SampleSet:
+) -> ChainSamples:
     """SPEC §2 warm-start sequence: day t starts from day t−1's final state.
 
     One chain advances ``inner_steps`` per day; the state at the end of each day is that
@@ -1054,7 +1068,7 @@ def warm_start_sequence(
         rng=rng,
         record_steps=record_steps,
     )
-    return SampleSet(
+    return ChainSamples(
         samples=run.records[:, :, 0].T.copy(),
         chain_ids=np.zeros(n_days, dtype=np.int64),
         steps=record_steps,

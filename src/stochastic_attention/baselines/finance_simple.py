@@ -1,46 +1,30 @@
 """Simple finance baselines (SPEC §4, finance): a multivariate Gaussian and the bootstrap of days.
 
-* ``mvn_gaussian`` (method plug-in, ``KIND``): returns drawn i.i.d. from ``N(m, S)`` with m, S
-  the sample mean and covariance (ddof 1) of the days ``M`` (d, K); the pool is S draws, the
-  sequence path K draws (i.i.d., so no clustering by construction).
+* :func:`mvn_draws`: returns drawn i.i.d. from ``N(m, S)`` with m, S the sample mean and
+  covariance (ddof 1) of the days ``M`` (d, K); the method kind ``mvn_gaussian``
+  (:mod:`stochastic_attention.methods.mvn_gaussian`) draws its pool (S draws) and its
+  sequence path (K draws, i.i.d., so no clustering by construction) with it.
 * bootstrap of days: the generic ``bootstrap`` baseline resamples memory columns; its returns
   are the raw days of those columns (:func:`stochastic_attention.domains.finance.decode_nearest`).
   :func:`bootstrap_days` draws the same thing directly and :func:`bootstrap_path` a path of
   K days resampled uniformly with replacement (the i.i.d. sequence reference).
 
-Every returned sample set carries ``arrays["decoded"]`` (the returns) and samples under the
-memory recipe (:func:`~stochastic_attention.domains.finance.normalise_returns`).
 """
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
 from ..domains.base import Memory
-from ..methods.base import MethodError, RunContext, SampleResult
+from ..errors import MethodError
 
-__all__ = [
-    "CATEGORY",
-    "DOMAINS",
-    "KIND",
-    "PARAMS_SCHEMA",
-    "bootstrap_days",
-    "bootstrap_path",
-    "mvn_draws",
-    "run",
-]
-
-KIND = "mvn_gaussian"
-CATEGORY = "simple"
-DOMAINS = ("finance",)
-PARAMS_SCHEMA: dict = {"n_samples": {"type": "integer", "minimum": 2, "default": 900}}
+__all__ = ["bootstrap_days", "bootstrap_path", "finance_returns", "mvn_draws"]
 
 
-def _returns(memory: Memory) -> np.ndarray:
+def finance_returns(memory: Memory, what: str) -> np.ndarray:
+    """The raw returns (d, K) a finance memory carries; ``what`` names the caller if none."""
     if "returns" not in memory.arrays:
-        raise MethodError(f"{KIND} works on finance memories only (they carry the raw returns)")
+        raise MethodError(f"{what} works on finance memories only (they carry the raw returns)")
     return np.asarray(memory.arrays["returns"], dtype=np.float64)
 
 
@@ -56,27 +40,9 @@ def bootstrap_days(
 ) -> tuple[np.ndarray, np.ndarray]:
     """``n`` days drawn uniformly with replacement → (states (d, n), returns (d, n))."""
     days = rng.integers(memory.n_patterns, size=n)
-    return memory.memory[:, days], _returns(memory)[:, days]
+    return memory.patterns[:, days], finance_returns(memory, "the bootstrap of days")[:, days]
 
 
 def bootstrap_path(memory: Memory, n_days: int, rng: np.random.Generator) -> np.ndarray:
     """A sequence of ``n_days`` days resampled i.i.d. from the history: returns (d, n_days)."""
     return bootstrap_days(memory, n_days, rng)[1]
-
-
-def run(memory: Memory, spec: dict, context: RunContext) -> SampleResult:
-    """The ``mvn_gaussian`` pool (S draws) and a path of K i.i.d. draws."""
-    from ..domains.finance import normalise_returns
-    from ..metrics import consecutive_groups
-
-    returns = _returns(memory)
-    n = int(spec["n_samples"])
-    start = time.perf_counter()
-    pool = mvn_draws(returns, n, context.rng)
-    path = mvn_draws(returns, returns.shape[1], context.rng)
-    return SampleResult(
-        samples=normalise_returns(pool),
-        groups=consecutive_groups(n),
-        arrays={"decoded": pool, "path": path},
-        scalars={"sampling_seconds": time.perf_counter() - start},
-    )

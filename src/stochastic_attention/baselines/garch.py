@@ -17,9 +17,8 @@ marginal transform.
 * sequence (:func:`simulate`): one path of K days after the same burn-in, for the ACF
   comparison (volatility clustering).
 
-Method plug-in: ``KIND = "garch"``, ``run(memory, spec, context)``: samples are the pool's
-returns under the memory recipe, ``arrays["decoded"]`` the returns (d, S), ``arrays["path"]``
-a simulated path (d, K); ``scalars["train_seconds"]`` is the fit time.
+The method kind ``garch`` (fit on a finance memory, draw the pool and a path) is
+:mod:`stochastic_attention.methods.garch`.
 """
 
 from __future__ import annotations
@@ -29,36 +28,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..domains.base import Memory
-from ..methods.base import MethodError, RunContext, SampleResult
+from ..errors import MethodError
 
-__all__ = [
-    "CATEGORY",
-    "DOMAINS",
-    "KIND",
-    "PARAMS_SCHEMA",
-    "SEEDED_FIT",
-    "CccGarch",
-    "fit_ccc_garch",
-    "run",
-    "sample_pool",
-    "simulate",
-]
+__all__ = ["CccGarch", "fit_ccc_garch", "sample_pool", "simulate"]
 
-KIND = "garch"
-CATEGORY = "learned"
-DOMAINS = ("finance",)
-LOGS_LOSS = False  # maximum-likelihood fits per ticker: no per-epoch loss to plot
-SEEDED_FIT = False  # maximum likelihood from fixed starts: a refit per replicate repeats it
-PARAMS_SCHEMA: dict = {
-    "n_samples": {"type": "integer", "minimum": 2, "default": 900},
-    "burn_in": {
-        "type": "integer",
-        "minimum": 0,
-        "default": 250,
-        "description": "days simulated before a pool draw or the start of the path",
-    },
-}
 _SCALE = 100.0  # arch fits percent returns
 
 
@@ -153,29 +126,3 @@ def sample_pool(
 ) -> np.ndarray:
     """``n`` i.i.d. draws (d, n): the last day of ``n`` independent paths of ``burn_in`` days."""
     return simulate(model, 1, n, rng, burn_in=max(burn_in - 1, 0))[:, :, 0].T.copy()
-
-
-def run(memory: Memory, spec: dict, context: RunContext) -> SampleResult:
-    """Fit on ``memory.arrays["returns"]``, draw the pool and one path of K days."""
-    from ..domains.finance import normalise_returns
-    from ..metrics import consecutive_groups
-
-    if "returns" not in memory.arrays:
-        raise MethodError("garch works on finance memories only (they carry the raw returns)")
-    returns = memory.arrays["returns"]
-    n, burn_in = int(spec["n_samples"]), int(spec["burn_in"])
-    model = fit_ccc_garch(returns)
-    start = time.perf_counter()
-    pool = sample_pool(model, n, context.rng, burn_in=burn_in)
-    path = simulate(model, returns.shape[1], 1, context.rng, burn_in=burn_in)[0]
-    return SampleResult(
-        samples=normalise_returns(pool),
-        groups=consecutive_groups(n),
-        arrays={"decoded": pool, "path": path, "persistence": model.persistence, "nu": model.nu},
-        scalars={
-            "train_seconds": model.train_seconds,
-            "sampling_seconds": time.perf_counter() - start,
-            "mean_persistence": float(np.mean(model.persistence)),
-            "train_size": int(returns.shape[1]),
-        },
-    )

@@ -89,22 +89,22 @@ REGISTRY = Registry("domain", "NAME", BUILTIN, DomainError)
 class Memory:
     """A memory matrix with what decoding needs.
 
-    memory: (d, K) stored patterns as columns; metadata: JSON-able description (domain,
+    patterns: (d, K) stored patterns as columns; metadata: JSON-able description (domain,
     parameters, provenance, sizes); arrays: extra named arrays a domain needs to decode
     states (a PCA mean and basis, raw returns, alignment columns, …).
     """
 
-    memory: np.ndarray
+    patterns: np.ndarray
     metadata: dict[str, Any] = field(default_factory=dict)
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def d(self) -> int:
-        return int(self.memory.shape[0])
+        return int(self.patterns.shape[0])
 
     @property
     def n_patterns(self) -> int:
-        return int(self.memory.shape[1])
+        return int(self.patterns.shape[1])
 
 
 @dataclass(frozen=True)
@@ -197,7 +197,7 @@ def save_memory_file(path: Path, memory: Memory) -> None:
     arrays = {f"extra_{key}": np.asarray(value) for key, value in memory.arrays.items()}
     metadata = np.array(json.dumps(memory.metadata, sort_keys=True, default=str))
     with open(path, "wb") as handle:
-        np.savez(handle, memory=memory.memory, metadata=metadata, **arrays)
+        np.savez(handle, memory=memory.patterns, metadata=metadata, **arrays)
 
 
 def load_memory_file(path: Path | str) -> Memory:

@@ -509,7 +509,7 @@ def decode(states: np.ndarray, memory: Memory, beta: float) -> np.ndarray:
     ``beta`` is the sampler's β (the decoding depends on it).
     """
     states = np.asarray(states, dtype=np.float64)
-    return memory.arrays["returns"] @ attention(memory.memory, states, beta)
+    return memory.arrays["returns"] @ attention(memory.patterns, states, beta)
 
 
 def decode_nearest(states: np.ndarray, memory: Memory) -> np.ndarray:
@@ -520,7 +520,7 @@ def decode_nearest(states: np.ndarray, memory: Memory) -> np.ndarray:
     """
     states = np.asarray(states, dtype=np.float64)
     unit = states / np.linalg.norm(states, axis=0)
-    return memory.arrays["returns"][:, np.argmax(memory.memory.T @ unit, axis=0)]
+    return memory.arrays["returns"][:, np.argmax(memory.patterns.T @ unit, axis=0)]
 
 
 def panel(states: np.ndarray, memory: Memory) -> Panel:
@@ -563,7 +563,7 @@ def domain_metrics(
             f"finance: decoded returns have {decoded.shape[0]} rows, memory {real.shape[0]}"
         )
     ks = fm.ks_affine(real, decoded)
-    novelty = metrics.novelty(normalise_returns(decoded), memory.memory)
+    novelty = metrics.novelty(normalise_returns(decoded), memory.patterns)
     out = {
         "ks_pass_rate": ks.pass_rate,
         "ks_mean_p": ks.mean_p,
@@ -595,7 +595,7 @@ def sequence_run(
     from ..samplers import warm_start_sequence
 
     run = warm_start_sequence(
-        memory.memory,
+        memory.patterns,
         beta=beta,
         alpha=alpha,
         rng=rng,

@@ -1,5 +1,5 @@
 """Experiment kind ``convergence``: ULA chains from random starts against a long MALA chain
-and the exact law (SPEC §6 E2; :func:`stochastic_attention.synthetic.convergence`)."""
+and the exact law (SPEC §6 E2; :func:`stochastic_attention.thermodynamics.convergence`)."""
 
 from __future__ import annotations
 

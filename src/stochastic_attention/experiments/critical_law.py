@@ -1,5 +1,5 @@
 """Experiment kind ``critical_law``: β* of random unit memories against d at a fixed load
-ratio, fitted to c·d^γ (:func:`stochastic_attention.synthetic.critical_law`)."""
+ratio, fitted to c·d^γ (:func:`stochastic_attention.thermodynamics.critical_law`)."""
 
 from __future__ import annotations
 

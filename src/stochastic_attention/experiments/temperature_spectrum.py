@@ -1,5 +1,5 @@
 """Experiment kind ``temperature_spectrum``: one SA chain per β on a random unit memory
-(SPEC §6 E1; :func:`stochastic_attention.synthetic.temperature_spectrum`)."""
+(SPEC §6 E1; :func:`stochastic_attention.thermodynamics.temperature_spectrum`)."""
 
 from __future__ import annotations
 

@@ -14,10 +14,10 @@ module) with:
 ``DOMAINS: tuple[str, ...] | None``
     The domains the kind works on (``None``: every domain). ``hmm_emission`` only makes
     sense for ``protein``, ``garch`` only for ``finance``.
-``run(memory: Memory, spec: dict, context: RunContext) -> SampleResult``
+``run(memory: Memory, spec: dict, context: RunContext) -> MethodSamples``
     Draw the samples. ``spec`` is the method's resolved config block (``beta`` already a
     number); every random draw comes from ``context``.
-``run_replicates(memory, spec, contexts) -> (SampleResult, replicate ids)``, optional
+``run_replicates(memory, spec, contexts) -> (MethodSamples, replicate ids)``, optional
     All R replicates in one call (``contexts[r]`` is replicate r's): the learned baselines
     use it to train their R fits together. Without it the sample step calls ``run`` once per
     replicate (once in all for a learned kind that does not refit).
@@ -65,7 +65,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 import numpy as np
 
 from ..domains.base import Memory
-from ..errors import UserError
+from ..errors import MethodError
 from ..registry import Registry
 
 __all__ = [
@@ -73,8 +73,8 @@ __all__ = [
     "Category",
     "MethodError",
     "MethodKind",
+    "MethodSamples",
     "RunContext",
-    "SampleResult",
     "StartDraw",
     "baseline_betas",
     "betas_of",
@@ -103,15 +103,11 @@ BUILTIN: dict[str, str] = {
     "gmm_pca": "stochastic_attention.methods.learned",
     "vae": "stochastic_attention.methods.learned",
     "ddpm": "stochastic_attention.methods.learned",
-    "hmm_emission": "stochastic_attention.baselines.hmm_emission",
-    "shuffled": "stochastic_attention.baselines.shuffled",
-    "garch": "stochastic_attention.baselines.garch",
-    "mvn_gaussian": "stochastic_attention.baselines.finance_simple",
+    "hmm_emission": "stochastic_attention.methods.hmm_emission",
+    "shuffled": "stochastic_attention.methods.shuffled",
+    "garch": "stochastic_attention.methods.garch",
+    "mvn_gaussian": "stochastic_attention.methods.mvn_gaussian",
 }
-
-
-class MethodError(UserError, ValueError):
-    """A method cannot run with these parameters or inputs; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -148,11 +144,18 @@ class RunContext:
 
 
 @dataclass
-class SampleResult:
-    """What a method drew. samples: (d, S); groups: (S,) chain ids (or consecutive groups
-    of 5); arrays: extra per-job arrays (``acceptance`` (C,), ``loss_<name>`` histories,
-    ``steps``, ``start_patterns``…); scalars: JSON-able numbers for provenance
-    (``train_seconds``, ``sampling_seconds``, ``train_size``, ``final_loss``…)."""
+class MethodSamples:
+    """What a method drew: the return value of every kind's ``run``, and what the sample
+    step writes to ``samples/{domain}/{dataset}/{method}.npz`` (after :func:`run_replicates`
+    has joined the replicates' with :func:`concatenate`).
+
+    samples: (d, S); groups: (S,) chain ids (or consecutive groups of 5); arrays: extra
+    per-job arrays (``acceptance`` (C,), ``loss_<name>`` histories, ``steps``,
+    ``start_patterns``…); scalars: JSON-able numbers for provenance (``train_seconds``,
+    ``sampling_seconds``, ``train_size``, ``final_loss``…). A sampler kind builds it from
+    its run's :class:`~stochastic_attention.samplers.ChainRecords` (the kept snapshots,
+    chain ids, energy traces); a baseline from its model's draws.
+    """
 
     samples: np.ndarray
     groups: np.ndarray
@@ -168,7 +171,7 @@ class MethodKind(Protocol):
     CATEGORY: Category
     PARAMS_SCHEMA: dict
 
-    def run(self, memory: Memory, spec: dict, context: RunContext) -> SampleResult: ...
+    def run(self, memory: Memory, spec: dict, context: RunContext) -> MethodSamples: ...
 
 
 class _Kind:
@@ -270,7 +273,7 @@ def betas_of(kind: Any) -> Callable[[dict, BetaResolver], dict[str, float]]:
     return sampler_betas if samples_at_beta(kind) else baseline_betas
 
 
-def concatenate(results: list[SampleResult]) -> tuple[SampleResult, np.ndarray]:
+def concatenate(results: list[MethodSamples]) -> tuple[MethodSamples, np.ndarray]:
     """Stack per-replicate results: groups renumbered, replicate ids per sample."""
     groups, replicate, offset = [], [], 0
     for r, result in enumerate(results):
@@ -295,7 +298,7 @@ def concatenate(results: list[SampleResult]) -> tuple[SampleResult, np.ndarray]:
             scalars[key] = float(np.mean(column))  # one final loss per refit: mean, SD, each
             scalars[f"{key}_sd_rep"] = float(np.std(column, ddof=1))
             scalars[f"{key}_replicates"] = [float(v) for v in column]
-    merged = SampleResult(
+    merged = MethodSamples(
         np.concatenate([result.samples for result in results], axis=1),
         np.concatenate(groups),
         arrays,
@@ -348,7 +351,7 @@ def _run_chains(kind: Any, memory: Memory, spec: dict, contexts: list[RunContext
     """
     options = spec["protocol_params"]
     protocol = options["kind"]
-    start = start_draw(memory.memory, protocol, options, spec["seeds"]["start"])
+    start = start_draw(memory.patterns, protocol, options, spec["seeds"]["start"])
     result = kind.run(memory, spec, replace(contexts[0], start=start))
     per_replicate = start.start_patterns.size // len(contexts)
     return result, np.asarray(result.arrays["chains"]) // per_replicate
@@ -378,7 +381,7 @@ def _run_learned(kind: Any, memory: Memory, spec: dict, contexts: list[RunContex
 
 def run_replicates(
     kind: Any, memory: Memory, spec: dict, contexts: list[RunContext]
-) -> tuple[SampleResult, np.ndarray]:
+) -> tuple[MethodSamples, np.ndarray]:
     """All R replicates of one job (``contexts[r]`` is replicate r's): the kind's own
     ``run_replicates``, else a policy (a kind that :func:`uses_protocol`: one run of all
     chains; a learned kind: a fit per replicate unless refits would repeat themselves; any

@@ -16,7 +16,7 @@ from .. import samplers
 from ..domains.base import Memory
 from ..energy import energy
 from ..metrics import consecutive_groups
-from .base import MethodError, RunContext, SampleResult, start_draw
+from .base import MethodError, MethodSamples, RunContext, start_draw
 
 __all__ = [
     "CATEGORIES", "PARAMS_SCHEMAS", "run_mala", "run_multihead_sa", "run_sa", "start_draw"
@@ -47,7 +47,7 @@ PARAMS_SCHEMAS: dict[str, dict] = {
 GROUP_SIZE = 5  # SPEC §3: a single chain's snapshots form consecutive groups of 5
 
 
-def _run(kernel: str, memory: Memory, spec: dict, context: RunContext) -> SampleResult:
+def _run(kernel: str, memory: Memory, spec: dict, context: RunContext) -> MethodSamples:
     if context.start is None:
         raise MethodError(f"{kernel}: a sampler needs the common start draw (context.start)")
     options = spec["protocol_params"]
@@ -63,15 +63,15 @@ def _run(kernel: str, memory: Memory, spec: dict, context: RunContext) -> Sample
         from ..multihead import multihead_run
 
         run = multihead_run(
-            memory.memory, context.start.initial_states, n_heads=spec["n_heads"],
+            memory.patterns, context.start.initial_states, n_heads=spec["n_heads"],
             kernel=spec["head_kernel"], rank=spec["rank"], **common,
         )  # fmt: skip
     else:
         from ..backends import resolve_dtype, run_chains
 
-        dtype = resolve_dtype(spec["dtype"], memory.memory.shape)
+        dtype = resolve_dtype(spec["dtype"], memory.patterns.shape)
         run = run_chains(
-            memory.memory, context.start.initial_states, kernel=kernel,
+            memory.patterns, context.start.initial_states, kernel=kernel,
             backend=spec["backend"], device=spec["device"],
             dtype=dtype, **common,
         )  # fmt: skip
@@ -93,7 +93,7 @@ def _run(kernel: str, memory: Memory, spec: dict, context: RunContext) -> Sample
     samples = samplers.chain_major(np.asarray(run.records[positions], dtype=np.float64))
     run_records = np.asarray(run.records, dtype=np.float64)
     flat = run_records.transpose(1, 0, 2).reshape(d, n_records * n_chains)
-    traces = energy(memory.memory, flat, spec["beta"]).reshape(n_records, n_chains)
+    traces = energy(memory.patterns, flat, spec["beta"]).reshape(n_records, n_chains)
     arrays = {
         "chains": np.repeat(np.arange(n_chains), positions.size),
         "steps": np.tile(record_steps[positions], n_chains),
@@ -107,19 +107,19 @@ def _run(kernel: str, memory: Memory, spec: dict, context: RunContext) -> Sample
     scalars: dict = {"sampling_seconds": run.wall_seconds}
     if kernel != "multihead_sa":
         scalars["dtype"] = dtype
-    return SampleResult(samples, groups, arrays, scalars)
+    return MethodSamples(samples, groups, arrays, scalars)
 
 
-def run_sa(memory: Memory, spec: dict, context: RunContext) -> SampleResult:
+def run_sa(memory: Memory, spec: dict, context: RunContext) -> MethodSamples:
     """Unadjusted Langevin (SPEC §2) with the exact span reduction."""
     return _run("sa", memory, spec, context)
 
 
-def run_mala(memory: Memory, spec: dict, context: RunContext) -> SampleResult:
+def run_mala(memory: Memory, spec: dict, context: RunContext) -> MethodSamples:
     """Metropolis-adjusted Langevin (SPEC §2); reports per-chain acceptance."""
     return _run("mala", memory, spec, context)
 
 
-def run_multihead_sa(memory: Memory, spec: dict, context: RunContext) -> SampleResult:
+def run_multihead_sa(memory: Memory, spec: dict, context: RunContext) -> MethodSamples:
     """Multi-head SA (SPEC §6 E16): H heads on slices of the principal directions."""
     return _run("multihead_sa", memory, spec, context)

@@ -28,7 +28,7 @@ import numpy as np
 
 from ..domains.base import Memory
 from ..metrics import consecutive_groups
-from .base import RunContext, SampleResult
+from .base import MethodSamples, RunContext
 
 __all__ = [
     "CATEGORIES",
@@ -56,7 +56,7 @@ def _params(kind: str, train: dict | None) -> Any:
     return getattr(params, _PARAMS[kind]).from_config(train or {})
 
 
-def _run(kind: str, memory: Memory, spec: dict, context: RunContext) -> SampleResult:
+def _run(kind: str, memory: Memory, spec: dict, context: RunContext) -> MethodSamples:
     result, _ = _run_replicates(kind, memory, spec, [context], refit=True)
     return result
 
@@ -76,7 +76,7 @@ def _draw(fitted: Any, spec: dict, n: int, rng: np.random.Generator, memory: Mem
 
     drawn = int(spec.get("select_top_of", spec["n_samples"])) * n // int(spec["n_samples"])
     samples = fitted.sample(drawn, rng)
-    return top_by_max_cos(samples, memory.memory, n) if samples.shape[1] > n else samples
+    return top_by_max_cos(samples, memory.patterns, n) if samples.shape[1] > n else samples
 
 
 def _histories(fits: list[Any]) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
@@ -98,7 +98,7 @@ def _histories(fits: list[Any]) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
 
 def _run_replicates(
     kind: str, memory: Memory, spec: dict, contexts: list[RunContext], *, refit: bool
-) -> tuple[SampleResult, np.ndarray]:
+) -> tuple[MethodSamples, np.ndarray]:
     """Every replicate's samples ``(d, R·n)`` and the replicate id of each sample."""
     params = _params(kind, spec["train"])
     first = contexts[0]
@@ -106,7 +106,7 @@ def _run_replicates(
     n, replicates = int(spec["n_samples"]), len(contexts)
     seeds = [context.seed for context in contexts] if refit else [first.seed]
     start = time.perf_counter()
-    fits = _fit_all(kind, training.memory, params, seeds, first)
+    fits = _fit_all(kind, training.patterns, params, seeds, first)
     seconds = time.perf_counter() - start
     if refit:
         parts = [_draw(f, spec, n, c.rng, memory) for f, c in zip(fits, contexts, strict=True)]
@@ -117,26 +117,26 @@ def _run_replicates(
     scalars = {
         "train_seconds": seconds,
         "fits": len(fits),
-        "train_size": int(training.memory.shape[1]),
+        "train_size": int(training.patterns.shape[1]),
         "train_dataset": training.metadata.get("dataset"),
         **final,
     }
     groups = consecutive_groups(n * replicates)
     replicate_ids = np.arange(n * replicates) // n
-    return SampleResult(samples, groups, arrays, scalars), replicate_ids
+    return MethodSamples(samples, groups, arrays, scalars), replicate_ids
 
 
-def run_gmm_pca(memory: Memory, spec: dict, context: RunContext) -> SampleResult:
+def run_gmm_pca(memory: Memory, spec: dict, context: RunContext) -> MethodSamples:
     """GMM-PCA: a diagonal Gaussian mixture in the top principal directions."""
     return _run("gmm_pca", memory, spec, context)
 
 
-def run_vae(memory: Memory, spec: dict, context: RunContext) -> SampleResult:
+def run_vae(memory: Memory, spec: dict, context: RunContext) -> MethodSamples:
     """A small fully connected VAE."""
     return _run("vae", memory, spec, context)
 
 
-def run_ddpm(memory: Memory, spec: dict, context: RunContext) -> SampleResult:
+def run_ddpm(memory: Memory, spec: dict, context: RunContext) -> MethodSamples:
     """An MLP DDPM with ancestral sampling."""
     return _run("ddpm", memory, spec, context)
 
@@ -144,7 +144,7 @@ def run_ddpm(memory: Memory, spec: dict, context: RunContext) -> SampleResult:
 def _replicates(kind: str):
     def run_replicates(
         memory: Memory, spec: dict, contexts: list[RunContext]
-    ) -> tuple[SampleResult, np.ndarray]:
+    ) -> tuple[MethodSamples, np.ndarray]:
         """All replicates of one job: a fit per replicate unless ``refit_replicates`` is false
         (see the module docstring); returns the samples and each sample's replicate id."""
         return _run_replicates(kind, memory, spec, contexts, refit=bool(spec["refit_replicates"]))

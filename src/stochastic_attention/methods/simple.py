@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..baselines import simple
 from ..domains.base import Memory
 from ..metrics import consecutive_groups
-from .base import BetaResolver, MethodError, RunContext, SampleResult, baseline_betas
+from .base import BetaResolver, MethodError, MethodSamples, RunContext, baseline_betas
 
 __all__ = ["CATEGORIES", "PARAMS_SCHEMAS"]
 
@@ -32,13 +32,13 @@ PARAMS_SCHEMAS: dict[str, dict] = {
 }
 
 
-def _result(samples) -> SampleResult:
-    return SampleResult(samples, consecutive_groups(samples.shape[1]))
+def _result(samples) -> MethodSamples:
+    return MethodSamples(samples, consecutive_groups(samples.shape[1]))
 
 
-def run_bootstrap(memory: Memory, spec: dict, context: RunContext) -> SampleResult:
+def run_bootstrap(memory: Memory, spec: dict, context: RunContext) -> MethodSamples:
     """Stored patterns drawn uniformly."""
-    return _result(simple.bootstrap(memory.memory, spec["n_samples"], context.rng))
+    return _result(simple.bootstrap(memory.patterns, spec["n_samples"], context.rng))
 
 
 def resolve_betas_gaussian(spec: dict, resolve: BetaResolver) -> dict[str, float]:
@@ -48,19 +48,19 @@ def resolve_betas_gaussian(spec: dict, resolve: BetaResolver) -> dict[str, float
     return betas | {"beta": resolve(spec.get("beta", spec["energy_beta"]), spec.get("alpha"))}
 
 
-def run_gaussian(memory: Memory, spec: dict, context: RunContext) -> SampleResult:
+def run_gaussian(memory: Memory, spec: dict, context: RunContext) -> MethodSamples:
     """A stored pattern + N(0, σ² I), σ = sqrt(2α/β)."""
     if "alpha" not in spec or "beta" not in spec:
         raise MethodError("gaussian: needs 'alpha' and 'beta' (σ = sqrt(2α/β))")
     draws = simple.gaussian_perturbation(
-        memory.memory, spec["n_samples"], context.rng, alpha=spec["alpha"], beta=spec["beta"]
+        memory.patterns, spec["n_samples"], context.rng, alpha=spec["alpha"], beta=spec["beta"]
     )
     return _result(draws)
 
 
-def run_convex(memory: Memory, spec: dict, context: RunContext) -> SampleResult:
+def run_convex(memory: Memory, spec: dict, context: RunContext) -> MethodSamples:
     """Random convex combinations of the stored patterns."""
-    return _result(simple.convex_combination(memory.memory, spec["n_samples"], context.rng))
+    return _result(simple.convex_combination(memory.patterns, spec["n_samples"], context.rng))
 
 
 def _reference(context: RunContext, kind: str):
@@ -69,13 +69,13 @@ def _reference(context: RunContext, kind: str):
     return context.reference
 
 
-def run_matched_gaussian(memory: Memory, spec: dict, context: RunContext) -> SampleResult:
+def run_matched_gaussian(memory: Memory, spec: dict, context: RunContext) -> MethodSamples:
     """Per-coordinate mean and variance of the reference sampler's samples."""
     reference = _reference(context, "matched_gaussian")
     return _result(simple.matched_gaussian(reference, spec["n_samples"], context.rng))
 
 
-def run_isotropic_gaussian(memory: Memory, spec: dict, context: RunContext) -> SampleResult:
+def run_isotropic_gaussian(memory: Memory, spec: dict, context: RunContext) -> MethodSamples:
     """N(0, I) rescaled to the reference samples' mean norm."""
     reference = _reference(context, "isotropic_gaussian")
     return _result(simple.isotropic_gaussian(reference, spec["n_samples"], context.rng))

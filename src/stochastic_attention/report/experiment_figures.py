@@ -133,7 +133,7 @@ def sample_grids(inputs: FigureInputs, path: Path) -> None:
     from . import comparison_figures as figures
 
     domain, memory = inputs.domain, inputs.full_memory
-    stored = memory.memory[:, _spread(memory.n_patterns)]
+    stored = memory.patterns[:, _spread(memory.n_patterns)]
     panels = [("stored patterns", domain.panel(stored, memory))]
     for row in inputs.rows:
         states = inputs.full_states(inputs.samples(row), row)
@@ -199,7 +199,7 @@ def energy_histograms(inputs: FigureInputs, path: Path) -> None:
 
     beta = float(inputs.rows[0]["metrics"]["energy_beta"])
     energies = {
-        inputs.label(row): energy(inputs.memory.memory, inputs.samples(row), beta)
+        inputs.label(row): energy(inputs.memory.patterns, inputs.samples(row), beta)
         for row in inputs.rows
     }
     figures.energy_histograms(energies, path, beta=beta, title=_top(inputs))
@@ -221,10 +221,10 @@ def nearest_neighbours(inputs: FigureInputs, path: Path) -> None:
     memory = inputs.full_memory
     states = inputs.full_states(inputs.samples(row), row)
     states = states[:, _spread(states.shape[1], 8)]
-    nearest, cosines = figures.nearest_patterns(states, memory.memory)
+    nearest, cosines = figures.nearest_patterns(states, memory.patterns)
     figures.nearest_neighbour_pairs(
         inputs.domain.panel(states, memory),
-        inputs.domain.panel(memory.memory[:, nearest], memory),
+        inputs.domain.panel(memory.patterns[:, nearest], memory),
         cosines,
         path,
         title=_top(inputs),
@@ -314,7 +314,7 @@ def max_cos_histogram(inputs: FigureInputs, path: Path) -> None:
     from . import mnist_figures
 
     values = {
-        inputs.label(row): max_cosine(inputs.samples(row), inputs.memory.memory)
+        inputs.label(row): max_cosine(inputs.samples(row), inputs.memory.patterns)
         for row in inputs.rows
     }
     mnist_figures.max_cos_histogram(
@@ -390,7 +390,7 @@ def basin_visits(inputs: FigureInputs, path: Path) -> None:
     for row in rows:
         chains = row["samples"]["chains"]
         first = chains == chains.min()
-        index, value = visits(row["samples"]["samples"][:, first], inputs.memory.memory)
+        index, value = visits(row["samples"]["samples"][:, first], inputs.memory.patterns)
         steps.append(row["samples"]["steps"][first])
         nearest.append(index)
         cosine.append(value)

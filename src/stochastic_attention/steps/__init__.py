@@ -18,11 +18,11 @@ STEP_MODULES = {
     "claims": "core",
     "sequence": "sequence",
     "export": "core",
-    "temperature-spectrum": "synthetic",
-    "convergence": "synthetic",
-    "phase-diagram-cell": "synthetic",
-    "phase-diagram": "synthetic",
-    "critical-law": "synthetic",
+    "temperature-spectrum": "thermodynamics",
+    "convergence": "thermodynamics",
+    "phase-diagram-cell": "thermodynamics",
+    "phase-diagram": "thermodynamics",
+    "critical-law": "thermodynamics",
 }
 
 

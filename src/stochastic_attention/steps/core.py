@@ -71,12 +71,12 @@ def _pca_transform(memory: Memory, rank: int) -> Memory:
     """Project the memory onto its top ``rank`` principal directions (``pca_rank``)."""
     from ..transforms import pca_projection
 
-    if rank > min(memory.memory.shape):
+    if rank > min(memory.patterns.shape):
         raise StepError(
-            f"pca_rank {rank} exceeds min(d, K) = {min(memory.memory.shape)} of this memory"
+            f"pca_rank {rank} exceeds min(d, K) = {min(memory.patterns.shape)} of this memory"
         )
-    reduced, basis = pca_projection(memory.memory, rank)
-    arrays = dict(memory.arrays) | {"pca_basis": basis, "full_memory": memory.memory}
+    reduced, basis = pca_projection(memory.patterns, rank)
+    arrays = dict(memory.arrays) | {"pca_basis": basis, "full_memory": memory.patterns}
     metadata = memory.metadata | {"pca_rank": rank, "full_d": memory.d}
     return Memory(reduced, metadata, arrays)
 
@@ -94,7 +94,7 @@ def build_memory(params, inputs, outputs, seed, threads):
     domain = get_domain(spec["domain"])
     built = domain.build_memory(spec, inputs.get("raw"))
     # every domain, also a plug-in: a NaN or zero column fails here, naming the column
-    check_columns(built.memory, f"dataset {params['dataset']} ({spec['domain']} memory)")
+    check_columns(built.patterns, f"dataset {params['dataset']} ({spec['domain']} memory)")
     metadata = dict(built.metadata)
     if "provenance" in inputs:
         metadata["source"] = json.loads(inputs["provenance"].read_text()).get("provenance")
@@ -105,11 +105,11 @@ def build_memory(params, inputs, outputs, seed, threads):
     for note in metadata["notes"]:
         log.warning("dataset %s: %s", params["dataset"], note)
     metadata |= {"domain": spec["domain"], "dataset": params["dataset"], "params": spec}
-    memory = Memory(built.memory, metadata, built.arrays)
+    memory = Memory(built.patterns, metadata, built.arrays)
     if spec.get("pca_rank"):
         memory = _pca_transform(memory, int(spec["pca_rank"]))
     save_memory_file(outputs["memory"], memory)
-    return {"shape": list(memory.memory.shape)}
+    return {"shape": list(memory.patterns.shape)}
 
 
 # ------------------------------------------------------------------------------ sample
@@ -128,7 +128,7 @@ def resolve_beta(rule: Any, memory: Memory, alpha: float | None, cache: dict) ->
         return float(rule)
     if "critical" in rule:
         if "critical" not in cache:
-            cache["critical"] = energy.critical_beta(memory.memory)
+            cache["critical"] = energy.critical_beta(memory.patterns)
         critical = cache["critical"]
         criterion = rule["criterion"]  # the plan fills in the config's beta_criterion
         cache["beta_star"] = critical.by_criterion(criterion)
@@ -274,9 +274,9 @@ def compute_metrics(params, inputs, outputs, seed, threads):
     for r in np.unique(replicate):
         mask = replicate == r
         samples, groups = loaded["samples"][:, mask], loaded["groups"][mask]
-        row = metrics.summarise(samples, memory.memory, energy_beta, groups).as_dict()
+        row = metrics.summarise(samples, memory.patterns, energy_beta, groups).as_dict()
         row.pop("beta", None)
-        row["frechet_diagonal"] = metrics.frechet_diagonal(samples, memory.memory)
+        row["frechet_diagonal"] = metrics.frechet_diagonal(samples, memory.patterns)
         if hasattr(domain, "domain_metrics"):
             sampler_beta = meta["beta"] if samples_at_beta(get_method(meta["kind"])) else None
             extra = {"beta": sampler_beta, "decoded": None}
@@ -338,11 +338,11 @@ def paired(params, inputs, outputs, seed, threads):
     energy_beta = float(first["metadata"]["energy_beta"])
     per_sample = {}
     for name, loaded in (("first", first), ("second", second)):
-        best = metrics.max_cosine(loaded["samples"], memory.memory)
+        best = metrics.max_cosine(loaded["samples"], memory.patterns)
         per_sample[name] = {
             "novelty": 1.0 - best,
             "max_cosine": best,
-            "energy": energy.energy(memory.memory, loaded["samples"], energy_beta),
+            "energy": energy.energy(memory.patterns, loaded["samples"], energy_beta),
         }
     groups = first["groups"]
     record = {"first": params.get("first"), "second": params.get("second")}

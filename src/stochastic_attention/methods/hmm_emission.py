@@ -16,8 +16,8 @@ import time
 import numpy as np
 
 from ..domains.base import Memory
-from ..methods.base import MethodError, RunContext, SampleResult
 from ..metrics import consecutive_groups
+from .base import MethodError, MethodSamples, RunContext
 
 __all__ = ["CATEGORY", "DOMAINS", "KIND", "PARAMS_SCHEMA", "run"]
 
@@ -34,7 +34,7 @@ def _n_samples(spec: dict) -> int:
     return int(n)
 
 
-def run(memory: Memory, spec: dict, context: RunContext) -> SampleResult:
+def run(memory: Memory, spec: dict, context: RunContext) -> MethodSamples:
     """``spec["n_samples"]`` emitted sequences as states (d, S); groups of 5 in order."""
     from ..domains.protein import encode
     from ..domains.protein_hmm import emit_aligned, hmm_from_array
@@ -46,7 +46,7 @@ def run(memory: Memory, spec: dict, context: RunContext) -> SampleResult:
     seed = int(context.rng.integers(1, 2**31 - 1))
     sequences = emit_aligned(hmm_from_array(memory.arrays["hmm"]), n, seed)
     samples = encode(sequences, memory)
-    return SampleResult(
+    return MethodSamples(
         samples=samples,
         groups=consecutive_groups(n),
         arrays={"decoded": np.array(sequences, dtype=np.str_)},

@@ -1,8 +1,8 @@
-"""Pipeline steps of the synthetic experiment kinds: ``temperature-spectrum``,
+"""Pipeline steps of the thermodynamic experiment kinds: ``temperature-spectrum``,
 ``convergence``, ``phase-diagram-cell``, ``phase-diagram`` and ``critical-law``.
 
 Parameters are the keyword arguments of the library functions in
-:mod:`stochastic_attention.synthetic`, every one given (the experiment's block, its defaults
+:mod:`stochastic_attention.thermodynamics`, every one given (the experiment's block, its defaults
 from the schema: the functions hold none), plus ``title``; an unknown key is a
 ``ValueError`` naming it. Outputs are named: ``table`` (CSV) and
 ``figure`` (PNG) are required; ``markdown``, ``latex`` and ``html`` (text and tables as one
@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .. import synthetic as sy
+from .. import thermodynamics as th
 from ..cli import step
 
 __all__: list[str] = []
@@ -28,9 +28,9 @@ __all__: list[str] = []
 
 def _figures():
     """The figure module, imported on demand (matplotlib costs ~1 s of start-up per job)."""
-    from ..report import synthetic_figures
+    from ..report import thermodynamics_figures
 
-    return synthetic_figures
+    return thermodynamics_figures
 
 
 _NOT_PARAMS = {"seed", "memory"}
@@ -98,17 +98,17 @@ def temperature_spectrum(
 ):
     """E1 temperature spectrum → table, figure (and markdown, latex, html).
 
-    params: the keyword arguments of ``synthetic.temperature_spectrum`` (d, n_patterns,
+    params: the keyword arguments of ``thermodynamics.temperature_spectrum`` (d, n_patterns,
     beta_min, beta_max, n_betas, alpha, n_steps, burn_in, thin, init_noise, start_pattern)
     and ``title``. inputs: none. outputs: ``table``, ``figure``; optional ``markdown``,
     ``latex``, ``html``.
     """
-    _check_params("temperature-spectrum", params, _allowed(sy.temperature_spectrum, {"title"}))
+    _check_params("temperature-spectrum", params, _allowed(th.temperature_spectrum, {"title"}))
     _check_outputs(
         "temperature-spectrum", outputs, {"table", "figure"}, {"markdown", "latex", "html"}
     )
-    result = sy.temperature_spectrum(
-        **_pick(params, sy.temperature_spectrum), seed=np.random.default_rng(seed)
+    result = th.temperature_spectrum(
+        **_pick(params, th.temperature_spectrum), seed=np.random.default_rng(seed)
     )
     _write_csv(result.table, outputs["table"])
     _figures().temperature_spectrum_figure(
@@ -161,16 +161,16 @@ def convergence(
 ):
     """E2 convergence → table, figure (and markdown, latex, html, trace).
 
-    params: the keyword arguments of ``synthetic.convergence`` (d, n_patterns, beta,
+    params: the keyword arguments of ``thermodynamics.convergence`` (d, n_patterns, beta,
     sampler_beta, alpha, n_chains, n_steps, burn_in, thin, init_scale, reference_*, window,
     exact_grid_points) and ``title``. inputs: none. outputs: ``table``, ``figure``; optional
     ``markdown``, ``latex``, ``html``, ``trace``.
     """
-    _check_params("convergence", params, _allowed(sy.convergence, {"title"}))
+    _check_params("convergence", params, _allowed(th.convergence, {"title"}))
     _check_outputs(
         "convergence", outputs, {"table", "figure"}, {"markdown", "latex", "html", "trace"}
     )
-    result = sy.convergence(**_pick(params, sy.convergence), seed=np.random.default_rng(seed))
+    result = th.convergence(**_pick(params, th.convergence), seed=np.random.default_rng(seed))
     _write_csv(result.table, outputs["table"])
     if "trace" in outputs:
         _write_csv(result.trace, outputs["trace"])
@@ -211,17 +211,17 @@ def phase_diagram_cell(
 ):
     """E3, one load ratio → ``cell`` (CSV, one row per dataset × β).
 
-    params: ``load_ratio`` and the keyword arguments of ``synthetic.load_ratio_cell`` (d,
+    params: ``load_ratio`` and the keyword arguments of ``thermodynamics.load_ratio_cell`` (d,
     beta_min, beta_max, n_betas, n_datasets, alpha, n_steps, burn_in, thin, init_noise,
     batching). inputs: none. outputs: ``cell``.
     """
-    allowed = _allowed(sy.load_ratio_cell, {"load_ratio"})
+    allowed = _allowed(th.load_ratio_cell, {"load_ratio"})
     _check_params("phase-diagram-cell", params, allowed)
     _check_outputs("phase-diagram-cell", outputs, {"cell"}, set())
     if "load_ratio" not in params:
         raise ValueError("step phase-diagram-cell: parameter 'load_ratio' is required")
-    cell = sy.load_ratio_cell(
-        float(params["load_ratio"]), **_pick(params, sy.load_ratio_cell), seed=int(seed)
+    cell = th.load_ratio_cell(
+        float(params["load_ratio"]), **_pick(params, th.load_ratio_cell), seed=int(seed)
     )
     _write_csv(cell, outputs["cell"])
     return {"n_patterns": int(cell["n_patterns"].iloc[0]), "rows": len(cell)}
@@ -233,7 +233,7 @@ def phase_diagram(
 ):
     """E3 cells (inputs ``cell0``, ``cell1``, …) → table, figure (+ markdown, latex, html, contour).
     """
-    allowed = _allowed(sy.load_ratio_cell, {"load_ratios", "contour_level", "title"})
+    allowed = _allowed(th.load_ratio_cell, {"load_ratios", "contour_level", "title"})
     _check_params("phase-diagram", params, allowed)
     _check_outputs(
         "phase-diagram", outputs, {"table", "figure"}, {"markdown", "latex", "html", "contour"}
@@ -254,7 +254,7 @@ def phase_diagram(
                 f"{expected}"
             )
     level = float(params["contour_level"])  # the block's, its default from the schema
-    table, contour = sy.phase_diagram(cells, level=level)
+    table, contour = th.phase_diagram(cells, level=level)
     _write_csv(table, outputs["table"])
     if "contour" in outputs:
         _write_csv(contour, outputs["contour"])
@@ -284,19 +284,19 @@ def critical_law(
 ):
     """β* against d → table, figure (and markdown, latex, html, fit, curves).
 
-    params: the keyword arguments of ``synthetic.critical_law`` (dims, load_ratio, n_probes,
+    params: the keyword arguments of ``thermodynamics.critical_law`` (dims, load_ratio, n_probes,
     probe_sets, n_grid, sweep, beta_min, beta_max, n_betas, alpha, n_steps, burn_in, thin,
     level) and ``title``. inputs: none. outputs: ``table``, ``figure``; optional ``markdown``,
     ``latex``, ``html``, ``fit``, ``curves``.
     """
-    _check_params("critical-law", params, _allowed(sy.critical_law, {"title"}))
+    _check_params("critical-law", params, _allowed(th.critical_law, {"title"}))
     _check_outputs(
         "critical-law", outputs, {"table", "figure"}, {"markdown", "latex", "html", "fit", "curves"}
     )
-    kwargs = _pick(params, sy.critical_law)
-    result = sy.critical_law(**kwargs, seed=np.random.default_rng(seed))
+    kwargs = _pick(params, th.critical_law)
+    result = th.critical_law(**kwargs, seed=np.random.default_rng(seed))
     load_ratio = float(result.table["load_ratio"].iloc[0])
-    headline, details = sy.law_verdict(result.fits, load_ratio)
+    headline, details = th.law_verdict(result.fits, load_ratio)
     _write_csv(result.table, outputs["table"])
     if "fit" in outputs:
         _write_csv(result.fits, outputs["fit"])

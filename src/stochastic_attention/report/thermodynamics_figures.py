@@ -1,6 +1,6 @@
-"""Figures of the synthetic experiments (E1–E3, critical-temperature law), one per function.
+"""Figures of the thermodynamic experiments (E1–E3, critical-temperature law), one per function.
 
-Each function takes the tables of :mod:`stochastic_attention.synthetic` (so a figure can be
+Each function takes the tables of :mod:`stochastic_attention.thermodynamics` (so a figure can be
 redrawn from the CSV files) and writes one PNG in the look of :mod:`.style`: readable fonts,
 labelled axes with units, the SNR next to every β axis, plain-number ticks. A config
 ``title`` is shown above the informative default title, never instead of it.

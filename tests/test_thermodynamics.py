@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-import stochastic_attention.steps.synthetic  # noqa: F401  (registers the steps)
+import stochastic_attention.steps.thermodynamics  # noqa: F401  (registers the steps)
 from stochastic_attention import cli
 from stochastic_attention import energy as en
-from stochastic_attention import synthetic as sy
+from stochastic_attention import thermodynamics as th
 from stochastic_attention.domains.synthetic import random_memory
 from workflow_utils import experiment_defaults
 
@@ -47,9 +47,9 @@ def test_exact_energy_law_matches_iid_draws_from_the_gaussian_mixture():
     The draws are independent, so the KS p-value is exact (fails 0.1 % of seeds by chance).
     """
     memory = random_memory(8, 4, 3)
-    exact = sy.exact_energy_distribution(memory, 5.0, grid_points=32)
+    exact = th.exact_energy_distribution(memory, 5.0, grid_points=32)
     assert exact is not None and exact.rank == 4
-    samples = sy.exact_samples(memory, 5.0, 100_000, np.random.default_rng(4))
+    samples = th.exact_samples(memory, 5.0, 100_000, np.random.default_rng(4))
     energies = en.energy(memory, samples, 5.0)
     assert stats.kstest(energies, exact.cdf_at).pvalue > 0.001
     se = energies.std() / np.sqrt(energies.size)
@@ -61,7 +61,7 @@ def test_exact_energy_law_matches_iid_draws_from_the_gaussian_mixture():
 
 
 def test_exact_energy_law_is_skipped_when_the_span_is_too_large():
-    assert sy.exact_energy_distribution(random_memory(64, 16, 0), 5.0) is None
+    assert th.exact_energy_distribution(random_memory(64, 16, 0), 5.0) is None
 
 
 # ---------------------------------------------------------------------------------- E1
@@ -69,8 +69,8 @@ def test_exact_energy_law_is_skipped_when_the_span_is_too_large():
 
 def test_e1_spectrum_runs_all_betas_in_one_batch_and_follows_the_retrieval_law():
     """d 32, K 8, 9 β in [1e-2, 1e3], T 2000, burn-in 500."""
-    result = sy.temperature_spectrum(
-        **experiment_defaults("temperature_spectrum", sy.temperature_spectrum)
+    result = th.temperature_spectrum(
+        **experiment_defaults("temperature_spectrum", th.temperature_spectrum)
         | {"d": 32, "n_patterns": 8, "n_betas": 9, "n_steps": 2000, "burn_in": 500},
         seed=1,
     )
@@ -89,7 +89,7 @@ def test_e1_spectrum_runs_all_betas_in_one_batch_and_follows_the_retrieval_law()
 # ---------------------------------------------------------------------------------- E2
 
 E2_REDUCED = {
-    **experiment_defaults("convergence", sy.convergence),
+    **experiment_defaults("convergence", th.convergence),
     "n_steps": 6000,
     "burn_in": 1000,
     "reference_chains": 4,
@@ -107,8 +107,8 @@ def test_e2_ks_is_small_for_ula_and_large_for_a_wrong_beta():
     (mis-set by 2×, energies still evaluated at β = 5) give 0.47–0.50. Thresholds: < 0.08
     and > 0.3, so the check catches a wrong sampler.
     """
-    good = sy.convergence(seed=5, **E2_REDUCED)
-    wrong = sy.convergence(seed=5, sampler_beta=10.0, **E2_REDUCED)
+    good = th.convergence(seed=5, **E2_REDUCED)
+    wrong = th.convergence(seed=5, sampler_beta=10.0, **E2_REDUCED)
     good_row = good.table.set_index("sample_set").loc["ula_pooled"]
     wrong_row = wrong.table.set_index("sample_set").loc["ula_pooled"]
     assert good_row["ks_vs_reference"] < 0.08
@@ -134,15 +134,15 @@ def test_batched_datasets_kernel_samples_the_target(load_ratio):
     rng = np.random.default_rng(11)
     memories = np.stack([random_memory(d, round(load_ratio * d), rng) for _ in range(2)])
     initial = rng.standard_normal((2, d, 3000))
-    records = sy._ula_datasets(memories, initial, np.full(3000, beta), 0.02, rng, np.array([1500]))
+    records = th._ula_datasets(memories, initial, np.full(3000, beta), 0.02, rng, np.array([1500]))
     for b in range(2):
-        exact = sy.exact_energy_distribution(memories[b], beta, grid_points=40)
+        exact = th.exact_energy_distribution(memories[b], beta, grid_points=40)
         energies = en.energy(memories[b], records[0, b], beta)
         assert stats.kstest(energies, exact.cdf_at).pvalue > 0.001
 
 
 E3_REDUCED = {
-    **experiment_defaults("phase_diagram", sy.load_ratio_cell),
+    **experiment_defaults("phase_diagram", th.load_ratio_cell),
     "d": 16,
     "beta_min": 1e-3,
     "beta_max": 100.0,
@@ -161,7 +161,7 @@ def test_e3_cell_is_monotone_in_beta_and_vanishes_as_beta_goes_to_zero(load_rati
     Mean C over datasets could dip by sampling noise between neighbouring β; measured over
     seeds 0–3 it never does (smallest step +0.0003). The tolerance for a dip is 0.03.
     """
-    cell = sy.load_ratio_cell(load_ratio, seed=3, **E3_REDUCED)
+    cell = th.load_ratio_cell(load_ratio, seed=3, **E3_REDUCED)
     assert len(cell) == 30
     curve = cell.groupby("beta")["concentration_mean"].mean().to_numpy()
     assert np.all(np.diff(curve) > -0.03), curve
@@ -174,14 +174,14 @@ def test_e3_batching_modes_agree_and_seeds_reproduce():
     mean C per β agree within 0.1 (same memories and starts, different noise; measured
     largest gaps 0.027–0.052 over seeds 0–3, at the transition). Same seed, same table."""
     kwargs = E3_REDUCED | {"n_datasets": 4}
-    batched = sy.load_ratio_cell(0.5, seed=8, **kwargs | {"batching": "datasets"})
-    looped = sy.load_ratio_cell(0.5, seed=8, **kwargs | {"batching": "loop"})
+    batched = th.load_ratio_cell(0.5, seed=8, **kwargs | {"batching": "datasets"})
+    looped = th.load_ratio_cell(0.5, seed=8, **kwargs | {"batching": "loop"})
     a = batched.groupby("beta")["concentration_mean"].mean()
     b = looped.groupby("beta")["concentration_mean"].mean()
     assert np.max(np.abs(a - b)) < 0.1
-    pd.testing.assert_frame_equal(batched, sy.load_ratio_cell(0.5, seed=8, **kwargs))  # default
+    pd.testing.assert_frame_equal(batched, th.load_ratio_cell(0.5, seed=8, **kwargs))  # default
     with pytest.raises(ValueError, match="batching"):
-        sy.load_ratio_cell(0.5, **kwargs | {"batching": "stack"})
+        th.load_ratio_cell(0.5, **kwargs | {"batching": "stack"})
 
 
 def test_phase_diagram_averages_datasets_and_finds_the_contour():
@@ -197,7 +197,7 @@ def test_phase_diagram_averages_datasets_and_finds_the_contour():
             "max_cos_mean": 0.5,
         }
     )
-    table, contour = sy.phase_diagram(cells, level=0.5)
+    table, contour = th.phase_diagram(cells, level=0.5)
     np.testing.assert_allclose(table["concentration"], [0.1, 0.5, 0.9])
     assert contour["beta_at_level"].iloc[0] == pytest.approx(10.0)
 
@@ -207,7 +207,7 @@ def test_phase_diagram_averages_datasets_and_finds_the_contour():
 
 def test_fit_power_law_recovers_sqrt_d():
     dims = np.array([16, 64, 256, 1024])
-    fit = sy.fit_power_law(dims, 0.7 * np.sqrt(dims))
+    fit = th.fit_power_law(dims, 0.7 * np.sqrt(dims))
     assert fit["c_sqrt"] == pytest.approx(0.7)
     assert fit["exponent"] == pytest.approx(0.5)
     assert fit["exponent_se"] == pytest.approx(0.0, abs=1e-9)
@@ -215,8 +215,8 @@ def test_fit_power_law_recovers_sqrt_d():
 
 def test_transition_beta_interpolates_in_log_beta():
     betas = np.array([1.0, 10.0, 100.0])
-    assert sy.transition_beta(betas, np.array([1.0, 0.75, 0.25])) == pytest.approx(np.sqrt(1000))
-    assert np.isnan(sy.transition_beta(betas, np.array([1.0, 0.9, 0.8])))
+    assert th.transition_beta(betas, np.array([1.0, 0.75, 0.25])) == pytest.approx(np.sqrt(1000))
+    assert np.isnan(th.transition_beta(betas, np.array([1.0, 0.9, 0.8])))
 
 
 def test_critical_beta_grows_with_d():
@@ -227,7 +227,7 @@ def test_critical_beta_grows_with_d():
     """
     reduced = dict(dims=(16, 64, 256), n_probes=64, n_grid=81, beta_min=0.1, beta_max=100.0,
                    n_betas=15, n_steps=1500, burn_in=500)  # fmt: skip
-    result = sy.critical_law(**experiment_defaults("critical_law", sy.critical_law) | reduced,
+    result = th.critical_law(**experiment_defaults("critical_law", th.critical_law) | reduced,
                              seed=2)  # fmt: skip
     wide = result.table.pivot(index="d", columns="estimator", values="beta")
     for name in ("steepest (patterns)", "knee (patterns)", "steepest (random)", "knee (random)"):
@@ -236,7 +236,7 @@ def test_critical_beta_grows_with_d():
     fits = result.fits.set_index("estimator")
     assert fits.loc["steepest (patterns)", "exponent"] < 0.4  # slower than √d
     assert fits.loc["steepest (random)", "exponent"] > 0.5  # √d times a growing factor
-    headline, details = sy.law_verdict(result.fits, 0.25)
+    headline, details = th.law_verdict(result.fits, 0.25)
     assert "does not hold" in headline and "log K" in details
 
 
@@ -248,7 +248,7 @@ def test_e1_step_writes_exactly_its_outputs_and_rejects_unknown_params(run_step,
         name: tmp_path / f"E1.{ext}"
         for name, ext in (("table", "csv"), ("markdown", "md"), ("latex", "tex"), ("figure", "png"))
     }
-    params = experiment_defaults("temperature_spectrum", sy.temperature_spectrum)
+    params = experiment_defaults("temperature_spectrum", th.temperature_spectrum)
     params |= {"d": 16, "n_patterns": 4, "n_betas": 5, "n_steps": 400, "burn_in": 100}
     record = run_step("temperature-spectrum", params, {}, outputs, seed=1)
     assert pd.read_csv(outputs["table"]).shape[0] == 5
@@ -264,7 +264,7 @@ def test_e1_step_writes_exactly_its_outputs_and_rejects_unknown_params(run_step,
 
 
 def test_e3_steps_roundtrip(run_step, tmp_path):
-    params = experiment_defaults("phase_diagram", sy.load_ratio_cell)
+    params = experiment_defaults("phase_diagram", th.load_ratio_cell)
     params |= {"d": 8, "n_betas": 4, "n_datasets": 2, "n_steps": 300, "burn_in": 100, "thin": 50}
     inputs = {}
     for i, ratio in enumerate((0.5, 1.0)):

@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..domains.base import Memory
-from ..methods.base import MethodError, RunContext, SampleResult
 from ..metrics import consecutive_groups
+from .base import MethodError, MethodSamples, RunContext
 
 __all__ = ["CATEGORY", "DOMAINS", "KIND", "PARAMS_SCHEMA", "run", "shuffle_sequences"]
 
@@ -32,7 +32,7 @@ def shuffle_sequences(naturals: list[str], n: int, rng: np.random.Generator) -> 
     return out
 
 
-def run(memory: Memory, spec: dict, context: RunContext) -> SampleResult:
+def run(memory: Memory, spec: dict, context: RunContext) -> MethodSamples:
     """``spec["n_samples"]`` shuffled naturals as states (d, S); groups of 5 in order."""
     from ..domains.protein import encode
 
@@ -42,7 +42,7 @@ def run(memory: Memory, spec: dict, context: RunContext) -> SampleResult:
     if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 2:
         raise MethodError(f"{KIND}: n_samples must be an integer ≥ 2, got {n!r}")
     sequences = shuffle_sequences([str(s) for s in memory.arrays["sequences"]], int(n), context.rng)
-    return SampleResult(
+    return MethodSamples(
         samples=encode(sequences, memory),
         groups=consecutive_groups(int(n)),
         arrays={"decoded": np.array(sequences, dtype=np.str_)},

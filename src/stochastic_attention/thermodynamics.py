@@ -1,10 +1,14 @@
-"""The synthetic experiments of SPEC §6 (E1–E3) and the critical-temperature law.
+"""The thermodynamic experiments of SPEC §6 (E1–E3) and the critical-temperature law.
+
+Each measures the Gibbs law ``p_β ∝ exp(−βE)`` of a synthetic memory: how attention
+concentrates with β, how fast chains reach the law, where the load ratio K/d moves the
+transition, and how β* grows with d.
 
 Every function is pure: the memory comes from :func:`~stochastic_attention.domains.synthetic.
 random_memory` and every random draw from a ``numpy.random.Generator`` that is passed in or
 derived from an int ``seed``. Results are tidy ``pandas.DataFrame`` tables (one row per cell)
 plus small frozen dataclasses; figures live in :mod:`stochastic_attention.report.
-synthetic_figures`.
+thermodynamics_figures`.
 
 * :func:`temperature_spectrum` (E1): one SA chain per β, all β in one batched run.
 * :func:`convergence` (E2): pooled ULA chains against a long MALA reference chain and against
