@@ -278,7 +278,7 @@ def test_a_plugin_kind_declares_what_generic_code_asks_of_it(toy_workdir, monkey
 
     _, plugins = toy_workdir
     monkeypatch.syspath_prepend(str(plugins))
-    monkeypatch.setattr(methods, "_REGISTERED", dict(methods._REGISTERED))
+    monkeypatch.setattr(methods.REGISTRY, "entries", dict(methods.REGISTRY.entries))
     monkeypatch.delitem(sys.modules, "toy_plugin", raising=False)
     config = toy_config()
     config["experiments"]["toy_comparison"]["energy_beta"] = 70
@@ -309,7 +309,8 @@ def test_an_unknown_figure_name_is_refused_before_any_job_runs():
 
     config = toy_config()
     config["plugins"] = []
-    del config["methods"]["noisy"]
+    for plugin_method in ("noisy", "walk"):
+        del config["methods"][plugin_method]
     config["datasets"] = {"tiny": {"domain": "synthetic", "d": 8, "n_patterns": 4}}
     config["experiments"]["toy_comparison"] |= {
         "datasets": ["tiny"],
