@@ -309,8 +309,7 @@ def test_an_unknown_figure_name_is_refused_before_any_job_runs():
 
     config = toy_config()
     config["plugins"] = []
-    for plugin_method in ("noisy", "walk"):
-        del config["methods"][plugin_method]
+    del config["methods"]["noisy"], config["methods"]["walk"]
     config["datasets"] = {"tiny": {"domain": "synthetic", "d": 8, "n_patterns": 4}}
     config["experiments"]["toy_comparison"] |= {
         "datasets": ["tiny"],
