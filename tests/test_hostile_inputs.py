@@ -915,7 +915,7 @@ def test_memory_step_refuses_a_nan_column_of_any_domain(tmp_path, monkeypatch):
         def panel(states, memory):  # pragma: no cover - never drawn
             raise NotImplementedError
 
-    monkeypatch.setattr(base, "_REGISTERED", dict(base._REGISTERED))
+    monkeypatch.setattr(base.REGISTRY, "entries", dict(base.REGISTRY.entries))
     base.register_domain(Careless)
     output = tmp_path / "memory.npz"
     params = json.dumps({"dataset": "odd", "spec": {"domain": "careless"}})

@@ -221,8 +221,8 @@ def test_the_plugin_registers_into_the_library_registries(toy_workdir, monkeypat
     _, plugins = toy_workdir
     monkeypatch.syspath_prepend(str(plugins))
     # registries of their own, so the toy kinds do not leak into other tests
-    monkeypatch.setattr(domains, "_REGISTERED", dict(domains._REGISTERED))
-    monkeypatch.setattr(methods, "_REGISTERED", dict(methods._REGISTERED))
+    monkeypatch.setattr(domains.REGISTRY, "entries", dict(domains.REGISTRY.entries))
+    monkeypatch.setattr(methods.REGISTRY, "entries", dict(methods.REGISTRY.entries))
     figures.figure_names()  # the built-in figures register on import: import them first
     monkeypatch.setattr(figures, "_REGISTERED", dict(figures._REGISTERED))
     monkeypatch.delitem(sys.modules, "toy_plugin", raising=False)
@@ -341,3 +341,38 @@ def test_toy_experiment_kind_from_a_plugin_runs_through_the_workflow(tmp_path):
     assert result.returncode != 0
     output = result.stdout + result.stderr
     assert "experiments.norms" in output and "'scael' was unexpected" in output
+
+
+def test_every_registry_checks_names_and_interfaces_the_same_way():
+    """Domains, method kinds and experiment kinds share one Registry: a bad name, a missing
+    attribute and an unknown name are refused with the same messages in each family."""
+    from stochastic_attention.domains.base import DomainError, register_domain
+    from stochastic_attention.experiments.base import ExperimentError, register_experiment
+    from stochastic_attention.methods.base import MethodError, get_method, register_method
+
+    class BadName:
+        NAME = KIND = "Bad-Name"
+
+    for register in (register_domain, register_method, register_experiment):
+        with pytest.raises(ValueError, match=r"needs a (NAME|KIND) matching"):
+            register(BadName)
+
+    class Bare:
+        NAME = KIND = "bare"
+        CATEGORY = "simple"
+
+    with pytest.raises(ValueError, match=r"domain 'bare' lacks SOURCE_SCHEMA, DATASET_SCHEMA"):
+        register_domain(Bare)
+    with pytest.raises(ValueError, match=r"method kind 'bare' lacks PARAMS_SCHEMA, run"):
+        register_method(Bare)
+    with pytest.raises(ValueError, match=r"experiment kind 'bare' lacks SCHEMA, STEP"):
+        register_experiment(Bare)
+    with pytest.raises(MethodError, match=r"unknown method kind 'nope'; known method kinds: .*sa"):
+        get_method("nope")
+    from stochastic_attention.domains.base import get_domain
+    from stochastic_attention.experiments.base import get_experiment
+
+    with pytest.raises(DomainError, match=r"unknown domain 'nope'; known domains: .*mnist"):
+        get_domain("nope")
+    with pytest.raises(ExperimentError, match=r"known experiment kinds: .*comparison"):
+        get_experiment("nope")

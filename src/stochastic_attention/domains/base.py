@@ -33,20 +33,19 @@ its own with :func:`register_domain` when it is imported (config key ``plugins``
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
-from importlib import import_module
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
 from ..errors import UserError
+from ..registry import Registry
 
 __all__ = [
     "BUILTIN",
     "GENERIC_DATASET_KEYS",
-    "NAME_PATTERN",
+    "REGISTRY",
     "Domain",
     "DomainError",
     "Memory",
@@ -60,7 +59,6 @@ __all__ = [
     "unit_columns",
 ]
 
-NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 BUILTIN: dict[str, str] = {
     "synthetic": "stochastic_attention.domains.synthetic",
     "mnist": "stochastic_attention.domains.mnist",
@@ -78,11 +76,13 @@ GENERIC_DATASET_KEYS: dict[str, Any] = {
         "PCA) and sample in those r coordinates; states decode back to the full space",
     },
 }
-_REGISTERED: dict[str, Any] = {}
 
 
 class DomainError(UserError, ValueError):
     """Bad data for a domain: the message names the file or value and the fix."""
+
+
+REGISTRY = Registry("domain", "NAME", BUILTIN, DomainError)
 
 
 @dataclass(frozen=True)
@@ -136,30 +136,18 @@ class Domain(Protocol):
 
 def register_domain(domain: Any) -> Any:
     """Register a domain object (or module) under its ``NAME``; returns it (decorator-friendly)."""
-    name = getattr(domain, "NAME", None)
-    if not isinstance(name, str) or not NAME_PATTERN.match(name):
-        raise ValueError(f"a domain needs a NAME matching {NAME_PATTERN.pattern}, got {name!r}")
     required = ("SOURCE_SCHEMA", "DATASET_SCHEMA", "build_memory", "panel")
-    missing = [a for a in required if not hasattr(domain, a)]
-    if missing:
-        raise ValueError(f"domain {name!r} lacks {', '.join(missing)} (see domains.base)")
-    _REGISTERED[name] = domain
-    return domain
+    return REGISTRY.add(domain, required, see="domains.base")
 
 
 def domain_names() -> list[str]:
-    """Every known domain: the built-in ones and those registered by plug-ins."""
-    return sorted(set(BUILTIN) | set(_REGISTERED))
+    """Every known domain: the built-ins and those registered by plug-ins."""
+    return REGISTRY.names()
 
 
 def get_domain(name: str) -> Any:
     """The domain object registered as ``name`` (built-ins are imported on first use)."""
-    if name not in _REGISTERED:
-        if name not in BUILTIN:
-            known = ", ".join(domain_names())
-            raise DomainError(f"unknown domain {name!r}; known domains: {known}")
-        _REGISTERED[name] = import_module(BUILTIN[name])
-    return _REGISTERED[name]
+    return REGISTRY.get(name)
 
 
 def check_columns(matrix: np.ndarray, what: str) -> np.ndarray:

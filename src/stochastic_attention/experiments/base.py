@@ -48,11 +48,10 @@ Built-in kinds are imported lazily (:data:`BUILTIN`); plug-ins call
 
 from __future__ import annotations
 
-import re
-from importlib import import_module
 from typing import Any
 
 from ..errors import UserError
+from ..registry import Registry
 
 __all__ = [
     "BUILTIN",
@@ -94,7 +93,6 @@ DOCUMENT_TARGETS = ("table", "markdown", "html", "figure")
 DOCUMENT_REPORT = {"table": TABLE_CSV, "html": TABLE_HTML, "figure": "figure"}
 """The final targets and report entries of :func:`document_outputs`."""
 
-KIND_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 BUILTIN: dict[str, str] = {
     "comparison": "stochastic_attention.experiments.comparison",
     "sweep": "stochastic_attention.experiments.sweep",
@@ -105,42 +103,33 @@ BUILTIN: dict[str, str] = {
     "phase_diagram": "stochastic_attention.experiments.phase_diagram",
     "critical_law": "stochastic_attention.experiments.critical_law",
 }
-_REGISTERED: dict[str, Any] = {}
 
 
 class ExperimentError(UserError, ValueError):
     """An unknown experiment kind, or a kind that lacks part of the interface."""
 
 
+REGISTRY = Registry("experiment kind", "KIND", BUILTIN, ExperimentError)
+
+
 def register_experiment(kind: Any) -> Any:
     """Register an experiment kind object (or module) under its ``KIND``; returns it."""
-    name = getattr(kind, "KIND", None)
-    if not isinstance(name, str) or not KIND_PATTERN.match(name):
-        raise ValueError(
-            f"an experiment kind needs a KIND matching {KIND_PATTERN.pattern}, got {name!r}"
-        )
-    for attribute in ("SCHEMA", "STEP", "OUTPUTS", "REPORT", "RESOURCES"):
-        if not hasattr(kind, attribute):
-            raise ValueError(f"experiment kind {name!r} lacks {attribute} (see experiments.base)")
+    required = ("SCHEMA", "STEP", "OUTPUTS", "REPORT", "RESOURCES")
+    name = REGISTRY.check(kind, required, see="experiments.base")
     if name not in BUILTIN and not isinstance(kind.SCHEMA, dict):
         raise ValueError(f"experiment kind {name!r}: a plug-in declares its SCHEMA (a dict)")
-    _REGISTERED[name] = kind
+    REGISTRY.entries[name] = kind
     return kind
 
 
 def experiment_kinds() -> list[str]:
     """Every known experiment kind: built-in and registered by plug-ins."""
-    return sorted(set(BUILTIN) | set(_REGISTERED))
+    return REGISTRY.names()
 
 
 def get_experiment(kind: str) -> Any:
     """The experiment kind object of ``kind`` (built-ins are imported on first use)."""
-    if kind not in _REGISTERED:
-        if kind not in BUILTIN:
-            known = ", ".join(experiment_kinds())
-            raise ExperimentError(f"unknown experiment kind {kind!r}; known kinds: {known}")
-        _REGISTERED[kind] = import_module(BUILTIN[kind])
-    return _REGISTERED[kind]
+    return REGISTRY.get(kind)
 
 
 def targets(kind: Any, plan: Any, name: str) -> list[str]:

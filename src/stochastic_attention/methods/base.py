@@ -38,16 +38,15 @@ Built-in kinds are imported lazily (:data:`BUILTIN`); plug-ins call :func:`regis
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from importlib import import_module
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
 from ..domains.base import Memory
 from ..errors import MethodError
+from ..registry import Registry
 
 __all__ = [
     "BUILTIN",
@@ -68,7 +67,6 @@ __all__ = [
 ]
 
 Category = Literal["sampler", "simple", "learned"]
-KIND_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 BUILTIN: dict[str, str] = {
     "sa": "stochastic_attention.methods.chains",
     "mala": "stochastic_attention.methods.chains",
@@ -86,7 +84,6 @@ BUILTIN: dict[str, str] = {
     "garch": "stochastic_attention.methods.garch",
     "mvn_gaussian": "stochastic_attention.methods.mvn_gaussian",
 }
-_REGISTERED: dict[str, Any] = {}
 
 
 @dataclass(frozen=True)
@@ -169,34 +166,29 @@ class _Kind:
 
 def register_method(kind: Any) -> Any:
     """Register a method object (or module) under its ``KIND``; returns it."""
-    name = getattr(kind, "KIND", None)
-    if not isinstance(name, str) or not KIND_PATTERN.match(name):
-        raise ValueError(f"a method needs a KIND matching {KIND_PATTERN.pattern}, got {name!r}")
+    name = REGISTRY.check(kind, ("PARAMS_SCHEMA", "run"), see="methods.base")
     if getattr(kind, "CATEGORY", None) not in ("sampler", "simple", "learned"):
         raise ValueError(f"method {name!r}: CATEGORY must be sampler, simple or learned")
-    for attribute in ("PARAMS_SCHEMA", "run"):
-        if not hasattr(kind, attribute):
-            raise ValueError(f"method {name!r} lacks {attribute} (see methods.base)")
-    _REGISTERED[name] = kind
+    REGISTRY.entries[name] = kind
     return kind
 
 
 def method_kinds() -> list[str]:
     """Every known method kind: built-in and registered by plug-ins."""
-    return sorted(set(BUILTIN) | set(_REGISTERED))
+    return REGISTRY.names()
 
 
 def get_method(kind: str) -> Any:
     """The method object of ``kind`` (built-ins are imported on first use)."""
-    if kind not in _REGISTERED:
-        if kind not in BUILTIN:
-            known = ", ".join(method_kinds())
-            raise MethodError(f"unknown method kind {kind!r}; known kinds: {known}")
-        module = import_module(BUILTIN[kind])
-        _REGISTERED[kind] = (
-            _Kind(module, kind) if hasattr(module, "CATEGORIES") else module
-        )
-    return _REGISTERED[kind]
+    return REGISTRY.get(kind)
+
+
+def _load_kind(module: Any, kind: str) -> Any:
+    """A built-in's object: the module, or one kind of a module that implements several."""
+    return _Kind(module, kind) if hasattr(module, "CATEGORIES") else module
+
+
+REGISTRY = Registry("method kind", "KIND", BUILTIN, MethodError, load=_load_kind)
 
 
 # ------------------------------------------------------------ β and replicates per kind
