@@ -247,3 +247,28 @@ def test_a_dry_run_shows_the_requests_of_the_resources_module(tmp_path):
         assert int(listed["runtime"]) == wanted.runtime
         assert int(listed["mem_mb"]) == wanted.mem_mb
     json.dumps(MEASURED)  # the measurements are plain data
+
+
+def test_a_method_kind_says_how_its_job_costs(monkeypatch):
+    """resources asks the kind (COST_MODEL), not its category or name: a plug-in kind of
+    category "simple" that declares the chains model is estimated as chains; an unknown
+    model is refused with the choices."""
+    from stochastic_attention.methods import base as methods
+
+    class Walk:
+        KIND, CATEGORY, PARAMS_SCHEMA, COST_MODEL = "toy_cost_walk", "simple", {}, "chains"
+
+        @staticmethod
+        def run(memory, spec, context):  # pragma: no cover - never run
+            raise NotImplementedError
+
+    monkeypatch.setattr(methods.REGISTRY, "entries", dict(methods.REGISTRY.entries))
+    methods.register_method(Walk)
+    spec = _sampler(kind="toy_cost_walk") | {"category": "simple"}
+    walk = estimate_job("sample", spec, (784, 3500))
+    assert walk.seconds == estimate_job("sample", _sampler(), (784, 3500)).seconds
+    small = estimate_job("sample", {"kind": "bootstrap", "n_samples": 150}, (784, 3500))
+    assert small.seconds < walk.seconds / 10
+    Walk.COST_MODEL = "gpu"
+    with pytest.raises(ValueError, match="COST_MODEL must be one of"):
+        estimate_job("sample", spec, (784, 3500))

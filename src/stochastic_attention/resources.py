@@ -8,9 +8,12 @@ The model is a handful of cost terms, each a count of the work the job does time
 constant measured on this project's development machine (one core of a shared 2-core VM,
 single-threaded NumPy/torch: ``benchmarks/paper_scale.py`` for the paper profile's largest
 jobs, the default profile's own ``benchmark:`` files for the small ones; the measurements
-are kept as data in ``tests/test_resources.py``, which checks every prediction within 2×):
+are kept as data in ``tests/test_resources.py``, which checks every prediction within 2×).
+A sample job's model is the one its method kind declares (``COST_MODEL``, read by
+:func:`stochastic_attention.methods.base.cost_model`; samplers default to ``chains``, every
+other kind to ``small``):
 
-* **sampler** (``sa``, ``mala``, ``multihead_sa``): ``steps · (overhead + c · r·K·C)`` with
+* **chains** (``sa``, ``mala``, ``multihead_sa``): ``steps · (overhead + c · r·K·C)`` with
   ``C`` every chain of every replicate (they advance as one matrix), ``r = min(d, K)`` (the
   span reduction runs the step in the memory's span when K < d) and ``c`` per kernel and
   dtype; plus ``c* · K²`` when a β is a multiple of the memory's β* (the β grid over the
@@ -21,7 +24,7 @@ are kept as data in ``tests/test_resources.py``, which checks every prediction w
   of overhead, plus drawing (DDPM: T denoising passes).
 * **memory**: start-up plus the memory's bytes (loading and normalising the raw images);
   **metrics**: start-up plus ``S · K · d`` (every sample against every pattern).
-* everything else: a small constant.
+* **small** and every other rule: a small constant.
 
 Peak memory is a start-up footprint (the Python process with NumPy, or with torch) plus the
 arrays the job holds at once (memory, records, K × K similarities for β*, training data).
@@ -191,12 +194,17 @@ def _layer_macs(widths: Sequence[int]) -> int:
 
 
 def learned_estimate(
-    spec: Mapping[str, Any], shape: tuple[int, int], train_shape: tuple[int, int] | None = None
+    spec: Mapping[str, Any],
+    shape: tuple[int, int],
+    train_shape: tuple[int, int] | None = None,
+    *,
+    network: str,
 ) -> Estimate:
     """A DDPM or VAE job: R fits on ``train_shape`` (default the memory's), then the draws.
 
-    spec: the plan's sample spec (``kind``, ``replicates``, ``train``, ``n_samples``,
-    ``select_top_of``, ``refit_replicates``).
+    spec: the plan's sample spec (``replicates``, ``train``, ``n_samples``,
+    ``select_top_of``, ``refit_replicates``); network: ``ddpm`` or ``vae``, the kind's
+    ``COST_MODEL`` (:func:`stochastic_attention.methods.base.cost_model`).
     """
     d, n = train_shape or shape
     train = dict(spec.get("train") or {})
@@ -206,7 +214,7 @@ def learned_estimate(
     )
     from .baselines.params import DdpmParams, VaeParams, training_epochs  # torch-free
 
-    if spec["kind"] == "ddpm":  # the parameter classes hold the defaults of `train`
+    if network == "ddpm":  # the parameter classes hold the defaults of `train`
         params = DdpmParams.from_config(train)
         hidden = list(params.hidden)
         macs = _layer_macs([d + params.embedding, *hidden, d])
@@ -248,10 +256,13 @@ def estimate_job(
     or any other rule: a small job). spec: the sample spec (``sample`` and ``metrics``)."""
     d, k = shape
     if rule == "sample" and spec is not None:
-        if spec.get("category") == "sampler":
+        from .methods.base import cost_model, get_method  # the kind says how it costs
+
+        model = cost_model(get_method(spec["kind"]))
+        if model == "chains":
             return sampler_estimate(spec, shape)
-        if spec.get("kind") in ("ddpm", "vae"):
-            return learned_estimate(spec, shape, train_shape)
+        if model in ("ddpm", "vae"):
+            return learned_estimate(spec, shape, train_shape, network=model)
         seconds = OTHER_SECONDS + (critical_seconds(k) if _beta_is_critical(
             spec.get("energy_beta")) else 0.0)  # fmt: skip
         return Estimate(seconds, TORCH_BASE_MB + ARRAY_COPIES * _mb(2 * d * k))
@@ -273,7 +284,7 @@ def _sample_count(spec: Mapping[str, Any]) -> int:
     """Samples in a job's file: kept snapshots of every chain, or n_samples, × replicates."""
     replicates = int(spec.get("replicates", 1))
     options = spec.get("protocol_params")
-    if spec.get("category") != "sampler" or not options:
+    if not options:  # a kind without a protocol: n_samples per replicate
         return int(spec.get("n_samples", 150)) * replicates
     if "keep" in options:
         return int(options["keep"]) * int(options.get("n_chains", 1)) * replicates

@@ -78,6 +78,7 @@ __all__ = [
     "StartDraw",
     "baseline_betas",
     "betas_of",
+    "cost_model",
     "get_method",
     "logs_loss",
     "loss_style",
@@ -188,6 +189,8 @@ class _Kind:
         self.resolve_betas = getattr(module, f"resolve_betas_{kind}", None)
         if kind in getattr(module, "LOSS_STYLES", {}):
             self.LOSS_STYLE = module.LOSS_STYLES[kind]
+        if kind in getattr(module, "COST_MODELS", {}):
+            self.COST_MODEL = module.COST_MODELS[kind]
 
 
 def register_method(kind: Any) -> Any:
@@ -235,6 +238,20 @@ def samples_at_beta(kind: Any) -> bool:
 def logs_loss(kind: Any) -> bool:
     """Whether the kind logs a training loss per epoch (``LOGS_LOSS``; default: learned)."""
     return bool(getattr(kind, "LOGS_LOSS", kind.CATEGORY == "learned"))
+
+
+COST_MODELS = ("chains", "ddpm", "vae", "small")
+
+
+def cost_model(kind: Any) -> str:
+    """How :mod:`stochastic_attention.resources` predicts the kind's sample job
+    (``COST_MODEL``): ``chains`` (Langevin steps × min(d, K) × K × chains; default of the
+    samplers), ``ddpm`` / ``vae`` (that network, fitted per replicate on its ``train``
+    parameters) or ``small`` (seconds; default of every other kind)."""
+    model = str(getattr(kind, "COST_MODEL", "chains" if kind.CATEGORY == "sampler" else "small"))
+    if model not in COST_MODELS:
+        raise ValueError(f"method {kind.KIND!r}: COST_MODEL must be one of {COST_MODELS}")
+    return model
 
 
 def loss_style(kind: Any) -> str:

@@ -32,6 +32,7 @@ from .base import MethodSamples, RunContext
 
 __all__ = [
     "CATEGORIES",
+    "COST_MODELS",
     "LOSS_STYLES",
     "PARAMS_SCHEMAS",
     "run_replicates_ddpm",
@@ -42,6 +43,7 @@ __all__ = [
 CATEGORIES = {"gmm_pca": "learned", "vae": "learned", "ddpm": "learned"}
 PARAMS_SCHEMAS: dict[str, dict] = {"gmm_pca": {}, "vae": {}, "ddpm": {}}
 LOSS_STYLES = {"gmm_pca": "gmm", "vae": "vae", "ddpm": "ddpm"}  # methods.base.loss_style
+COST_MODELS = {"vae": "vae", "ddpm": "ddpm"}  # methods.base.cost_model (GMM: small)
 _PARAMS = {"gmm_pca": "GmmPcaParams", "vae": "VaeParams", "ddpm": "DdpmParams"}
 
 
