@@ -49,9 +49,13 @@ the same name, :func:`uses_protocol` …), so a plug-in can say it without being
     How the ``training`` figure draws the losses: ``gmm`` (EM iterations from the second
     on), ``vae`` (total loss dashed over its terms), ``ddpm`` (linear axis around the bulk,
     the ε-MSE of predicting 0) or ``model`` (a plain curve, log axis when it spans 20×).
+``COST_MODEL: str`` (default: ``chains`` for samplers, ``small`` otherwise)
+    How :mod:`stochastic_attention.resources` sizes the kind's sample job for a cluster:
+    ``chains`` (steps × min(d, K) × K × chains), ``ddpm`` / ``vae`` (that network fitted
+    per replicate) or ``small``.
 
-The sample step calls :func:`betas_of` and :func:`run_replicates`, the planner and config
-checks the functions above: none holds a branch on a kind's name or category.
+The sample step calls :func:`betas_of` and :func:`run_replicates`, the planner, config
+checks and resource estimates the functions above: none holds a branch on a kind's name or category.
 
 Built-in kinds are imported lazily (:data:`BUILTIN`); plug-ins call :func:`register_method`.
 """
