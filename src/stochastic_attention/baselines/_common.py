@@ -48,6 +48,8 @@ __all__ = [
     "mlp",
     "renormalise",
     "replicate_generators",
+    "replicate_minibatches",
+    "replicate_nets",
     "resolve_device",
     "stacked_forward",
     "top_by_max_cos",
@@ -312,6 +314,35 @@ def replicate_generators(seeds: Sequence[int]) -> list[Any]:
         generator.manual_seed(int(seed))
         generators.append(generator)
     return generators
+
+
+def replicate_nets(
+    make_net: Callable[[Any], Any], seeds: Sequence[int], device: str
+) -> tuple[list[Any], list[Any]]:
+    """R networks, ``make_net(generator)`` initialised from replicate r's CPU generator and
+    moved to ``device``, and each replicate's training generator (:func:`training_generator`):
+    replicate r starts exactly as a separate fit with ``seeds[r]``."""
+    cpu_generators = replicate_generators(seeds)
+    nets = [make_net(generator).to(device) for generator in cpu_generators]
+    return nets, [training_generator(device, generator) for generator in cpu_generators]
+
+
+def replicate_minibatches(patterns: Any, batch: int, generators: Sequence[Any]) -> Iterator[Any]:
+    """One epoch's minibatches of the training set ``patterns: (K, d)`` for R replicates.
+
+    With ``batch ≥ K`` every replicate sees the whole set in order: one ``(1, K, d)`` view
+    (broadcast over replicates). Otherwise each replicate draws its own permutation from its
+    generator, as a separate fit does, and each batch is ``(R, n, d)``.
+    """
+    import torch
+
+    k = patterns.shape[0]
+    if batch >= k:
+        yield patterns[None]
+        return
+    orders = [torch.randperm(k, generator=g, device=patterns.device) for g in generators]
+    for first in range(0, k, batch):
+        yield torch.stack([patterns[order[first : first + batch]] for order in orders])
 
 
 def linear_layers(module: Any) -> list[Any]:

@@ -254,9 +254,7 @@ def fit_replicates(
     sched = NoiseSchedule.linear(params.steps, params.beta_start, params.beta_end).to(device)
     start = time.perf_counter()
     with _common.torch_session(threads, int(seeds[0]) if seeds else 0):
-        cpu_gens = _common.replicate_generators(seeds)
-        nets = [DdpmNet(d, params, gen).to(device) for gen in cpu_gens]
-        gens = [_common.training_generator(device, gen) for gen in cpu_gens]
+        nets, gens = _common.replicate_nets(lambda g: DdpmNet(d, params, g), seeds, device)
         body = [
             _common.StackedLinear(layers, device)
             for layers in zip(*(_common.linear_layers(net.body) for net in nets), strict=True)
@@ -271,15 +269,8 @@ def fit_replicates(
         batch = k if params.batch_size is None else min(params.batch_size, k)
         log = _common.EpochLog("ddpm", epochs, device=device, replicates=replicates)
         for epoch in range(epochs):
-            orders = None
-            if batch < k:
-                orders = [torch.randperm(k, generator=gen, device=device) for gen in gens]
-            for first in range(0, k, batch):
-                if orders is None:
-                    xb = x0[None]
-                else:
-                    xb = torch.stack([x0[order[first : first + batch]] for order in orders])
-                n = min(batch, k - first)
+            for xb in _common.replicate_minibatches(x0, batch, gens):  # (1 or R, n, d)
+                n = xb.shape[1]
                 loss = _stacked_step(body, table, optimiser, sched, xb, n, params.steps, gens)
                 record[epoch] += loss * (n / k)
             if log.due(epoch + 1):

@@ -228,9 +228,7 @@ def fit_replicates(
     betas = kl_weights(params).tolist()
     start = time.perf_counter()
     with _common.torch_session(threads, int(seeds[0]) if seeds else 0):
-        cpu_gens = _common.replicate_generators(seeds)
-        nets = [VaeNet(d, params, gen).to(device) for gen in cpu_gens]
-        gens = [_common.training_generator(device, gen) for gen in cpu_gens]
+        nets, gens = _common.replicate_nets(lambda g: VaeNet(d, params, g), seeds, device)
         model = _StackedVae(nets, device)
         x = torch.as_tensor(memory.T, dtype=torch.float32).contiguous().to(device)  # (K, d)
         optimiser = torch.optim.Adam(model.parameters(), lr=params.lr, fused=True)
@@ -239,14 +237,8 @@ def fit_replicates(
         batch = k if params.batch_size is None else min(params.batch_size, k)
         log = _common.EpochLog("vae", params.epochs, device=device, replicates=replicates)
         for epoch in range(params.epochs):
-            orders = None
-            if batch < k:
-                orders = [torch.randperm(k, generator=gen, device=device) for gen in gens]
-            for first in range(0, k, batch):
-                if orders is None:
-                    xb = x.expand(replicates, k, d)
-                else:
-                    xb = torch.stack([x[order[first : first + batch]] for order in orders])
+            for xb in _common.replicate_minibatches(x, batch, gens):
+                xb = xb.expand(replicates, -1, -1)  # (R, n, d): the whole set is one view
                 terms = model.step(optimiser, xb, betas[epoch], gens)
                 record[epoch] += terms * (xb.shape[1] / k)
             if log.due(epoch + 1):
