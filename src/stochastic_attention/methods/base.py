@@ -87,6 +87,7 @@ __all__ = [
     "logs_loss",
     "loss_style",
     "method_kinds",
+    "n_samples_of",
     "register_method",
     "run_replicates",
     "sampler_betas",
@@ -222,6 +223,15 @@ def _load_kind(module: Any, kind: str) -> Any:
 
 
 REGISTRY = Registry("method kind", "KIND", BUILTIN, MethodError, load=_load_kind)
+
+
+def n_samples_of(spec: dict, kind: str) -> int:
+    """``spec["n_samples"]`` of a kind that draws that many samples, checked (an int ≥ 2)
+    also when the kind runs outside the plan's schema checks; a bad value names ``kind``."""
+    n = spec.get("n_samples")
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 2:
+        raise MethodError(f"{kind}: n_samples must be an integer ≥ 2, got {n!r}")
+    return int(n)
 
 
 # ------------------------------------------------------- what generic code asks a kind

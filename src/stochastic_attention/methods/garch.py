@@ -12,9 +12,10 @@ import time
 
 import numpy as np
 
+from ..baselines.finance_simple import finance_returns
 from ..baselines.garch import fit_ccc_garch, sample_pool, simulate
 from ..domains.base import Memory
-from .base import MethodError, MethodSamples, RunContext
+from .base import MethodSamples, RunContext
 
 __all__ = ["CATEGORY", "DOMAINS", "KIND", "PARAMS_SCHEMA", "SEEDED_FIT", "run"]
 
@@ -39,9 +40,7 @@ def run(memory: Memory, spec: dict, context: RunContext) -> MethodSamples:
     from ..domains.finance import normalise_returns
     from ..metrics import consecutive_groups
 
-    if "returns" not in memory.arrays:
-        raise MethodError("garch works on finance memories only (they carry the raw returns)")
-    returns = memory.arrays["returns"]
+    returns = finance_returns(memory, KIND)
     n = int(spec["n_samples"])
     burn_in = int(spec["burn_in"])
     model = fit_ccc_garch(returns)

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..domains.base import Memory
 from ..metrics import consecutive_groups
-from .base import MethodError, MethodSamples, RunContext
+from .base import MethodError, MethodSamples, RunContext, n_samples_of
 
 __all__ = ["CATEGORY", "DOMAINS", "KIND", "PARAMS_SCHEMA", "run"]
 
@@ -27,13 +27,6 @@ PARAMS_SCHEMA: dict = {}
 DOMAINS = ("protein",)
 
 
-def _n_samples(spec: dict) -> int:
-    n = spec.get("n_samples")
-    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 2:
-        raise MethodError(f"{KIND}: n_samples must be an integer ≥ 2, got {n!r}")
-    return int(n)
-
-
 def run(memory: Memory, spec: dict, context: RunContext) -> MethodSamples:
     """``spec["n_samples"]`` emitted sequences as states (d, S); groups of 5 in order."""
     from ..domains.protein import encode
@@ -41,7 +34,7 @@ def run(memory: Memory, spec: dict, context: RunContext) -> MethodSamples:
 
     if "hmm" not in memory.arrays:
         raise MethodError(f"{KIND} needs a protein memory (it has no profile HMM)")
-    n = _n_samples(spec)
+    n = n_samples_of(spec, KIND)
     start = time.perf_counter()
     seed = int(context.rng.integers(1, 2**31 - 1))
     sequences = emit_aligned(hmm_from_array(memory.arrays["hmm"]), n, seed)

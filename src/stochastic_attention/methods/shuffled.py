@@ -12,7 +12,7 @@ import numpy as np
 
 from ..domains.base import Memory
 from ..metrics import consecutive_groups
-from .base import MethodError, MethodSamples, RunContext
+from .base import MethodError, MethodSamples, RunContext, n_samples_of
 
 __all__ = ["CATEGORY", "DOMAINS", "KIND", "PARAMS_SCHEMA", "run", "shuffle_sequences"]
 
@@ -38,12 +38,10 @@ def run(memory: Memory, spec: dict, context: RunContext) -> MethodSamples:
 
     if "sequences" not in memory.arrays:
         raise MethodError(f"{KIND} needs a protein memory (it has no aligned sequences)")
-    n = spec.get("n_samples")
-    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 2:
-        raise MethodError(f"{KIND}: n_samples must be an integer ≥ 2, got {n!r}")
-    sequences = shuffle_sequences([str(s) for s in memory.arrays["sequences"]], int(n), context.rng)
+    n = n_samples_of(spec, KIND)
+    sequences = shuffle_sequences([str(s) for s in memory.arrays["sequences"]], n, context.rng)
     return MethodSamples(
         samples=encode(sequences, memory),
-        groups=consecutive_groups(int(n)),
+        groups=consecutive_groups(n),
         arrays={"decoded": np.array(sequences, dtype=np.str_)},
     )
