@@ -270,6 +270,8 @@ def compute_metrics(params, inputs, outputs, seed, threads):
     domain = get_domain(memory.metadata["domain"])
     energy_beta = float(meta["energy_beta"])
     replicate = loaded.get("replicate", np.zeros(loaded["samples"].shape[1], dtype=int))
+    # a domain's metrics receive the β the samples were drawn at (None for a baseline)
+    sampler_beta = meta["beta"] if samples_at_beta(get_method(meta["kind"])) else None
     rows = []
     for r in np.unique(replicate):
         mask = replicate == r
@@ -278,7 +280,6 @@ def compute_metrics(params, inputs, outputs, seed, threads):
         row.pop("beta", None)
         row["frechet_diagonal"] = metrics.frechet_diagonal(samples, memory.patterns)
         if hasattr(domain, "domain_metrics"):
-            sampler_beta = meta["beta"] if samples_at_beta(get_method(meta["kind"])) else None
             extra = {"beta": sampler_beta, "decoded": None}
             if "decoded" in loaded:
                 extra["decoded"] = loaded["decoded"][..., mask]
