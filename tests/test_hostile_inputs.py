@@ -1066,6 +1066,9 @@ CHECK_CASES = [
     CheckCase("protocol_steps_as_a_float", set_key("protocols", "multi_chain", "n_steps", 400.0),
               r"protocols\.multi_chain\.n_steps: 400\.0 is not an integer; write 400"),
     CheckCase("seed_as_a_float", set_key("seed", 7.0), r"at seed: 7\.0 is not an integer"),
+    # the β* criterion every {critical: c} takes: a typo is refused, not read as the default
+    CheckCase("beta_criterion_typo", set_key("beta_criterion", "knees"),
+              r"beta_criterion: 'knees' is not one of \['inflection', 'knee'\]"),
     # a sweep point is the block with one key replaced, checked like a written block
     CheckCase("sweep_value_of_an_unknown_enum", sweep_of("E11", {"method.backend": ["jax"]}),
               r"experiments\.E11\.sweep\.method\.backend = 'jax' \(method 'sa_retrieval'\): "
